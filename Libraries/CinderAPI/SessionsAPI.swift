@@ -1,0 +1,74 @@
+import CinderHTTPSupport
+import CinderModel
+import CinderStorage
+import Hummingbird
+
+/// `/v1/projects/{id}/sessions`, `GET/DELETE /v1/sessions/{id}`, `POST /v1/sessions/delete`.
+struct SessionsAPI {
+    let api: PhoenixAPI
+
+    func add(to router: Router<CinderRequestContext>) {
+        router.get("/v1/projects/:project/sessions") { request, context in
+            let query = QueryParameters(request)
+            let limit = try query.int("limit", default: 100)
+            let order = try query.literal("order", default: SortOrder.asc, allowed: [.asc, .desc])
+            let cursor = try rowIDCursor(query.string("cursor"), invalidMessage: "Invalid cursor format: \(query.string("cursor") ?? "")")
+            if let expression = query.string("filter"), !expression.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw CinderError.badRequest("unsupported session filter expression `\(expression)`: session filters are not supported yet")
+            }
+            let store = api.store(context)
+            let project = try await store.resolveProject(try pathParameter(context, "project"))
+            let rows = try await store.sessions(projectID: project.id, afterID: cursor, order: order, limit: limit + 1)
+            let next: JSONValue = rows.count > limit ? GlobalID.session(rows[limit].id) : .null
+            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+        }
+        router.get("/v1/sessions/:session") { _, context in
+            let identifier = try pathParameter(context, "session")
+            let id = GlobalID(encoded: identifier, type: NodeType.session)
+            guard let session = try await api.store(context).session(rowID: id?.rowID, sessionID: id == nil ? identifier : nil) else {
+                throw CinderError.notFound(
+                    id == nil ? "Session with session_id \(identifier) not found" : "Session with ID \(identifier) not found")
+            }
+            return jsonResponse(["data": Self.json(session)])
+        }
+        router.delete("/v1/sessions/:session") { _, context in
+            let identifier = try pathParameter(context, "session")
+            let id = GlobalID(encoded: identifier, type: NodeType.session)
+            let deleted = try await api.store(context).deleteSessions(
+                rowIDs: id.map { [$0.rowID] } ?? [], sessionIDs: id == nil ? [identifier] : [])
+            guard deleted > 0 else {
+                throw CinderError.notFound(
+                    id == nil ? "Session with session_id '\(identifier)' not found" : "Session with ID '\(identifier)' not found")
+            }
+            return Response(status: .noContent)
+        }
+        router.post("/v1/sessions/delete") { request, context in
+            let body = try await JSONBody.object(request, context)
+            let identifiers = try JSONBody.stringList(body, "session_identifiers")
+            guard !identifiers.isEmpty else { throw CinderError.unprocessable("Session identifier list must not be empty.") }
+            let ids = identifiers.map { GlobalID(encoded: $0, type: NodeType.session) }
+            let globalCount = ids.compactMap { $0 }.count
+            guard globalCount == 0 || globalCount == ids.count else {
+                throw CinderError.unprocessable(
+                    "All identifiers must be the same type: either all GlobalIDs or all session_id strings.")
+            }
+            try await api.store(context).deleteSessions(
+                rowIDs: ids.compactMap { $0?.rowID }, sessionIDs: globalCount == 0 ? identifiers : [])
+            return Response(status: .noContent)
+        }
+    }
+
+    static func json(_ session: SessionRow) -> JSONValue {
+        [
+            "id": GlobalID.session(session.id), "session_id": .string(session.sessionID),
+            "project_id": GlobalID.project(session.projectID),
+            "start_time": iso(session.startMicros), "end_time": iso(session.endMicros),
+            "traces": .array(session.traces.map { trace in
+                ["id": GlobalID.trace(trace.id), "trace_id": .string(trace.traceID),
+                 "start_time": iso(trace.startMicros), "end_time": iso(trace.endMicros)]
+            }),
+            "token_count_prompt": .int(session.promptTokens), "token_count_completion": .int(session.completionTokens),
+            "token_count_total": .int(session.promptTokens + session.completionTokens),
+        ]
+    }
+}

@@ -1,0 +1,274 @@
+import CinderModel
+import CinderStorage
+
+/// A subset of Phoenix's span filter language (Python expressions) evaluated against stored spans:
+/// comparisons (`== != < <= > >=`, `in`, `not in`, `is None`, `is not None`) of span fields and
+/// attribute paths with literals, combined with `and`, `or`, `not` and parentheses. Span fields:
+/// `name, span_kind, status_code, status_message, span_id, trace_id, parent_id, latency_ms`; anything
+/// else is an attribute path (`llm.model_name`, `metadata["tier"]`, `attributes["a"]["b"]`).
+indirect enum SpanFilterCondition {
+    case literal(JSONValue)
+    case field([String])
+    case compare(SpanFilterCondition, String, SpanFilterCondition)
+    case and(SpanFilterCondition, SpanFilterCondition)
+    case or(SpanFilterCondition, SpanFilterCondition)
+    case not(SpanFilterCondition)
+
+    static func parse(_ text: String) throws(CinderError) -> SpanFilterCondition {
+        var parser = Parser(tokens: try tokenize(text))
+        let condition = try parser.orExpression()
+        guard parser.index == parser.tokens.count else { throw invalid("unexpected `\(parser.tokens[parser.index])`") }
+        return condition
+    }
+
+    static func invalid(_ reason: String) -> CinderError {
+        CinderError.unprocessable("Invalid query: \(reason)")
+    }
+
+    // MARK: Evaluation
+
+    func matches(_ span: SpanRow, attributes: JSONValue) -> Bool {
+        truthy(evaluate(span, attributes))
+    }
+
+    private func truthy(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null: false
+        case .bool(let b): b
+        case .int(let i): i != 0
+        case .double(let d): d != 0
+        case .string(let s): !s.isEmpty
+        case .array(let a): !a.isEmpty
+        case .object(let o): !o.isEmpty
+        }
+    }
+
+    private func evaluate(_ span: SpanRow, _ attributes: JSONValue) -> JSONValue {
+        switch self {
+        case .literal(let value): return value
+        case .field(let path): return Self.resolve(path, span: span, attributes: attributes)
+        case .and(let l, let r): return .bool(l.matches(span, attributes: attributes) && r.matches(span, attributes: attributes))
+        case .or(let l, let r): return .bool(l.matches(span, attributes: attributes) || r.matches(span, attributes: attributes))
+        case .not(let c): return .bool(!c.matches(span, attributes: attributes))
+        case .compare(let l, let op, let r):
+            return .bool(Self.compare(l.evaluate(span, attributes), op, r.evaluate(span, attributes)))
+        }
+    }
+
+    static func resolve(_ path: [String], span: SpanRow, attributes: JSONValue) -> JSONValue {
+        if path.count == 1 {
+            switch path[0] {
+            case "name": return .string(span.name)
+            case "span_kind": return .string(span.spanKind)
+            case "status_code": return .string(span.statusCode)
+            case "status_message": return .string(span.statusMessage)
+            case "span_id": return .string(span.spanID)
+            case "trace_id": return .string(span.traceID)
+            case "parent_id": return span.parentID.map { .string($0) } ?? .null
+            case "latency_ms": return .double(Double(span.endMicros - span.startMicros) / 1000)
+            default: break
+            }
+        }
+        if path == ["context", "span_id"] { return .string(span.spanID) }
+        if path == ["context", "trace_id"] { return .string(span.traceID) }
+        let attributePath = path.first == "attributes" ? Array(path.dropFirst()) : path
+        return attributes[path: attributePath] ?? .null
+    }
+
+    static func compare(_ l: JSONValue, _ op: String, _ r: JSONValue) -> Bool {
+        switch op {
+        case "is": return l == r || (l == .null && r == .null)
+        case "is not": return !(l == r || (l == .null && r == .null))
+        case "in", "not in":
+            let contained: Bool
+            switch (l, r) {
+            case (.string(let needle), .string(let haystack)): contained = haystack.contains(needle)
+            case (_, .array(let items)): contained = items.contains { equal(l, $0) }
+            default: contained = false
+            }
+            return op == "in" ? contained : !contained
+        case "==": return equal(l, r)
+        case "!=": return !equal(l, r)
+        default:
+            guard let ordering = order(l, r) else { return false }
+            switch op {
+            case "<": return ordering < 0
+            case "<=": return ordering <= 0
+            case ">": return ordering > 0
+            case ">=": return ordering >= 0
+            default: return false
+            }
+        }
+    }
+
+    static func number(_ v: JSONValue) -> Double? {
+        switch v {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+
+    static func equal(_ l: JSONValue, _ r: JSONValue) -> Bool {
+        if let a = number(l), let b = number(r) { return a == b }
+        return l == r
+    }
+
+    static func order(_ l: JSONValue, _ r: JSONValue) -> Int? {
+        if let a = number(l), let b = number(r) { return a < b ? -1 : a > b ? 1 : 0 }
+        if case .string(let a) = l, case .string(let b) = r { return a < b ? -1 : a > b ? 1 : 0 }
+        return nil
+    }
+
+    // MARK: Parsing
+
+    enum Token: Equatable, CustomStringConvertible {
+        case name(String), string(String), number(Double, isInteger: Bool), op(String), symbol(Character)
+        var description: String {
+            switch self {
+            case .name(let s), .op(let s): s
+            case .string(let s): "'\(s)'"
+            case .number(let n, _): "\(n)"
+            case .symbol(let c): String(c)
+            }
+        }
+    }
+
+    static func tokenize(_ text: String) throws(CinderError) -> [Token] {
+        var tokens: [Token] = []
+        let chars = Array(text)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c.isWhitespace { i += 1; continue }
+            if c == "'" || c == "\"" {
+                var j = i + 1
+                var value = ""
+                while j < chars.count, chars[j] != c {
+                    if chars[j] == "\\", j + 1 < chars.count { j += 1 }
+                    value.append(chars[j])
+                    j += 1
+                }
+                guard j < chars.count else { throw invalid("unterminated string") }
+                tokens.append(.string(value))
+                i = j + 1
+            } else if c.isNumber || (c == "-" && i + 1 < chars.count && chars[i + 1].isNumber && (tokens.last.map { if case .op = $0 { true } else { $0 == .symbol("(") } } ?? true)) {
+                var j = i + 1
+                while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E" { j += 1 }
+                let literal = String(chars[i..<j])
+                guard let value = Double(literal) else { throw invalid("bad number `\(literal)`") }
+                tokens.append(.number(value, isInteger: !literal.contains(".") && !literal.lowercased().contains("e")))
+                i = j
+            } else if c.isLetter || c == "_" {
+                var j = i + 1
+                while j < chars.count, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" || chars[j] == "." { j += 1 }
+                tokens.append(.name(String(chars[i..<j])))
+                i = j
+            } else if "=!<>".contains(c) {
+                if i + 1 < chars.count, chars[i + 1] == "=" {
+                    tokens.append(.op(String(chars[i...i + 1])))
+                    i += 2
+                } else if c == "<" || c == ">" {
+                    tokens.append(.op(String(c)))
+                    i += 1
+                } else {
+                    throw invalid("unexpected `\(c)`")
+                }
+            } else if "()[],".contains(c) {
+                tokens.append(.symbol(c))
+                i += 1
+            } else {
+                throw invalid("unexpected `\(c)`")
+            }
+        }
+        return tokens
+    }
+
+    struct Parser {
+        let tokens: [Token]
+        var index = 0
+
+        mutating func next() -> Token? {
+            guard index < tokens.count else { return nil }
+            defer { index += 1 }
+            return tokens[index]
+        }
+
+        func peek(_ offset: Int = 0) -> Token? { index + offset < tokens.count ? tokens[index + offset] : nil }
+
+        mutating func orExpression() throws(CinderError) -> SpanFilterCondition {
+            var left = try andExpression()
+            while peek() == .name("or") {
+                index += 1
+                left = .or(left, try andExpression())
+            }
+            return left
+        }
+
+        mutating func andExpression() throws(CinderError) -> SpanFilterCondition {
+            var left = try notExpression()
+            while peek() == .name("and") {
+                index += 1
+                left = .and(left, try notExpression())
+            }
+            return left
+        }
+
+        mutating func notExpression() throws(CinderError) -> SpanFilterCondition {
+            if peek() == .name("not") {
+                index += 1
+                return .not(try notExpression())
+            }
+            return try comparison()
+        }
+
+        mutating func comparison() throws(CinderError) -> SpanFilterCondition {
+            let left = try operand()
+            let op: String
+            switch peek() {
+            case .op(let o)?: op = o; index += 1
+            case .name("in")?: op = "in"; index += 1
+            case .name("not")? where peek(1) == .name("in"): op = "not in"; index += 2
+            case .name("is")? where peek(1) == .name("not"): op = "is not"; index += 2
+            case .name("is")?: op = "is"; index += 1
+            default: return left
+            }
+            return .compare(left, op, try operand())
+        }
+
+        mutating func operand() throws(CinderError) -> SpanFilterCondition {
+            guard let token = next() else { throw invalid("unexpected end of condition") }
+            switch token {
+            case .string(let s): return .literal(.string(s))
+            case .number(let n, let isInteger): return .literal(isInteger ? .int(Int64(n)) : .double(n))
+            case .name("None"): return .literal(.null)
+            case .name("True"): return .literal(.bool(true))
+            case .name("False"): return .literal(.bool(false))
+            case .name(let name):
+                var path = name.split(separator: ".").map(String.init)
+                while peek() == .symbol("[") {
+                    index += 1
+                    guard case .string(let key)? = next(), next() == .symbol("]") else { throw invalid("expected [\"key\"]") }
+                    path.append(key)
+                }
+                return .field(path)
+            case .symbol("("):
+                let inner = try orExpression()
+                guard next() == .symbol(")") else { throw invalid("missing `)`") }
+                return inner
+            case .symbol("["):
+                var items: [JSONValue] = []
+                while peek() != .symbol("]") {
+                    guard case .literal(let value) = try operand() else { throw invalid("lists may hold literals only") }
+                    items.append(value)
+                    if peek() == .symbol("]") { break }
+                    guard peek() == .symbol(",") else { break }
+                    index += 1
+                }
+                guard next() == .symbol("]") else { throw invalid("missing `]`") }
+                return .literal(.array(items))
+            default: throw invalid("unexpected `\(token)`")
+            }
+        }
+    }
+}

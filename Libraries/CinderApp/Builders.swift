@@ -1,0 +1,176 @@
+import CinderAPI
+import CinderHTTPSupport
+import CinderIngest
+import CinderLocalPostgres
+import CinderModel
+import CinderReceiver
+import CinderStorage
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// A composed server: the service group to run and what it listens on once running.
+public struct CinderServer: Sendable {
+    public let serviceGroup: ServiceGroup
+    public let registry: PrometheusCollectorRegistry
+    public let database: DatabaseURL
+    let httpPort: PortBox
+    let grpc: OTLPGRPCServer?
+
+    /// The bound HTTP port (differs from the configured one when that is 0); waits until listening.
+    public func boundHTTPPort() async -> Int { await httpPort.value() }
+
+    public func boundGRPCPort() async throws -> Int? { try await grpc?.listeningPort() }
+}
+
+/// Hands the HTTP port over from Hummingbird's `onServerRunning` to whoever waits for it.
+final class PortBox: Sendable {
+    private let state = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+
+    func set(_ port: Int) {
+        let waiters = state.withLock { state in
+            state.port = port
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    func value() async -> Int {
+        await withCheckedContinuation { continuation in
+            let port: Int? = state.withLock { state in
+                if let port = state.port { return port }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+}
+
+public enum CinderBuilder {
+    /// `cinder serve`: OTLP (HTTP and gRPC), the REST API and the in-process queue and writer, over a
+    /// private PostgreSQL cluster unless a database URL is configured.
+    public static func allInOne(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
+        var services: [any Service] = []
+        let database: DatabaseURL
+        if let url = configuration.databaseURL {
+            database = try DatabaseURL(parsing: url)
+        } else {
+            let cluster = LocalPostgresCluster(
+                configuration: .init(directory: configuration.workingDirectory + "/postgres"), logger: logger)
+            try cluster.start()
+            services.append(LocalPostgresService(cluster: cluster))
+            database = DatabaseURL(username: "postgres", database: cluster.configuration.database, socketDirectory: cluster.socketDirectory)
+        }
+        return try await compose(configuration, database: database, ingestion: true, services: services, logger: logger)
+    }
+
+    /// `cinder-api`: the REST API against an existing database (spans sent through the REST API are
+    /// written directly; OTLP ingestion belongs to the collector and writer).
+    public static func apiServer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
+        guard let url = configuration.databaseURL else {
+            throw CinderConfiguration.Invalid(description: "cinder-api needs PHOENIX_SQL_DATABASE_URL (or --database-url)")
+        }
+        return try await compose(configuration, database: try DatabaseURL(parsing: url), ingestion: false, services: [], logger: logger)
+    }
+
+    static func compose(
+        _ configuration: CinderConfiguration, database url: DatabaseURL, ingestion: Bool, services initial: [any Service],
+        logger: Logger
+    ) async throws -> CinderServer {
+        var services = initial
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusMetricsFactory(registry: registry)
+
+        try await migrate(url, logger: logger)
+        var clientConfiguration = url.clientConfiguration()
+        clientConfiguration.options.maximumConnections = configuration.databasePoolSize
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        services.append(client)
+        let db = Database(primary: client)
+
+        let queue = InProcessSpanQueue(
+            store: SpanIngestStore(client: client, logger: logger),
+            configuration: .init(capacitySpans: configuration.maxSpansQueueSize, maxBatchSpans: configuration.maxBatchSpans),
+            logger: logger, metrics: metrics)
+        services.append(queue)
+
+        let router = Router(context: CinderRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: PhoenixVersionHeaderMiddleware())
+        OperationalRoutes.add(to: router, registry: registry) {
+            do {
+                _ = try await client.query("SELECT 1", logger: logger).collect()
+                return nil
+            } catch {
+                return "database unavailable"
+            }
+        }
+        let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
+        if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
+        PhoenixAPI(database: db, spanQueue: queue).addRoutes(to: router)
+
+        let httpPort = PortBox()
+        var grpc: OTLPGRPCServer?
+        if ingestion {
+            grpc = OTLPGRPCServer(
+                configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),
+                receiver: receiver, logger: logger)
+        }
+        let grpcServer = grpc
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                httpPort.set(port)
+                let grpcPort = (try? await grpcServer?.listeningPort()) ?? nil
+                print(Banner.text(configuration: configuration, httpPort: port, grpcPort: grpcPort, database: url, ingestion: ingestion))
+            },
+            logger: logger)
+        services.append(app)
+        if let grpc { services.append(grpc) }
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        return CinderServer(serviceGroup: group, registry: registry, database: url, httpPort: httpPort, grpc: grpc)
+    }
+
+    /// Migrations run on a dedicated connection before any service starts.
+    static func migrate(_ url: DatabaseURL, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+        do {
+            try await Migrations.migrate(connection, logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}
+
+enum Banner {
+    static func text(
+        configuration: CinderConfiguration, httpPort: Int, grpcPort: Int?, database: DatabaseURL, ingestion: Bool
+    ) -> String {
+        let host = configuration.host == "0.0.0.0" || configuration.host == "::" ? "localhost" : configuration.host
+        var lines = ["", "🔥 Cinder is running (Phoenix \(PhoenixAPI.phoenixVersion) compatible)"]
+        if ingestion {
+            lines.append("  Send traces (OTLP/HTTP):  http://\(host):\(httpPort)/v1/traces")
+            if let grpcPort { lines.append("  Send traces (OTLP/gRPC):  http://\(host):\(grpcPort)") }
+        }
+        lines.append("  REST API:                 http://\(host):\(httpPort)/v1")
+        lines.append("  Health / metrics:         http://\(host):\(httpPort)/healthz  /readyz  /metrics")
+        lines.append("  Database:                 \(database.redactedDescription)")
+        lines.append("")
+        return lines.joined(separator: "\n")
+    }
+}

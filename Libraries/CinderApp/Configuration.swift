@@ -1,0 +1,70 @@
+import CinderOTLP
+import Foundation
+import Logging
+
+/// Everything `cinder serve` and `cinder-api` can be configured with. Phoenix's environment variable
+/// names are read where Phoenix has the setting; `CINDER_*` names otherwise (and as aliases).
+public struct CinderConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 6006
+    public var grpcPort = 4317
+    public var workingDirectory: String
+    /// nil: run a private PostgreSQL cluster under the working directory.
+    public var databaseURL: String?
+    public var maxSpansQueueSize = 20_000
+    public var maxBatchSpans = 5_000
+    public var limits = OTLPLimits()
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .logfmt
+    public var databasePoolSize = 20
+
+    public enum LogFormat: String, Sendable { case logfmt, json }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(workingDirectory: String) {
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Reads settings from an environment dictionary (injected, so tests need not touch the process).
+    public init(environment env: [String: String]) throws(Invalid) {
+        func value(_ names: String...) -> String? {
+            for name in names { if let v = env[name], !v.trimmingCharacters(in: .whitespaces).isEmpty { return v } }
+            return nil
+        }
+        func int(_ names: String...) throws(Invalid) -> Int? {
+            for name in names {
+                guard let raw = env[name], !raw.isEmpty else { continue }
+                guard let v = Int(raw), v > 0 else { throw Invalid(description: "\(name) must be a positive integer, got '\(raw)'") }
+                return v
+            }
+            return nil
+        }
+        let home = env["HOME"] ?? NSHomeDirectory()
+        self.init(workingDirectory: value("PHOENIX_WORKING_DIR", "CINDER_WORKING_DIR") ?? "\(home)/.cinder")
+        if let v = value("PHOENIX_HOST", "CINDER_HOST") { host = v }
+        if let v = try int("PHOENIX_PORT", "CINDER_PORT") { port = v }
+        if let v = try int("PHOENIX_GRPC_PORT", "CINDER_GRPC_PORT") { grpcPort = v }
+        databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
+        if let v = try int("PHOENIX_MAX_SPANS_QUEUE_SIZE", "CINDER_MAX_SPANS_QUEUE_SIZE") { maxSpansQueueSize = v }
+        if let v = try int("CINDER_WRITER_BATCH_SIZE") { maxBatchSpans = v }
+        if let v = try int("CINDER_MAX_REQUEST_BYTES") { limits.maxBodyBytes = v }
+        if let v = try int("CINDER_MAX_DECOMPRESSED_BYTES") { limits.maxDecompressedBytes = v }
+        if let v = try int("CINDER_DATABASE_POOL_SIZE") { databasePoolSize = v }
+        if let raw = value("PHOENIX_LOGGING_LEVEL", "CINDER_LOG_LEVEL") {
+            let normalized = raw.lowercased() == "warn" ? "warning" : raw.lowercased()
+            guard let level = Logger.Level(rawValue: normalized) else {
+                throw Invalid(description: "log level must be one of trace, debug, info, notice, warning, error, critical; got '\(raw)'")
+            }
+            logLevel = level
+        }
+        if let raw = value("CINDER_LOG_FORMAT") {
+            guard let format = LogFormat(rawValue: raw.lowercased()) else {
+                throw Invalid(description: "CINDER_LOG_FORMAT must be logfmt or json, got '\(raw)'")
+            }
+            logFormat = format
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import CinderModel
+import Hummingbird
+import NIOCore
+
+/// The single place where `CinderError` becomes an HTTP response. Bodies follow Phoenix: plain text,
+/// except validation errors (422), which are FastAPI's JSON `{"detail": [{loc, msg, type}]}`.
+extension CinderError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .badRequest: .badRequest
+        case .unprocessable: .unprocessableContent
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .payloadTooLarge: .contentTooLarge
+        case .overloaded, .unavailable: .serviceUnavailable
+        case .forbidden: .forbidden
+        case .internal: .internalServerError
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if code == .unprocessable, let location {
+            headers[.contentType] = "application/json"
+            let detail: JSONValue = [
+                "detail": .array([
+                    [
+                        "type": .string(validationType ?? "value_error"),
+                        "loc": .array(location.map { .string($0) }),
+                        "msg": .string(message),
+                        "input": input.map { .string($0) } ?? .null,
+                    ]
+                ])
+            ]
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: detail.jsonBytes)))
+        }
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}
+
+/// Turns any error a handler throws into a response: Cinder errors map as above, Hummingbird's own
+/// keep their status, anything else is logged and answered 500 without internals.
+public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as CinderError {
+            if error.code == .internal {
+                context.logger.error("request failed", metadata: ["cinder.error": "\(error.message)"])
+            }
+            return try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            return try error.response(from: request, context: context)
+        } catch {
+            context.logger.error(
+                "unhandled error", metadata: ["cinder.error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
+            return try CinderError(.internal, "Internal server error").response(from: request, context: context)
+        }
+    }
+}
+
+extension JSONValue {
+    public var jsonBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        write(to: &bytes)
+        return bytes
+    }
+}
+
+/// A JSON response from an already-built document (skips Codable on hot read paths).
+public func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
+}

@@ -1,0 +1,175 @@
+import CinderModel
+import CinderStorage
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Writes span batches to storage. Exists so the queue can be tested against a failing store.
+public protocol SpanStore: Sendable {
+    /// Inserts the spans in one transaction; returns the number of rows inserted (duplicates skipped).
+    func insert(_ batches: [ProjectSpans]) async throws -> Int
+}
+
+extension SpanIngestStore: SpanStore {}
+
+/// The all-in-one's queue: a bounded in-memory queue drained by one writer that group-commits.
+///
+/// Requests wait while their spans are written; everything that arrives during a write is taken by the
+/// next transaction (up to `maxBatchSpans`), so batches grow with load and latency stays at one commit
+/// when idle. Capacity is counted in spans (`PHOENIX_MAX_SPANS_QUEUE_SIZE`).
+public actor InProcessSpanQueue: SpanQueue, Service {
+    public struct Configuration: Sendable {
+        public var capacitySpans: Int
+        public var maxBatchSpans: Int
+        /// On shutdown, how long to keep retrying a failing database before giving up on queued spans
+        /// (their requests are answered with an error, so nothing acknowledged is dropped).
+        public var shutdownFlushTimeout: Duration
+
+        public init(capacitySpans: Int = 20_000, maxBatchSpans: Int = 5_000, shutdownFlushTimeout: Duration = .seconds(30)) {
+            self.capacitySpans = capacitySpans
+            self.maxBatchSpans = maxBatchSpans
+            self.shutdownFlushTimeout = shutdownFlushTimeout
+        }
+    }
+
+    private struct Pending {
+        var batches: [ProjectSpans]
+        var spanCount: Int
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private let store: any SpanStore
+    private let configuration: Configuration
+    private let logger: Logger
+    private let spansWritten: Counter
+    private let spansRejected: Counter
+    private let queueDepth: Gauge
+
+    private var pending: [Pending] = []
+    private var queuedSpans = 0
+    private var writerWakeup: CheckedContinuation<Void, Never>?
+    private var accepting = true
+    private var shutdownStarted: ContinuousClock.Instant?
+
+    public init(store: any SpanStore, configuration: Configuration, logger: Logger, metrics: any MetricsFactory) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.spansWritten = Counter(label: "cinder_spans_written_total", factory: metrics)
+        self.spansRejected = Counter(label: "cinder_spans_queue_rejected_total", factory: metrics)
+        self.queueDepth = Gauge(label: "cinder_spans_queue_depth", factory: metrics)
+    }
+
+    public func publish(_ batches: [ProjectSpans]) async throws(CinderError) {
+        let count = batches.reduce(0) { $0 + $1.spans.count }
+        guard count > 0 else { return }
+        guard accepting else {
+            throw CinderError(.unavailable, "Cinder is shutting down; retry against another instance", retryAfterSeconds: 1)
+        }
+        // A request larger than the whole queue is still taken when the queue is empty, so it can succeed.
+        guard queuedSpans + count <= configuration.capacitySpans || queuedSpans == 0 else {
+            spansRejected.increment(by: count)
+            throw CinderError(
+                .overloaded,
+                "Span queue is full (\(queuedSpans) of \(configuration.capacitySpans) spans); retry later",
+                retryAfterSeconds: 1)
+        }
+        queuedSpans += count
+        queueDepth.record(queuedSpans)
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                pending.append(Pending(batches: batches, spanCount: count, continuation: continuation))
+                writerWakeup?.resume()
+                writerWakeup = nil
+            }
+        } catch let error as CinderError {
+            throw error
+        } catch {
+            throw CinderError(.internal, "span write failed: \(error)")
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let work = await nextWork() {
+                await write(work)
+            }
+        } onGracefulShutdown: {
+            Task { await self.beginShutdown() }
+        }
+        logger.info("span queue drained")
+    }
+
+    private func beginShutdown() {
+        accepting = false
+        shutdownStarted = .now
+        writerWakeup?.resume()
+        writerWakeup = nil
+    }
+
+    /// Takes whole requests from the head of the queue up to the batch size; nil once shut down and empty.
+    private func nextWork() async -> [Pending]? {
+        while pending.isEmpty {
+            if !accepting { return nil }
+            await withCheckedContinuation { writerWakeup = $0 }
+        }
+        var taken = 0
+        var spans = 0
+        while taken < pending.count, taken == 0 || spans + pending[taken].spanCount <= configuration.maxBatchSpans {
+            spans += pending[taken].spanCount
+            taken += 1
+        }
+        let work = Array(pending.prefix(taken))
+        pending.removeFirst(taken)
+        return work
+    }
+
+    private func write(_ work: [Pending]) async {
+        let result = await writeWithRetry(work.flatMap(\.batches))
+        switch result {
+        case .success(let inserted):
+            finish(work, inserted: inserted, error: nil)
+        case .failure(let error) where work.count > 1 && error.code == .unprocessable:
+            // One request carries data the database refuses: write them one by one so only it fails.
+            for request in work { await write([request]) }
+        case .failure(let error):
+            finish(work, inserted: 0, error: error)
+        }
+    }
+
+    private func finish(_ work: [Pending], inserted: Int, error: CinderError?) {
+        let spans = work.reduce(0) { $0 + $1.spanCount }
+        queuedSpans -= spans
+        queueDepth.record(queuedSpans)
+        if inserted > 0 { spansWritten.increment(by: inserted) }
+        for request in work {
+            if let error { request.continuation.resume(throwing: error) } else { request.continuation.resume() }
+        }
+    }
+
+    /// Retries transient failures with capped exponential back-off. Data errors are not retried.
+    private func writeWithRetry(_ batches: [ProjectSpans]) async -> Result<Int, CinderError> {
+        var delay = Duration.milliseconds(100)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return .success(try await store.insert(batches))
+            } catch {
+                if let error = error as? CinderError, error.code == .unprocessable {
+                    logger.error("database rejected span data", metadata: ["cinder.error": "\(error.message)"])
+                    return .failure(error)
+                }
+                if let started = shutdownStarted, ContinuousClock.now - started > configuration.shutdownFlushTimeout {
+                    logger.error("giving up on queued spans at shutdown", metadata: ["cinder.error": "\(String(reflecting: error))"])
+                    return .failure(CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5))
+                }
+                logger.warning(
+                    "span write failed, retrying",
+                    metadata: ["cinder.attempt": "\(attempt)", "cinder.error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Relay global ids as Phoenix issues them: base64 of `"<TypeName>:<row id>"`, e.g. `Project:1` → `UHJvamVjdDox`.
+public struct GlobalID: Sendable, Hashable, CustomStringConvertible {
+    public var typeName: String
+    public var rowID: Int64
+
+    public init(_ typeName: String, _ rowID: Int64) {
+        self.typeName = typeName
+        self.rowID = rowID
+    }
+
+    /// Decodes a global id; nil if the text is not base64 of `Type:int`.
+    public init?(encoded: some StringProtocol) {
+        var text = String(encoded)
+        // Clients sometimes drop base64 padding.
+        while text.utf8.count % 4 != 0 { text.append("=") }
+        guard let data = Data(base64Encoded: text),
+            let decoded = String(data: data, encoding: .utf8),
+            let colon = decoded.lastIndex(of: ":"),
+            let rowID = Int64(decoded[decoded.index(after: colon)...])
+        else { return nil }
+        let typeName = String(decoded[..<colon])
+        guard !typeName.isEmpty, typeName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+        self.init(typeName, rowID)
+    }
+
+    /// Decodes a global id of the given type only.
+    public init?(encoded: some StringProtocol, type typeName: String) {
+        guard let id = GlobalID(encoded: encoded), id.typeName == typeName else { return nil }
+        self = id
+    }
+
+    public var encoded: String { Data("\(typeName):\(rowID)".utf8).base64EncodedString() }
+    public var description: String { encoded }
+}
+
+/// Type names used in global ids (the GraphQL type names).
+public enum NodeType {
+    public static let project = "Project"
+    public static let span = "Span"
+    public static let trace = "Trace"
+    public static let session = "ProjectSession"
+}

@@ -1,0 +1,160 @@
+/// Nanoseconds since the Unix epoch, as OTLP carries them.
+public typealias UnixNanos = Int64
+
+/// OpenInference span kinds (`openinference.span.kind`), as Phoenix stores and filters them.
+public enum SpanKind: String, Sendable, CaseIterable, Codable {
+    case llm = "LLM"
+    case chain = "CHAIN"
+    case tool = "TOOL"
+    case retriever = "RETRIEVER"
+    case embedding = "EMBEDDING"
+    case agent = "AGENT"
+    case reranker = "RERANKER"
+    case guardrail = "GUARDRAIL"
+    case evaluator = "EVALUATOR"
+    case prompt = "PROMPT"
+    case decision = "DECISION"
+    case unknown = "UNKNOWN"
+
+    /// Instrumentations are not consistent about case; anything unrecognised is UNKNOWN.
+    public init(attribute: String?) {
+        guard let attribute, let kind = SpanKind(rawValue: attribute.uppercased()) else {
+            self = .unknown
+            return
+        }
+        self = kind
+    }
+}
+
+public enum SpanStatusCode: String, Sendable, CaseIterable, Codable {
+    case unset = "UNSET"
+    case ok = "OK"
+    case error = "ERROR"
+}
+
+public struct SpanEvent: Sendable, Hashable {
+    public var name: String
+    public var time: UnixNanos
+    /// Nested the same way as span attributes.
+    public var attributes: [String: JSONValue]
+
+    public init(name: String, time: UnixNanos, attributes: [String: JSONValue]) {
+        self.name = name
+        self.time = time
+        self.attributes = attributes
+    }
+}
+
+/// A decoded, validated span ready to be stored. Ids are lowercase hex, as Phoenix stores and serves them.
+public struct Span: Sendable, Hashable {
+    public var traceID: String
+    public var spanID: String
+    public var parentID: String?
+    public var name: String
+    public var kind: SpanKind
+    public var startTime: UnixNanos
+    public var endTime: UnixNanos
+    public var statusCode: SpanStatusCode
+    public var statusMessage: String
+    /// Unflattened (nested) OpenInference attributes.
+    public var attributes: [String: JSONValue]
+    public var events: [SpanEvent]
+
+    public init(
+        traceID: String, spanID: String, parentID: String?, name: String, kind: SpanKind,
+        startTime: UnixNanos, endTime: UnixNanos, statusCode: SpanStatusCode, statusMessage: String,
+        attributes: [String: JSONValue], events: [SpanEvent]
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentID = parentID
+        self.name = name
+        self.kind = kind
+        self.startTime = startTime
+        self.endTime = endTime
+        self.statusCode = statusCode
+        self.statusMessage = statusMessage
+        self.attributes = attributes
+        self.events = events
+    }
+
+    /// `session.id`: the attribute that groups traces into a project session.
+    public var sessionID: String? {
+        switch attributes[path: ["session", "id"]] {
+        case .string(let s) where !s.isEmpty: return s
+        case .int(let i): return String(i)
+        default: return nil
+        }
+    }
+
+    public var promptTokenCount: Int64? { attributes[path: ["llm", "token_count", "prompt"]]?.integerValue }
+    public var completionTokenCount: Int64? { attributes[path: ["llm", "token_count", "completion"]]?.integerValue }
+}
+
+/// Spans bound for one project of one organization: the unit that travels through the ingestion queue.
+public struct ProjectSpans: Sendable, Hashable {
+    public var organizationID: OrganizationID
+    public var projectName: String
+    public var spans: [Span]
+
+    public init(organizationID: OrganizationID, projectName: String, spans: [Span]) {
+        self.organizationID = organizationID
+        self.projectName = projectName
+        self.spans = spans
+    }
+}
+
+/// Tenant identity. Until tenancy lands every row belongs to the default organization.
+public struct OrganizationID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var rawValue: Int64
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    public static let `default` = OrganizationID(1)
+    public var description: String { String(rawValue) }
+}
+
+public enum ProjectDefaults {
+    public static let name = "default"
+}
+
+public enum HexID {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes hex of any case; nil when the text is not hex of exactly `byteCount` bytes.
+    public static func decode(_ text: some StringProtocol, byteCount: Int) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == byteCount * 2 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(byteCount)
+        var i = 0
+        while i < utf8.count {
+            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    /// Normalizes an id given in hex (any case) to the stored lowercase form.
+    public static func normalize(_ text: some StringProtocol, byteCount: Int) -> String? {
+        decode(text, byteCount: byteCount).map(encode)
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import CinderModel
+import CinderOTLP
+import CinderOTLPProto
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
+    let receiver: SpanReceiver
+
+    func export(
+        request: Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest, context: ServerContext
+    ) async throws -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse {
+        // Tenancy will come from the caller's API key; until then every span is the default organization's.
+        let decoded = OTLPDecoder.decode(request, projectOverride: nil, organizationID: .default)
+        do {
+            try await receiver.accept(decoded)
+        } catch {
+            throw RPCError(error)
+        }
+        var response = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse()
+        if decoded.rejectedSpans > 0 {
+            response.partialSuccess.rejectedSpans = Int64(decoded.rejectedSpans)
+            response.partialSuccess.errorMessage = decoded.rejectionMessage
+        }
+        return response
+    }
+}
+
+extension RPCError {
+    /// The single place where `CinderError` becomes a gRPC status.
+    init(_ error: CinderError) {
+        let code: RPCError.Code =
+            switch error.code {
+            case .badRequest, .unprocessable, .payloadTooLarge, .unsupportedMediaType: .invalidArgument
+            case .notFound: .notFound
+            case .conflict: .alreadyExists
+            case .overloaded: .resourceExhausted
+            case .unavailable: .unavailable
+            case .forbidden: .permissionDenied
+            case .internal: .internalError
+            }
+        self.init(code: code, message: error.message)
+    }
+}
+
+/// The gRPC OTLP receiver as a lifecycle service: serves until graceful shutdown, then lets in-flight
+/// exports finish (they are answered only after their spans are durable).
+public struct OTLPGRPCServer: Service {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxMessageBytes: Int
+
+        public init(host: String, port: Int, maxMessageBytes: Int) {
+            self.host = host
+            self.port = port
+            self.maxMessageBytes = maxMessageBytes
+        }
+    }
+
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let transport: HTTP2ServerTransport.Posix
+    let logger: Logger
+
+    public init(configuration: Configuration, receiver: SpanReceiver, logger: Logger) {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.host, port: configuration.port),
+            transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = configuration.maxMessageBytes })
+        self.transport = transport
+        self.server = GRPCServer(transport: transport, services: [TraceExportService(receiver: receiver)])
+        self.logger = logger
+    }
+
+    /// The bound port, once listening (useful with port 0 in tests).
+    public func listeningPort() async throws -> Int? {
+        let address = try await transport.listeningAddress
+        return address.ipv4?.port ?? address.ipv6?.port
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}

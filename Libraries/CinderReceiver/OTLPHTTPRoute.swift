@@ -1,0 +1,75 @@
+import CinderHTTPSupport
+import CinderIngest
+import CinderModel
+import CinderOTLP
+import HTTPTypes
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// Counters shared by the HTTP and gRPC receivers.
+public struct ReceiverMetrics: Sendable {
+    let accepted: Counter
+    let rejected: Counter
+
+    public init(factory: any MetricsFactory) {
+        accepted = Counter(label: "cinder_receiver_spans_accepted_total", factory: factory)
+        rejected = Counter(label: "cinder_receiver_spans_rejected_total", factory: factory)
+    }
+}
+
+/// The ingestion step both receivers share: decoded spans → queue, answered only once durable.
+public struct SpanReceiver: Sendable {
+    let queue: any SpanQueue
+    let limits: OTLPLimits
+    let metrics: ReceiverMetrics
+
+    public init(queue: any SpanQueue, limits: OTLPLimits, metrics: ReceiverMetrics) {
+        self.queue = queue
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    func accept(_ decoded: DecodedExport) async throws(CinderError) {
+        if decoded.rejectedSpans > 0 { metrics.rejected.increment(by: decoded.rejectedSpans) }
+        let count = decoded.acceptedSpanCount
+        guard count > 0 else { return }
+        try await queue.publish(decoded.batches)
+        metrics.accepted.increment(by: count)
+    }
+}
+
+/// `POST /v1/traces`: OTLP/HTTP with protobuf or JSON bodies, optionally gzip- or deflate-compressed.
+public enum OTLPHTTPRoute {
+    /// Phoenix lets this header route spans to a project regardless of their resource attributes.
+    static let projectHeader = HTTPField.Name("x-project-name")!
+
+    public static func add(to router: Router<CinderRequestContext>, receiver: SpanReceiver) {
+        router.post("/v1/traces") { request, context in
+            try await handle(request, context: context, receiver: receiver)
+        }
+    }
+
+    static func handle(_ request: Request, context: CinderRequestContext, receiver: SpanReceiver) async throws -> Response {
+        let encoding = try OTLPEncoding(contentType: request.headers[.contentType])
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > receiver.limits.maxBodyBytes {
+            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(receiver.limits.maxBodyBytes) bytes")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: receiver.limits.maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(receiver.limits.maxBodyBytes) bytes")
+        }
+        let (decoded, _) = try OTLPDecoder.decodeHTTP(
+            body: body, contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
+            projectOverride: request.headers[projectHeader], organizationID: context.organizationID,
+            limits: receiver.limits)
+        try await receiver.accept(decoded)
+        return Response(
+            status: .ok, headers: [.contentType: encoding.contentType],
+            body: .init(
+                byteBuffer: OTLPResponse.encode(
+                    rejectedSpans: decoded.rejectedSpans, errorMessage: decoded.rejectionMessage, as: encoding)))
+    }
+}

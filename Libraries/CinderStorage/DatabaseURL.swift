@@ -1,0 +1,107 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+/// Parses `PHOENIX_SQL_DATABASE_URL`-style connection strings into a postgres-nio configuration.
+///
+/// Accepted: `postgresql://user:pass@host:port/db?sslmode=require`, the SQLAlchemy spellings Phoenix
+/// users already have (`postgresql+asyncpg://`, `postgresql+psycopg://`), `postgres://`, and a unix socket
+/// directory given as `?host=/path` (libpq style).
+public struct DatabaseURL: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    /// Directory holding the server's unix socket; when set, host is ignored.
+    public var socketDirectory: String?
+    public var requireTLS: Bool
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,
+        database: String = "postgres", socketDirectory: String? = nil, requireTLS: Bool = false
+    ) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.socketDirectory = socketDirectory
+        self.requireTLS = requireTLS
+    }
+
+    public init(parsing text: String) throws(CinderStorageError) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
+            throw CinderStorageError.invalidConfiguration("database URL '\(Self.redacted(text))' is not a URL")
+        }
+        let base = scheme.split(separator: "+").first.map(String.init) ?? scheme
+        guard base == "postgresql" || base == "postgres" else {
+            throw CinderStorageError.invalidConfiguration(
+                "database URL scheme '\(scheme)' is not supported: Cinder stores data in PostgreSQL (postgresql://...)")
+        }
+        self.init()
+        if let host = components.host, !host.isEmpty { self.host = host }
+        if let port = components.port { self.port = port }
+        if let user = components.user, !user.isEmpty { username = user.removingPercentEncoding ?? user }
+        password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if !path.isEmpty { database = path.removingPercentEncoding ?? path }
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "host" where item.value?.hasPrefix("/") == true: socketDirectory = item.value
+            case "host": if let v = item.value { host = v }
+            case "port": if let v = item.value.flatMap(Int.init) { port = v }
+            case "user": if let v = item.value { username = v }
+            case "password": password = item.value
+            case "dbname": if let v = item.value { database = v }
+            case "sslmode", "ssl": requireTLS = ["require", "verify-ca", "verify-full", "true"].contains(item.value ?? "")
+            default: break
+            }
+        }
+    }
+
+    /// The URL with the password hidden, for logs and banners.
+    public var redactedDescription: String {
+        if let socketDirectory { return "postgresql://\(username)@/\(database)?host=\(socketDirectory)" }
+        return "postgresql://\(username)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
+    }
+
+    static func redacted(_ text: String) -> String {
+        guard var c = URLComponents(string: text), c.password != nil else { return text }
+        c.password = "***"
+        return c.string ?? "<unparseable>"
+    }
+
+    public func clientConfiguration() -> PostgresClient.Configuration {
+        if let socketDirectory {
+            return PostgresClient.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,
+                database: database)
+        }
+        let tls: PostgresClient.Configuration.TLS = requireTLS ? .require(.makeClientConfiguration()) : .disable
+        return PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+}
+
+public struct CinderStorageError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable { case invalidConfiguration, schemaTooNew, migrationFailed }
+    public var code: Code
+    public var message: String
+    public var description: String { message }
+
+    static func invalidConfiguration(_ message: String) -> Self { .init(code: .invalidConfiguration, message: message) }
+}
+
+extension DatabaseURL {
+    /// For one-off connections (migrations) made before the pool runs.
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let socketDirectory {
+            return PostgresConnection.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        }
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database,
+            tls: requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+    }
+}

@@ -1,0 +1,72 @@
+import CinderModel
+import PostgresNIO
+
+public struct ProjectRow: Sendable, Hashable {
+    public var id: Int64
+    public var name: String
+    public var description: String?
+}
+
+extension TenantStore {
+    /// Projects that runs of experiments create; hidden from project lists unless asked for.
+    static let experimentProjectPattern = "Experiment-%"
+
+    public func listProjects(
+        atOrBeforeID cursor: Int64?, limit: Int, nameContains: String?, includeExperimentProjects: Bool
+    ) async throws -> [ProjectRow] {
+        var q = SQLBuilder()
+        q.append("SELECT id, name, description FROM projects WHERE org_id = \(q.bind(org))")
+        if let cursor { q.append(" AND id <= \(q.bind(cursor))") }
+        if let nameContains, !nameContains.isEmpty {
+            q.append(" AND strpos(lower(name), lower(\(q.bind(nameContains)))) > 0")
+        }
+        if !includeExperimentProjects { q.append(" AND name NOT LIKE \(q.bind(Self.experimentProjectPattern))") }
+        q.append(" ORDER BY id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await database.reader.query(q.query, logger: logger).decode((Int64, String, String?).self)
+            .all().map { ProjectRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    public func project(id: Int64) async throws -> ProjectRow? {
+        try await database.reader.query(
+            "SELECT id, name, description FROM projects WHERE org_id = \(org) AND id = \(id)", logger: logger
+        ).decode((Int64, String, String?).self).all().first.map { ProjectRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    public func project(named name: String) async throws -> ProjectRow? {
+        try await database.reader.query(
+            "SELECT id, name, description FROM projects WHERE org_id = \(org) AND name = \(name)", logger: logger
+        ).decode((Int64, String, String?).self).all().first.map { ProjectRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    /// Returns nil when a project of that name exists already.
+    public func createProject(name: String, description: String?) async throws -> ProjectRow? {
+        try await database.primary.query(
+            """
+            INSERT INTO projects (org_id, name, description) VALUES (\(org), \(SQLText.clean(name)), \(description))
+            ON CONFLICT (org_id, name) DO NOTHING
+            RETURNING id, name, description
+            """, logger: logger
+        ).decode((Int64, String, String?).self).all().first.map { ProjectRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    public func updateProject(id: Int64, description: String?) async throws -> ProjectRow? {
+        try await database.primary.query(
+            """
+            UPDATE projects SET description = \(description), updated_at = now()
+            WHERE org_id = \(org) AND id = \(id)
+            RETURNING id, name, description
+            """, logger: logger
+        ).decode((Int64, String, String?).self).all().first.map { ProjectRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    /// Deletes the project and, by cascade, its traces, spans and sessions. Returns false if absent.
+    public func deleteProject(id: Int64) async throws -> Bool {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            // One range scan over the project index, rather than a cascade through every trace.
+            try await connection.query("DELETE FROM spans WHERE org_id = \(org) AND project_id = \(id)", logger: logger)
+            return try await connection.query(
+                "DELETE FROM projects WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
+            ).decode(Int64.self).all().count == 1
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import CinderModel
+import PostgresNIO
+
+public struct SessionRow: Sendable {
+    public struct Trace: Sendable {
+        public var id: Int64
+        public var traceID: String
+        public var startMicros: Int64
+        public var endMicros: Int64
+    }
+
+    public var id: Int64
+    public var sessionID: String
+    public var projectID: Int64
+    public var startMicros: Int64
+    public var endMicros: Int64
+    public var traces: [Trace] = []
+    public var promptTokens: Int64 = 0
+    public var completionTokens: Int64 = 0
+}
+
+extension TenantStore {
+    static let sessionColumns = "ps.id, ps.session_id, ps.project_id, \(micros("ps.start_time")), \(micros("ps.end_time"))"
+
+    static func sessionRows(_ rows: PostgresRowSequence) async throws -> [SessionRow] {
+        var out: [SessionRow] = []
+        for try await c in rows.decode((Int64, String, Int64, Int64, Int64).self) {
+            out.append(SessionRow(id: c.0, sessionID: c.1, projectID: c.2, startMicros: c.3, endMicros: c.4))
+        }
+        return out
+    }
+
+    public func sessions(projectID: Int64, afterID cursor: Int64?, order: SortOrder, limit: Int) async throws -> [SessionRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.sessionColumns) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org))")
+        q.append(" AND ps.project_id = \(q.bind(projectID))")
+        if let cursor { q.append(" AND ps.id \(order.atOrAfter) \(q.bind(cursor))") }
+        q.append(" ORDER BY ps.id \(order.sql) LIMIT \(q.bind(Int64(limit)))")
+        var rows = try await Self.sessionRows(database.reader.query(q.query, logger: logger))
+        try await addTracesAndTokens(&rows)
+        return rows
+    }
+
+    /// A session by row id or user-facing session id.
+    public func session(rowID: Int64?, sessionID: String?) async throws -> SessionRow? {
+        var rows = try await Self.sessionRows(
+            database.reader.query(
+                """
+                SELECT \(unescaped: Self.sessionColumns) FROM project_sessions ps
+                WHERE ps.org_id = \(org) AND (ps.id = \(rowID ?? -1) OR ps.session_id = \(sessionID ?? ""))
+                """, logger: logger))
+        try await addTracesAndTokens(&rows)
+        return rows.first
+    }
+
+    func addTracesAndTokens(_ rows: inout [SessionRow]) async throws {
+        guard !rows.isEmpty else { return }
+        let ids = rows.map(\.id)
+        var traces: [Int64: [SessionRow.Trace]] = [:]
+        for try await c in try await database.reader.query(
+            """
+            SELECT project_session_id, id, trace_id, \(unescaped: micros("start_time")), \(unescaped: micros("end_time"))
+            FROM traces WHERE org_id = \(org) AND project_session_id = ANY(\(ids)::int8[])
+            ORDER BY start_time, id
+            """, logger: logger
+        ).decode((Int64, Int64, String, Int64, Int64).self) {
+            traces[c.0, default: []].append(.init(id: c.1, traceID: c.2, startMicros: c.3, endMicros: c.4))
+        }
+        var tokens: [Int64: (Int64, Int64)] = [:]
+        for try await (session, prompt, completion) in try await database.reader.query(
+            """
+            SELECT t.project_session_id, coalesce(sum(s.llm_token_count_prompt), 0)::int8,
+                   coalesce(sum(s.llm_token_count_completion), 0)::int8
+            FROM traces t JOIN spans s ON s.trace_rowid = t.id
+            WHERE t.org_id = \(org) AND t.project_session_id = ANY(\(ids)::int8[])
+            GROUP BY t.project_session_id
+            """, logger: logger
+        ).decode((Int64, Int64, Int64).self) {
+            tokens[session] = (prompt, completion)
+        }
+        for i in rows.indices {
+            rows[i].traces = traces[rows[i].id] ?? []
+            if let (prompt, completion) = tokens[rows[i].id] {
+                rows[i].promptTokens = prompt
+                rows[i].completionTokens = completion
+            }
+        }
+    }
+
+    /// Deletes sessions (by row id or session id) with their traces and spans. Returns how many went.
+    @discardableResult
+    public func deleteSessions(rowIDs: [Int64], sessionIDs: [String]) async throws -> Int {
+        try await database.primary.query(
+            """
+            DELETE FROM project_sessions
+            WHERE org_id = \(org) AND (id = ANY(\(rowIDs)::int8[]) OR session_id = ANY(\(sessionIDs)::text[]))
+            RETURNING id
+            """, logger: logger
+        ).decode(Int64.self).all().count
+    }
+}

@@ -1,0 +1,241 @@
+import CinderModel
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Writes decoded spans in bulk: one transaction per call, a handful of statements whatever the span
+/// count (arrays bound as parameters and `unnest`ed), idempotent on span id.
+///
+/// Semantics follow Phoenix: projects are created on first use; a trace belongs to the project of its
+/// first span (later spans of the trace join it there); a trace joins the session named by the first
+/// `session.id` seen on its spans; trace and session time ranges grow to cover their spans.
+public struct SpanIngestStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Stores the batches and returns how many span rows were inserted (duplicates are skipped).
+    public func insert(_ batches: [ProjectSpans]) async throws -> Int {
+        var byOrganization: [OrganizationID: [ProjectSpans]] = [:]
+        for batch in batches where !batch.spans.isEmpty {
+            byOrganization[batch.organizationID, default: []].append(batch)
+        }
+        guard !byOrganization.isEmpty else { return 0 }
+        let logger = self.logger
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                var inserted = 0
+                for (organization, batches) in byOrganization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    inserted += try await Self.insert(batches, organization: organization, on: connection, logger: logger)
+                }
+                return inserted
+            }
+        } catch {
+            throw DatabaseErrors.classify(error)
+        }
+    }
+
+    private struct TraceRollup {
+        var projectID: Int64
+        var start: Int64
+        var end: Int64
+        var sessionID: String?
+    }
+
+    private static func insert(
+        _ batches: [ProjectSpans], organization: OrganizationID, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Int {
+        let org = organization.rawValue
+
+        // Projects, created on first use.
+        let projectNames = Array(Set(batches.map { SQLText.clean($0.projectName) })).sorted()
+        try await connection.query(
+            """
+            INSERT INTO projects (org_id, name) SELECT \(org), unnest(\(projectNames)::text[])
+            ON CONFLICT (org_id, name) DO NOTHING
+            """, logger: logger)
+        var projectIDs: [String: Int64] = [:]
+        for try await (id, name) in try await connection.query(
+            "SELECT id, name FROM projects WHERE org_id = \(org) AND name = ANY(\(projectNames)::text[])", logger: logger
+        ).decode((Int64, String).self) {
+            projectIDs[name] = id
+        }
+
+        // Per-trace roll-ups of this batch.
+        var traces: [String: TraceRollup] = [:]
+        for batch in batches {
+            let projectID = projectIDs[SQLText.clean(batch.projectName)]!
+            for span in batch.spans {
+                let start = span.startTime.micros, end = span.endTime.micros
+                let session = span.sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
+                if var t = traces[span.traceID] {
+                    t.start = min(t.start, start)
+                    t.end = max(t.end, end)
+                    if t.sessionID == nil, let session, !session.isEmpty { t.sessionID = session }
+                    traces[span.traceID] = t
+                } else {
+                    traces[span.traceID] = TraceRollup(
+                        projectID: projectID, start: start, end: end, sessionID: session?.isEmpty == false ? session : nil)
+                }
+            }
+        }
+
+        // Sessions before traces, so that each trace row is written once.
+        var sessions: [String: TraceRollup] = [:]
+        for t in traces.values {
+            guard let sessionID = t.sessionID else { continue }
+            if var s = sessions[sessionID] {
+                s.start = min(s.start, t.start)
+                s.end = max(s.end, t.end)
+                sessions[sessionID] = s
+            } else {
+                sessions[sessionID] = t
+            }
+        }
+        var sessionRowIDs: [String: Int64] = [:]
+        if !sessions.isEmpty {
+            let keys = sessions.keys.sorted()  // a fixed lock order keeps concurrent writers from deadlocking
+            let projects = keys.map { sessions[$0]!.projectID }
+            let starts = keys.map { sessions[$0]!.start }
+            let ends = keys.map { sessions[$0]!.end }
+            for try await (id, sessionID) in try await connection.query(
+                """
+                INSERT INTO project_sessions (org_id, project_id, session_id, start_time, end_time)
+                SELECT \(org), u.p, u.s, to_timestamp(0) + u.b * interval '1 microsecond',
+                       to_timestamp(0) + u.e * interval '1 microsecond'
+                FROM unnest(\(projects)::int8[], \(keys)::text[], \(starts)::int8[], \(ends)::int8[]) AS u(p, s, b, e)
+                ORDER BY u.s
+                ON CONFLICT (org_id, session_id) DO UPDATE
+                SET start_time = least(project_sessions.start_time, excluded.start_time),
+                    end_time = greatest(project_sessions.end_time, excluded.end_time)
+                RETURNING id, session_id
+                """, logger: logger
+            ).decode((Int64, String).self) {
+                sessionRowIDs[sessionID] = id
+            }
+        }
+
+        let traceIDs = traces.keys.sorted()
+        let traceProjects = traceIDs.map { traces[$0]!.projectID }
+        let traceStarts = traceIDs.map { traces[$0]!.start }
+        let traceEnds = traceIDs.map { traces[$0]!.end }
+        let traceSessions = traceIDs.map { id in traces[id]!.sessionID.flatMap { sessionRowIDs[$0] } ?? 0 }
+        var traceRows: [String: (rowID: Int64, projectID: Int64)] = [:]
+        for try await (rowID, traceID, projectID) in try await connection.query(
+            """
+            INSERT INTO traces (org_id, project_id, trace_id, start_time, end_time, project_session_id)
+            SELECT \(org), u.p, u.t, to_timestamp(0) + u.b * interval '1 microsecond',
+                   to_timestamp(0) + u.e * interval '1 microsecond', nullif(u.s, 0)
+            FROM unnest(\(traceProjects)::int8[], \(traceIDs)::text[], \(traceStarts)::int8[], \(traceEnds)::int8[],
+                        \(traceSessions)::int8[]) AS u(p, t, b, e, s)
+            ORDER BY u.t
+            ON CONFLICT (org_id, trace_id) DO UPDATE
+            SET start_time = least(traces.start_time, excluded.start_time),
+                end_time = greatest(traces.end_time, excluded.end_time),
+                project_session_id = coalesce(traces.project_session_id, excluded.project_session_id)
+            RETURNING id, trace_id, project_id
+            """, logger: logger
+        ).decode((Int64, String, Int64).self) {
+            traceRows[traceID] = (rowID, projectID)
+        }
+
+        // Spans: one row per span, columns as parallel arrays.
+        let count = batches.reduce(0) { $0 + $1.spans.count }
+        var projectColumn = [Int64](), traceColumn = [Int64](), spanIDs = [String](), parentIDs = [String]()
+        var names = [String](), kinds = [String](), starts = [Int64](), ends = [Int64]()
+        var attributes = [String](), events = [String](), statusCodes = [String](), statusMessages = [String]()
+        var promptTokens = [Int64](), completionTokens = [Int64]()
+        projectColumn.reserveCapacity(count)
+        traceColumn.reserveCapacity(count)
+        spanIDs.reserveCapacity(count)
+        attributes.reserveCapacity(count)
+        for batch in batches {
+            for span in batch.spans {
+                let trace = traceRows[span.traceID]!
+                projectColumn.append(trace.projectID)
+                traceColumn.append(trace.rowID)
+                spanIDs.append(span.spanID)
+                parentIDs.append(span.parentID ?? "")
+                names.append(SQLText.clean(span.name))
+                kinds.append(span.kind.rawValue)
+                starts.append(span.startTime.micros)
+                ends.append(span.endTime.micros)
+                attributes.append(JSONValue.object(span.attributes).jsonString)
+                events.append(SpanRows.eventsJSON(span.events))
+                statusCodes.append(span.statusCode.rawValue)
+                statusMessages.append(SQLText.clean(span.statusMessage))
+                // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
+                let isLLM = span.kind == .llm
+                promptTokens.append(isLLM ? max(span.promptTokenCount ?? 0, 0) : -1)
+                completionTokens.append(isLLM ? max(span.completionTokenCount ?? 0, 0) : -1)
+            }
+        }
+        var inserted = 0
+        for try await n in try await connection.query(
+            """
+            WITH rows AS (
+                INSERT INTO spans (org_id, project_id, trace_rowid, span_id, parent_id, name, span_kind, start_time,
+                                   end_time, attributes, events, status_code, status_message,
+                                   llm_token_count_prompt, llm_token_count_completion)
+                SELECT \(org), u.p, u.t, u.id, nullif(u.par, ''), u.n, u.k,
+                       to_timestamp(0) + u.b * interval '1 microsecond', to_timestamp(0) + u.e * interval '1 microsecond',
+                       u.a::jsonb, u.ev::jsonb, u.sc, u.sm, nullif(u.tp, -1), nullif(u.tc, -1)
+                FROM unnest(\(projectColumn)::int8[], \(traceColumn)::int8[], \(spanIDs)::text[], \(parentIDs)::text[],
+                            \(names)::text[], \(kinds)::text[], \(starts)::int8[], \(ends)::int8[], \(attributes)::text[],
+                            \(events)::text[], \(statusCodes)::text[], \(statusMessages)::text[],
+                            \(promptTokens)::int8[], \(completionTokens)::int8[])
+                     AS u(p, t, id, par, n, k, b, e, a, ev, sc, sm, tp, tc)
+                ON CONFLICT (org_id, span_id) DO NOTHING
+                RETURNING 1
+            )
+            SELECT count(*) FROM rows
+            """, logger: logger
+        ).decode(Int64.self) {
+            inserted = Int(n)
+        }
+        return inserted
+    }
+}
+
+extension UnixNanos {
+    /// PostgreSQL timestamps hold microseconds; sub-microsecond digits are truncated toward the past.
+    var micros: Int64 { self >= 0 ? self / 1000 : (self - 999) / 1000 }
+}
+
+/// PostgreSQL `text` cannot hold NUL; replacing it keeps the value storable and the position visible.
+enum SQLText {
+    static func clean(_ s: String) -> String {
+        s.utf8.contains(0) ? s.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : s
+    }
+}
+
+enum SpanRows {
+    /// Events as Phoenix stores them: `[{"name", "timestamp" (ISO-8601), "attributes" (flat)}]`.
+    static func eventsJSON(_ events: [SpanEvent]) -> String {
+        if events.isEmpty { return "[]" }
+        return JSONValue.array(events.map { event in
+            .object([
+                "name": .string(event.name),
+                "timestamp": .string(Timestamp.iso8601(nanos: event.time)),
+                "attributes": .object(event.attributes),
+            ])
+        }).jsonString
+    }
+}
+
+enum DatabaseErrors {
+    /// Data exceptions (SQLSTATE class 22) and integrity violations (23) will fail again on retry: they
+    /// become `.unprocessable`. Everything else (connections, timeouts, restarts) is left as is: transient.
+    static func classify(_ error: any Error) -> any Error {
+        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
+        guard let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState],
+            state.hasPrefix("22") || state.hasPrefix("23")
+        else { return error }
+        let detail = psql.serverInfo?[.message] ?? "invalid data"
+        return CinderError.unprocessable("The database rejected the span data: \(detail) (SQLSTATE \(state))")
+    }
+}

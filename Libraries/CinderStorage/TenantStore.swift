@@ -1,0 +1,59 @@
+import CinderModel
+import Logging
+import PostgresNIO
+
+/// The database handles a service holds: the primary for writes, and the pool reads go to.
+public struct Database: Sendable {
+    public let primary: PostgresClient
+    public let reader: PostgresClient
+
+    public init(primary: PostgresClient, reader: PostgresClient? = nil) {
+        self.primary = primary
+        self.reader = reader ?? primary
+    }
+
+    /// Every read and write of tenant data goes through a store scoped to one organization, so a query
+    /// cannot be written without a tenant.
+    public func scoped(to organization: OrganizationID, logger: Logger) -> TenantStore {
+        TenantStore(database: self, organization: organization, logger: logger)
+    }
+}
+
+public struct TenantStore: Sendable {
+    let database: Database
+    public let organization: OrganizationID
+    let logger: Logger
+
+    var org: Int64 { organization.rawValue }
+}
+
+/// Builds a parameterized statement piece by piece (for optional filters).
+struct SQLBuilder {
+    var sql = ""
+    var binds = PostgresBindings()
+
+    /// Binds a value and returns its placeholder.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    mutating func append(_ fragment: String) { sql += fragment }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+}
+
+/// SQL for a timestamptz column as microseconds since the epoch (exact: `extract` returns numeric).
+func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::int8" }
+
+/// SQL for microseconds since the epoch as a timestamptz.
+func timestamp(_ placeholder: String) -> String { "(to_timestamp(0) + \(placeholder)::int8 * interval '1 microsecond')" }
+
+extension AsyncSequence {
+    /// Gathers a (small, bounded) result set into an array.
+    func all() async throws -> [Element] {
+        var out: [Element] = []
+        for try await element in self { out.append(element) }
+        return out
+    }
+}

@@ -1,0 +1,229 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cinder",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cinder", targets: ["Cinder"]),
+        .executable(name: "cinder-api", targets: ["CinderAPIService"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // MARK: Libraries (all logic lives here; services only compose them)
+
+        // Domain values: ids, span kinds, attributes, global ids. No I/O.
+        .target(
+            name: "CinderModel",
+            path: "Libraries/CinderModel",
+            swiftSettings: swiftSettings
+        ),
+        // Swift generated from the OTLP .proto files by scripts/generate-protos.sh.
+        .target(
+            name: "CinderOTLPProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            path: "Libraries/CinderOTLPProto"
+        ),
+        // OTLP request bodies (protobuf, JSON, gzip/deflate) to domain spans.
+        .target(
+            name: "CinderOTLP",
+            dependencies: [
+                "CinderModel",
+                "CinderOTLPProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Libraries/CinderOTLP",
+            swiftSettings: swiftSettings
+        ),
+        // PostgreSQL: migrations, bulk span ingestion, tenant-scoped read queries.
+        .target(
+            name: "CinderStorage",
+            dependencies: [
+                "CinderModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Libraries/CinderStorage",
+            swiftSettings: swiftSettings
+        ),
+        // The span queue seam and its in-process implementation with the batching writer.
+        .target(
+            name: "CinderIngest",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderIngest",
+            swiftSettings: swiftSettings
+        ),
+        // OTLP receivers: HTTP route and gRPC TraceService, both publishing to a SpanQueue.
+        .target(
+            name: "CinderReceiver",
+            dependencies: [
+                "CinderModel",
+                "CinderOTLP",
+                "CinderOTLPProto",
+                "CinderIngest",
+                "CinderHTTPSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderReceiver",
+            swiftSettings: swiftSettings
+        ),
+        // Phoenix-compatible REST API (/v1).
+        .target(
+            name: "CinderAPI",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                "CinderIngest",
+                "CinderHTTPSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Libraries/CinderAPI",
+            swiftSettings: swiftSettings
+        ),
+        // Shared HTTP plumbing: error mapping, health/readiness, Prometheus /metrics.
+        .target(
+            name: "CinderHTTPSupport",
+            dependencies: [
+                "CinderModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Libraries/CinderHTTPSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A private PostgreSQL cluster under the working directory for the all-in-one.
+        .target(
+            name: "CinderLocalPostgres",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderLocalPostgres",
+            swiftSettings: swiftSettings
+        ),
+        // Configuration from the environment, logging, and the builders that services and tests share.
+        .target(
+            name: "CinderApp",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                "CinderIngest",
+                "CinderReceiver",
+                "CinderAPI",
+                "CinderHTTPSupport",
+                "CinderLocalPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Libraries/CinderApp",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Services (thin composition roots)
+
+        .executableTarget(
+            name: "Cinder",
+            dependencies: [
+                "CinderApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Cinder",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CinderAPIService",
+            dependencies: [
+                "CinderApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/API",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+
+        .target(
+            name: "CinderTestSupport",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CinderTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderModelTests",
+            dependencies: ["CinderModel"],
+            path: "Tests/CinderModelTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderOTLPTests",
+            dependencies: [
+                "CinderOTLP", "CinderOTLPProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            path: "Tests/CinderOTLPTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderStorageTests",
+            dependencies: ["CinderStorage", "CinderTestSupport"],
+            path: "Tests/CinderStorageTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderAppTests",
+            dependencies: [
+                "CinderApp", "CinderTestSupport", "CinderOTLPProto",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/CinderAppTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

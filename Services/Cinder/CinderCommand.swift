@@ -1,0 +1,33 @@
+import ArgumentParser
+import CinderApp
+import Foundation
+import Logging
+
+@main
+struct CinderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cinder", abstract: "Phoenix-compatible AI observability, all in one process.",
+        subcommands: [Serve.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run OTLP ingestion (HTTP and gRPC), the REST API and storage on one machine.")
+
+    @Option(help: "Interface to listen on (PHOENIX_HOST).") var host: String?
+    @Option(help: "HTTP port for the API and OTLP/HTTP (PHOENIX_PORT).") var port: Int?
+    @Option(help: "OTLP/gRPC port (PHOENIX_GRPC_PORT).") var grpcPort: Int?
+    @Option(help: "Working directory; holds the private database (PHOENIX_WORKING_DIR).") var workingDir: String?
+    @Option(help: "PostgreSQL URL; without it a private cluster is used (PHOENIX_SQL_DATABASE_URL).") var databaseURL: String?
+
+    func run() async throws {
+        var configuration = try CinderConfiguration(environment: ProcessInfo.processInfo.environment)
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let grpcPort { configuration.grpcPort = grpcPort }
+        if let workingDir { configuration.workingDirectory = workingDir }
+        if let databaseURL { configuration.databaseURL = databaseURL }
+        let logger = CinderLogging.bootstrap(configuration, label: "cinder")
+        try await CinderBuilder.allInOne(configuration, logger: logger).serviceGroup.run()
+    }
+}
