@@ -5,6 +5,7 @@ import CinderLocalPostgres
 import CinderModel
 import CinderReceiver
 import CinderStorage
+import Foundation
 import Hummingbird
 import Logging
 import Metrics
@@ -131,7 +132,9 @@ public enum CinderBuilder {
                 let port = channel.localAddress?.port ?? configuration.port
                 httpPort.set(port)
                 let grpcPort = (try? await grpcServer?.listeningPort()) ?? nil
-                print(Banner.text(configuration: configuration, httpPort: port, grpcPort: grpcPort, database: url, ingestion: ingestion))
+                let banner = Banner.text(configuration: configuration, httpPort: port, grpcPort: grpcPort, database: url, ingestion: ingestion)
+                // Written straight to the descriptor: stdout may be a buffered pipe or file.
+                FileHandle.standardOutput.write(Data((banner + "\n").utf8))
             },
             logger: logger)
         services.append(app)

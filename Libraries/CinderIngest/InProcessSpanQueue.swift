@@ -69,10 +69,8 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         // A request larger than the whole queue is still taken when the queue is empty, so it can succeed.
         guard queuedSpans + count <= configuration.capacitySpans || queuedSpans == 0 else {
             spansRejected.increment(by: count)
-            throw CinderError(
-                .overloaded,
-                "Span queue is full (\(queuedSpans) of \(configuration.capacitySpans) spans); retry later",
-                retryAfterSeconds: 1)
+            // Phoenix's wording, so clients and dashboards keyed on it keep working.
+            throw CinderError(.overloaded, "Server is at capacity and cannot process more requests", retryAfterSeconds: 1)
         }
         queuedSpans += count
         queueDepth.record(queuedSpans)
