@@ -98,7 +98,9 @@ public enum CinderBuilder {
 
         let queue = InProcessSpanQueue(
             store: SpanIngestStore(client: client, logger: logger),
-            configuration: .init(capacitySpans: configuration.maxSpansQueueSize, maxBatchSpans: configuration.maxBatchSpans),
+            configuration: .init(
+                acknowledgement: configuration.acknowledgement, capacitySpans: configuration.maxSpansQueueSize, maxBatchSpans: configuration.maxBatchSpans,
+                writers: configuration.writers),
             logger: logger, metrics: metrics)
         services.append(queue)
 

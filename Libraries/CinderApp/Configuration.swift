@@ -1,3 +1,4 @@
+import CinderIngest
 import CinderOTLP
 import Foundation
 import Logging
@@ -13,6 +14,8 @@ public struct CinderConfiguration: Sendable {
     public var databaseURL: String?
     public var maxSpansQueueSize = 20_000
     public var maxBatchSpans = 5_000
+    public var writers = 2
+    public var acknowledgement: InProcessSpanQueue.Acknowledgement = .committed
     public var limits = OTLPLimits()
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .logfmt
@@ -50,6 +53,13 @@ public struct CinderConfiguration: Sendable {
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
         if let v = try int("PHOENIX_MAX_SPANS_QUEUE_SIZE", "CINDER_MAX_SPANS_QUEUE_SIZE") { maxSpansQueueSize = v }
         if let v = try int("CINDER_WRITER_BATCH_SIZE") { maxBatchSpans = v }
+        if let v = try int("CINDER_WRITER_CONCURRENCY") { writers = v }
+        if let raw = value("CINDER_INGEST_ACK") {
+            guard let mode = InProcessSpanQueue.Acknowledgement(rawValue: raw.lowercased()) else {
+                throw Invalid(description: "CINDER_INGEST_ACK must be queue or commit, got '\(raw)'")
+            }
+            acknowledgement = mode
+        }
         if let v = try int("CINDER_MAX_REQUEST_BYTES") { limits.maxBodyBytes = v }
         if let v = try int("CINDER_MAX_DECOMPRESSED_BYTES") { limits.maxDecompressedBytes = v }
         if let v = try int("CINDER_DATABASE_POOL_SIZE") { databasePoolSize = v }

@@ -3,39 +3,59 @@ import CinderStorage
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Writes span batches to storage. Exists so the queue can be tested against a failing store.
 public protocol SpanStore: Sendable {
     /// Inserts the spans in one transaction; returns the number of rows inserted (duplicates skipped).
-    func insert(_ batches: [ProjectSpans]) async throws -> Int
+    func insert(_ batches: [EncodedSpans]) async throws -> Int
 }
 
 extension SpanIngestStore: SpanStore {}
 
-/// The all-in-one's queue: a bounded in-memory queue drained by one writer that group-commits.
+/// The all-in-one's queue: a bounded in-memory queue drained by writers that group-commit.
 ///
-/// Requests wait while their spans are written; everything that arrives during a write is taken by the
-/// next transaction (up to `maxBatchSpans`), so batches grow with load and latency stays at one commit
-/// when idle. Capacity is counted in spans (`PHOENIX_MAX_SPANS_QUEUE_SIZE`).
+/// Everything that arrives during a write is taken by the next transaction (up to `maxBatchSpans`), so
+/// batches grow with load and latency stays at one commit when idle; `writers` transactions run at once.
+/// Capacity is counted in spans (`PHOENIX_MAX_SPANS_QUEUE_SIZE`): a request that does not fit is refused
+/// whole, never taken in part.
+///
+/// `acknowledgement` decides when `publish` returns: `.committed` (the default) only once the spans
+/// are committed, so that even a crash loses nothing acknowledged; `.enqueued` (Phoenix's behaviour)
+/// once they are in the queue, which graceful shutdown drains but a crash loses.
 public actor InProcessSpanQueue: SpanQueue, Service {
+    public enum Acknowledgement: String, Sendable {
+        case enqueued = "queue"
+        case committed = "commit"
+    }
+
     public struct Configuration: Sendable {
+        public var acknowledgement: Acknowledgement
         public var capacitySpans: Int
         public var maxBatchSpans: Int
+        /// Concurrent writer transactions.
+        public var writers: Int
         /// On shutdown, how long to keep retrying a failing database before giving up on queued spans
         /// (their requests are answered with an error, so nothing acknowledged is dropped).
         public var shutdownFlushTimeout: Duration
 
-        public init(capacitySpans: Int = 20_000, maxBatchSpans: Int = 5_000, shutdownFlushTimeout: Duration = .seconds(30)) {
+        public init(
+            acknowledgement: Acknowledgement = .committed, capacitySpans: Int = 20_000, maxBatchSpans: Int = 5_000, writers: Int = 2,
+            shutdownFlushTimeout: Duration = .seconds(30)
+        ) {
+            self.acknowledgement = acknowledgement
             self.capacitySpans = capacitySpans
             self.maxBatchSpans = maxBatchSpans
+            self.writers = max(1, writers)
             self.shutdownFlushTimeout = shutdownFlushTimeout
         }
     }
 
     private struct Pending {
-        var batches: [ProjectSpans]
+        var batches: [EncodedSpans]
         var spanCount: Int
-        var continuation: CheckedContinuation<Void, any Error>
+        /// Present when the publisher waits for the commit.
+        var continuation: CheckedContinuation<Void, any Error>?
     }
 
     private let store: any SpanStore
@@ -43,11 +63,14 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     private let logger: Logger
     private let spansWritten: Counter
     private let spansRejected: Counter
+    private let spansDropped: Counter
     private let queueDepth: Gauge
 
     private var pending: [Pending] = []
+    /// `queuedSpans` readable without a hop onto the actor, for the cheap check before decoding.
+    private nonisolated let approximateDepth = Atomic<Int>(0)
     private var queuedSpans = 0
-    private var writerWakeup: CheckedContinuation<Void, Never>?
+    private var idleWriters: [CheckedContinuation<Void, Never>] = []
     private var accepting = true
     private var shutdownStarted: ContinuousClock.Instant?
 
@@ -57,28 +80,41 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         self.logger = logger
         self.spansWritten = Counter(label: "cinder_spans_written_total", factory: metrics)
         self.spansRejected = Counter(label: "cinder_spans_queue_rejected_total", factory: metrics)
+        self.spansDropped = Counter(label: "cinder_spans_dropped_total", factory: metrics)
         self.queueDepth = Gauge(label: "cinder_spans_queue_depth", factory: metrics)
     }
 
-    public func publish(_ batches: [ProjectSpans]) async throws(CinderError) {
-        let count = batches.reduce(0) { $0 + $1.spans.count }
-        guard count > 0 else { return }
+    public nonisolated var isFull: Bool { approximateDepth.load(ordering: .relaxed) >= configuration.capacitySpans }
+
+    /// Encodes on the caller's task (requests encode in parallel), then queues.
+    public nonisolated func publish(_ batches: [ProjectSpans]) async throws(CinderError) {
+        let encoded = batches.filter { !$0.spans.isEmpty }.map(EncodedSpans.init)
+        guard !encoded.isEmpty else { return }
+        try await enqueue(encoded)
+    }
+
+    private func enqueue(_ batches: [EncodedSpans]) async throws(CinderError) {
+        let count = batches.reduce(0) { $0 + $1.count }
         guard accepting else {
             throw CinderError(.unavailable, "Cinder is shutting down; retry against another instance", retryAfterSeconds: 1)
         }
         // A request larger than the whole queue is still taken when the queue is empty, so it can succeed.
         guard queuedSpans + count <= configuration.capacitySpans || queuedSpans == 0 else {
             spansRejected.increment(by: count)
-            // Phoenix's wording, so clients and dashboards keyed on it keep working.
-            throw CinderError(.overloaded, "Server is at capacity and cannot process more requests", retryAfterSeconds: 1)
+            throw .queueFull
         }
         queuedSpans += count
         queueDepth.record(queuedSpans)
+        approximateDepth.store(queuedSpans, ordering: .relaxed)
+        if configuration.acknowledgement == .enqueued {
+            pending.append(Pending(batches: batches, spanCount: count, continuation: nil))
+            if !idleWriters.isEmpty { idleWriters.removeFirst().resume() }
+            return
+        }
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 pending.append(Pending(batches: batches, spanCount: count, continuation: continuation))
-                writerWakeup?.resume()
-                writerWakeup = nil
+                if !idleWriters.isEmpty { idleWriters.removeFirst().resume() }
             }
         } catch let error as CinderError {
             throw error
@@ -89,8 +125,14 @@ public actor InProcessSpanQueue: SpanQueue, Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let work = await nextWork() {
-                await write(work)
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<configuration.writers {
+                    group.addTask {
+                        while let work = await self.nextWork() {
+                            await self.write(work)
+                        }
+                    }
+                }
             }
         } onGracefulShutdown: {
             Task { await self.beginShutdown() }
@@ -101,15 +143,15 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     private func beginShutdown() {
         accepting = false
         shutdownStarted = .now
-        writerWakeup?.resume()
-        writerWakeup = nil
+        for writer in idleWriters { writer.resume() }
+        idleWriters.removeAll()
     }
 
     /// Takes whole requests from the head of the queue up to the batch size; nil once shut down and empty.
     private func nextWork() async -> [Pending]? {
         while pending.isEmpty {
             if !accepting { return nil }
-            await withCheckedContinuation { writerWakeup = $0 }
+            await withCheckedContinuation { idleWriters.append($0) }
         }
         var taken = 0
         var spans = 0
@@ -123,7 +165,14 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     }
 
     private func write(_ work: [Pending]) async {
+        let started = ContinuousClock.now
         let result = await writeWithRetry(work.flatMap(\.batches))
+        logger.debug(
+            "span batch written",
+            metadata: [
+                "cinder.spans": "\(work.reduce(0) { $0 + $1.spanCount })",
+                "cinder.duration_ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)",
+            ])
         switch result {
         case .success(let inserted):
             finish(work, inserted: inserted, error: nil)
@@ -139,14 +188,23 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         let spans = work.reduce(0) { $0 + $1.spanCount }
         queuedSpans -= spans
         queueDepth.record(queuedSpans)
+        approximateDepth.store(queuedSpans, ordering: .relaxed)
         if inserted > 0 { spansWritten.increment(by: inserted) }
+        if let error, work.contains(where: { $0.continuation == nil }) {
+            // Acknowledged on enqueue, so there is no caller left to tell: make the loss loud and countable.
+            let lost = work.filter { $0.continuation == nil }.reduce(0) { $0 + $1.spanCount }
+            spansDropped.increment(by: lost)
+            logger.error(
+                "accepted spans could not be written and are dropped",
+                metadata: ["cinder.spans": "\(lost)", "cinder.error": "\(error.message)"])
+        }
         for request in work {
-            if let error { request.continuation.resume(throwing: error) } else { request.continuation.resume() }
+            if let error { request.continuation?.resume(throwing: error) } else { request.continuation?.resume() }
         }
     }
 
     /// Retries transient failures with capped exponential back-off. Data errors are not retried.
-    private func writeWithRetry(_ batches: [ProjectSpans]) async -> Result<Int, CinderError> {
+    private func writeWithRetry(_ batches: [EncodedSpans]) async -> Result<Int, CinderError> {
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {

@@ -8,4 +8,14 @@ import CinderModel
 /// and nothing is kept: callers answer 503 / RESOURCE_EXHAUSTED and exporters retry.
 public protocol SpanQueue: Sendable {
     func publish(_ batches: [ProjectSpans]) async throws(CinderError)
+
+    /// True when a publish would be refused for capacity now; lets receivers answer 503 before they
+    /// spend time reading and decoding a body.
+    var isFull: Bool { get }
+}
+
+extension CinderError {
+    /// Back-pressure from a full queue, in Phoenix's wording so clients and dashboards keyed on it keep working.
+    public static let queueFull = CinderError(
+        .overloaded, "Server is at capacity and cannot process more requests", retryAfterSeconds: 1)
 }

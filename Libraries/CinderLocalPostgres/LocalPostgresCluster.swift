@@ -60,7 +60,7 @@ public struct LocalPostgresCluster: Sendable {
             logger.info("creating private PostgreSQL cluster", metadata: ["cinder.postgres.data": "\(dataDirectory)"])
             try run(
                 bin + "/initdb",
-                ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+                ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C"])
         }
         let status = try? run(bin + "/pg_ctl", ["-D", dataDirectory, "status"])
         if status == nil {
@@ -124,38 +124,15 @@ public struct LocalPostgresCluster: Sendable {
     /// Runs a PostgreSQL tool (as the server user when we are root) and returns its standard output.
     @discardableResult
     func run(_ executable: String, _ arguments: [String], asServerUser: Bool = true) throws -> String {
-        let process = Process()
-        if runsAsRoot && asServerUser {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", configuration.systemUser, "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+        let command = runsAsRoot && asServerUser
+            ? ["/usr/sbin/runuser", "-u", configuration.systemUser, "--", executable] + arguments
+            : [executable] + arguments
+        let result = try ChildProcess.run(command, workingDirectory: configuration.directory)
+        guard result.status == 0 else {
+            let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure(description: "\((executable as NSString).lastPathComponent) failed (exit \(result.status)): \(message)")
         }
-        // Tools run from a directory the server user can read, whatever ours is.
-        process.currentDirectoryURL = URL(fileURLWithPath: configuration.directory)
-        // Files, not pipes: `pg_ctl start` leaves the server holding its inherited descriptors, so a pipe
-        // would never reach end-of-file.
-        let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("cinder-pg-\(UUID().uuidString).out")
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("cinder-pg-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let out = (try? Data(contentsOf: outURL)) ?? Data()
-        let err = (try? Data(contentsOf: errURL)) ?? Data()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Failure(description: "\((executable as NSString).lastPathComponent) failed (exit \(process.terminationStatus)): \(message)")
-        }
-        return String(decoding: out, as: UTF8.self)
+        return result.standardOutput
     }
 }
 

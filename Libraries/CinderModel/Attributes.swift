@@ -18,15 +18,18 @@ public enum Attributes {
     public static func unflatten(
         _ pairs: [(key: String, value: JSONValue)], prefixExclusions: [String] = []
     ) -> [String: JSONValue] {
+        if prefixExclusions.isEmpty, let nested = SortedUnflatten.build(pairs) { return nested }
         let root = Node()
         for (key, value) in pairs {
             if case .null = value { continue }
             var node = root
             var rest = Substring(key)
             while true {
-                var dot = rest.firstIndex(of: ".")
-                if let prefix = prefixExclusions.first(where: { rest.hasPrefix($0) && (rest.count == $0.count || rest.dropFirst($0.count).first == ".") }) {
-                    let end = rest.index(rest.startIndex, offsetBy: prefix.count)
+                var dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+                if !prefixExclusions.isEmpty, let prefix = prefixExclusions.first(where: {
+                    rest.hasPrefix($0) && (rest.utf8.count == $0.utf8.count || rest.utf8.dropFirst($0.utf8.count).first == UInt8(ascii: "."))
+                }) {
+                    let end = rest.utf8.index(rest.startIndex, offsetBy: prefix.utf8.count)
                     dot = end == rest.endIndex ? nil : end
                 }
                 let rawSegment = dot.map { rest[..<$0] } ?? rest
@@ -38,7 +41,7 @@ public enum Attributes {
                     node = node.addBranch(String(segment))
                 }
                 guard let dot else { break }
-                rest = rest[rest.index(after: dot)...]
+                rest = rest[rest.utf8.index(after: dot)...]
             }
             node.setValue(value)
         }
@@ -130,10 +133,8 @@ public enum Attributes {
 /// Prefix tree of key segments; digit segments are indices when more segments follow them.
 private final class Node {
     var value: JSONValue?
-    var children: [String: Node] = [:]
-    var indices: Set<String> = []
-    var branches: [String] = []
-    private var branchSet: Set<String> = []
+    /// Child nodes; `isBranch` false marks an array index (Phoenix's `indices`), true an object key.
+    var children: [String: (node: Node, isBranch: Bool)] = [:]
 
     /// Digit-only segments, normalized without leading zeros; nil for anything else.
     static func indexKey(_ segment: Substring) -> String? {
@@ -142,69 +143,163 @@ private final class Node {
         return trimmed.isEmpty ? "0" : String(trimmed)
     }
 
-    func child(_ key: String) -> Node {
-        if let existing = children[key] { return existing }
-        let node = Node()
-        children[key] = node
-        return node
-    }
-
     func setValue(_ newValue: JSONValue) {
         value = newValue
-        for index in indices where !branchSet.contains(index) {
-            branches.append(index)
-            branchSet.insert(index)
-        }
-        indices.removeAll()
+        for (key, child) in children where !child.isBranch { children[key] = (child.node, true) }
     }
 
     func addIndex(_ index: String) -> Node {
-        if value != nil {
-            if branchSet.insert(index).inserted { branches.append(index) }
-        } else if !branchSet.contains(index) {
-            indices.insert(index)
+        if let existing = children[index] {
+            if value != nil && !existing.isBranch { children[index] = (existing.node, true) }
+            return existing.node
         }
-        return child(index)
+        let node = Node()
+        children[index] = (node, value != nil)
+        return node
     }
 
     func addBranch(_ branch: String) -> Node {
-        indices.remove(branch)
-        if branchSet.insert(branch).inserted { branches.append(branch) }
-        return child(branch)
+        if let existing = children[branch] {
+            if !existing.isBranch { children[branch] = (existing.node, true) }
+            return existing.node
+        }
+        let node = Node()
+        children[branch] = (node, true)
+        return node
     }
 
     func walk(prefix: String?, into out: inout [String: JSONValue]) {
+        let indices = children.filter { !$0.value.isBranch }.keys
         if let value {
             out[prefix ?? ""] = value
         } else if let prefix, !indices.isEmpty {
-            out[prefix] = .array(sortedIndices().map { index in
+            out[prefix] = .array(Self.sorted(indices).map { index in
                 var element: [String: JSONValue] = [:]
-                children[index]!.walk(prefix: nil, into: &element)
+                children[index]!.node.walk(prefix: nil, into: &element)
                 return .object(element)
             })
         } else if !indices.isEmpty {
-            for index in sortedIndices() { children[index]!.walk(prefix: index, into: &out) }
+            for index in Self.sorted(indices) { children[index]!.node.walk(prefix: index, into: &out) }
         } else if let prefix {
             var nested: [String: JSONValue] = [:]
             walk(prefix: nil, into: &nested)
             out[prefix] = .object(nested)
             return
         }
-        for branch in branches {
-            children[branch]!.walk(prefix: prefix.map { "\($0).\(branch)" } ?? branch, into: &out)
+        for (key, child) in children where child.isBranch {
+            child.node.walk(prefix: prefix.map { "\($0).\(key)" } ?? key, into: &out)
         }
     }
 
-    private func sortedIndices() -> [String] {
-        indices.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+    private static func sorted(_ indices: some Collection<String>) -> [String] {
+        indices.sorted { $0.utf8.count != $1.utf8.count ? $0.utf8.count < $1.utf8.count : $0 < $1 }
     }
 }
 
 extension Substring {
+    /// Python's `str.strip()` for the ASCII whitespace keys actually contain (checked bytewise: hot path).
     func trimmingSpaces() -> Substring {
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+        guard let first = utf8.first, let last = utf8.last, isSpace(first) || isSpace(last) else { return self }
         var s = self
-        while let first = s.first, first.isWhitespace { s.removeFirst() }
-        while let last = s.last, last.isWhitespace { s.removeLast() }
+        while let b = s.utf8.first, isSpace(b) { s = s.dropFirst() }
+        while let b = s.utf8.last, isSpace(b) { s = s.dropLast() }
         return s
+    }
+}
+
+/// The common case of `unflatten` without the trie: keys sorted by segments, nested by ranges. It
+/// declines (returns nil, and the trie decides) whenever Phoenix's conflict rules could matter: a key
+/// that is a prefix of another, repeated keys, index and non-index children under one parent, indices
+/// at the top level, or segments that need trimming.
+enum SortedUnflatten {
+    struct Entry {
+        var segments: [Substring]
+        var value: JSONValue
+    }
+
+    static func build(_ pairs: [(key: String, value: JSONValue)]) -> [String: JSONValue]? {
+        var entries: [Entry] = []
+        entries.reserveCapacity(pairs.count)
+        for (key, value) in pairs {
+            if case .null = value { continue }
+            var segments: [Substring] = []
+            var rest = Substring(key)
+            while true {
+                let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+                let segment = dot.map { rest[..<$0] } ?? rest
+                guard let first = segment.utf8.first, let last = segment.utf8.last,
+                    !isSpace(first), !isSpace(last), !(isDigit(first) && first == UInt8(ascii: "0") && segment.utf8.count > 1)
+                else { return nil }
+                segments.append(segment)
+                guard let dot else { break }
+                rest = rest[rest.utf8.index(after: dot)...]
+            }
+            entries.append(Entry(segments: segments, value: value))
+        }
+        // An index at the top level becomes a dotted key in Phoenix's walk: leave that to the trie.
+        if entries.contains(where: { $0.segments.count > 1 && isIndex($0.segments[0]) }) { return nil }
+        entries.sort { lessThan($0.segments, $1.segments) }
+        return object(entries[...], depth: 0)
+    }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+    static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+    static func isIndex(_ s: Substring) -> Bool { s.utf8.allSatisfy(isDigit) }
+
+    /// Segment-wise order; digit segments compare as numbers and come before other segments.
+    static func lessThan(_ a: [Substring], _ b: [Substring]) -> Bool {
+        for (x, y) in zip(a, b) where x != y {
+            let xi = isIndex(x), yi = isIndex(y)
+            if xi && yi { return x.utf8.count != y.utf8.count ? x.utf8.count < y.utf8.count : x < y }
+            if xi != yi { return xi }
+            return x < y
+        }
+        return a.count < b.count
+    }
+
+    /// Entries sharing `segments[..<depth]`, sorted; builds the object at that depth.
+    static func object(_ entries: ArraySlice<Entry>, depth: Int) -> [String: JSONValue]? {
+        var out: [String: JSONValue] = [:]
+        out.reserveCapacity(entries.count)
+        var i = entries.startIndex
+        while i < entries.endIndex {
+            let key = entries[i].segments[depth]
+            var j = i + 1
+            while j < entries.endIndex, entries[j].segments[depth] == key { j += 1 }
+            let group = entries[i..<j]
+            if group.count == 1, group.first!.segments.count == depth + 1 {
+                out[String(key)] = group.first!.value
+            } else {
+                // A key that holds a value and also has longer keys under it: the trie's rules apply.
+                guard group.allSatisfy({ $0.segments.count > depth + 1 }) else { return nil }
+                let childKinds = Set(group.map { isIndex($0.segments[depth + 1]) && $0.segments.count > depth + 2 })
+                guard childKinds.count == 1 else { return nil }
+                if childKinds.first! {
+                    guard let array = self.array(group, depth: depth + 1) else { return nil }
+                    out[String(key)] = .array(array)
+                } else {
+                    guard let nested = object(group, depth: depth + 1) else { return nil }
+                    out[String(key)] = .object(nested)
+                }
+            }
+            i = j
+        }
+        return out
+    }
+
+    /// Entries whose segment at `depth` is an index followed by more segments: an array of objects.
+    static func array(_ entries: ArraySlice<Entry>, depth: Int) -> [JSONValue]? {
+        var out: [JSONValue] = []
+        var i = entries.startIndex
+        while i < entries.endIndex {
+            let index = entries[i].segments[depth]
+            var j = i + 1
+            while j < entries.endIndex, entries[j].segments[depth] == index { j += 1 }
+            guard let element = object(entries[i..<j], depth: depth + 1) else { return nil }
+            out.append(.object(element))
+            i = j
+        }
+        return out
     }
 }

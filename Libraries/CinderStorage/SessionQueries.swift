@@ -80,6 +80,10 @@ extension TenantStore {
         }
         for i in rows.indices {
             rows[i].traces = traces[rows[i].id] ?? []
+            if let first = rows[i].traces.first {
+                rows[i].startMicros = first.startMicros
+                rows[i].endMicros = rows[i].traces.map(\.endMicros).max() ?? first.endMicros
+            }
             if let (prompt, completion) = tokens[rows[i].id] {
                 rows[i].promptTokens = prompt
                 rows[i].completionTokens = completion

@@ -3,12 +3,60 @@ import Foundation
 import Logging
 import PostgresNIO
 
+/// One span as its row will be written: text columns cleaned, JSON documents serialized. Encoding
+/// happens on the receiving request's task, so the writer only concatenates and inserts.
+public struct EncodedSpan: Sendable {
+    var traceID: String
+    var spanID: String
+    var parentID: String
+    var name: String
+    var kind: String
+    var startMicros: Int64
+    var endMicros: Int64
+    var attributesJSON: String
+    var eventsJSON: String
+    var statusCode: String
+    var statusMessage: String
+    var promptTokens: Int64
+    var completionTokens: Int64
+    var sessionID: String?
+}
+
+/// Encoded spans bound for one project of one organization.
+public struct EncodedSpans: Sendable {
+    public let organizationID: OrganizationID
+    public let projectName: String
+    let spans: [EncodedSpan]
+
+    public var count: Int { spans.count }
+
+    public init(_ batch: ProjectSpans) {
+        organizationID = batch.organizationID
+        projectName = SQLText.clean(batch.projectName)
+        spans = batch.spans.map { span in
+            // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
+            let isLLM = span.kind == .llm
+            let session = span.sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
+            return EncodedSpan(
+                traceID: span.traceID, spanID: SQLText.clean(span.spanID), parentID: SQLText.clean(span.parentID ?? ""),
+                name: SQLText.clean(span.name), kind: span.kind.rawValue, startMicros: span.startTime.micros,
+                endMicros: span.endTime.micros, attributesJSON: JSONValue.object(span.attributes).jsonString,
+                eventsJSON: SpanRows.eventsJSON(span.events), statusCode: span.statusCode.rawValue,
+                statusMessage: SQLText.clean(span.statusMessage),
+                promptTokens: isLLM ? max(span.promptTokenCount ?? 0, 0) : -1,
+                completionTokens: isLLM ? max(span.completionTokenCount ?? 0, 0) : -1,
+                sessionID: session?.isEmpty == false ? session : nil)
+        }
+    }
+}
+
 /// Writes decoded spans in bulk: one transaction per call, a handful of statements whatever the span
 /// count (arrays bound as parameters and `unnest`ed), idempotent on span id.
 ///
 /// Semantics follow Phoenix: projects are created on first use; a trace belongs to the project of its
 /// first span (later spans of the trace join it there); a trace joins the session named by the first
-/// `session.id` seen on its spans; trace and session time ranges grow to cover their spans.
+/// `session.id` seen on its spans; trace time ranges grow to cover their spans (a session's range is
+/// its traces' range, derived on read).
 public struct SpanIngestStore: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -20,7 +68,11 @@ public struct SpanIngestStore: Sendable {
 
     /// Stores the batches and returns how many span rows were inserted (duplicates are skipped).
     public func insert(_ batches: [ProjectSpans]) async throws -> Int {
-        var byOrganization: [OrganizationID: [ProjectSpans]] = [:]
+        try await insert(batches.map(EncodedSpans.init))
+    }
+
+    public func insert(_ batches: [EncodedSpans]) async throws -> Int {
+        var byOrganization: [OrganizationID: [EncodedSpans]] = [:]
         for batch in batches where !batch.spans.isEmpty {
             byOrganization[batch.organizationID, default: []].append(batch)
         }
@@ -47,12 +99,12 @@ public struct SpanIngestStore: Sendable {
     }
 
     private static func insert(
-        _ batches: [ProjectSpans], organization: OrganizationID, on connection: PostgresConnection, logger: Logger
+        _ batches: [EncodedSpans], organization: OrganizationID, on connection: PostgresConnection, logger: Logger
     ) async throws -> Int {
         let org = organization.rawValue
 
         // Projects, created on first use.
-        let projectNames = Array(Set(batches.map { SQLText.clean($0.projectName) })).sorted()
+        let projectNames = Array(Set(batches.map(\.projectName))).sorted()
         try await connection.query(
             """
             INSERT INTO projects (org_id, name) SELECT \(org), unnest(\(projectNames)::text[])
@@ -68,23 +120,23 @@ public struct SpanIngestStore: Sendable {
         // Per-trace roll-ups of this batch.
         var traces: [String: TraceRollup] = [:]
         for batch in batches {
-            let projectID = projectIDs[SQLText.clean(batch.projectName)]!
+            let projectID = projectIDs[batch.projectName]!
             for span in batch.spans {
-                let start = span.startTime.micros, end = span.endTime.micros
-                let session = span.sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
+                let start = span.startMicros, end = span.endMicros
                 if var t = traces[span.traceID] {
                     t.start = min(t.start, start)
                     t.end = max(t.end, end)
-                    if t.sessionID == nil, let session, !session.isEmpty { t.sessionID = session }
+                    if t.sessionID == nil { t.sessionID = span.sessionID }
                     traces[span.traceID] = t
                 } else {
-                    traces[span.traceID] = TraceRollup(
-                        projectID: projectID, start: start, end: end, sessionID: session?.isEmpty == false ? session : nil)
+                    traces[span.traceID] = TraceRollup(projectID: projectID, start: start, end: end, sessionID: span.sessionID)
                 }
             }
         }
 
-        // Sessions before traces, so that each trace row is written once.
+        // Sessions before traces, so that each trace row is written once. Existing sessions are not
+        // updated (their time range is derived from their traces on read): concurrent writers share
+        // sessions, and updating them would make every transaction wait for the others' commits.
         var sessions: [String: TraceRollup] = [:]
         for t in traces.values {
             guard let sessionID = t.sessionID else { continue }
@@ -102,18 +154,18 @@ public struct SpanIngestStore: Sendable {
             let projects = keys.map { sessions[$0]!.projectID }
             let starts = keys.map { sessions[$0]!.start }
             let ends = keys.map { sessions[$0]!.end }
-            for try await (id, sessionID) in try await connection.query(
+            try await connection.query(
                 """
                 INSERT INTO project_sessions (org_id, project_id, session_id, start_time, end_time)
                 SELECT \(org), u.p, u.s, to_timestamp(0) + u.b * interval '1 microsecond',
                        to_timestamp(0) + u.e * interval '1 microsecond'
                 FROM unnest(\(projects)::int8[], \(keys)::text[], \(starts)::int8[], \(ends)::int8[]) AS u(p, s, b, e)
                 ORDER BY u.s
-                ON CONFLICT (org_id, session_id) DO UPDATE
-                SET start_time = least(project_sessions.start_time, excluded.start_time),
-                    end_time = greatest(project_sessions.end_time, excluded.end_time)
-                RETURNING id, session_id
-                """, logger: logger
+                ON CONFLICT (org_id, session_id) DO NOTHING
+                """, logger: logger)
+            for try await (id, sessionID) in try await connection.query(
+                "SELECT id, session_id FROM project_sessions WHERE org_id = \(org) AND session_id = ANY(\(keys)::text[])",
+                logger: logger
             ).decode((Int64, String).self) {
                 sessionRowIDs[sessionID] = id
             }
@@ -159,19 +211,17 @@ public struct SpanIngestStore: Sendable {
                 projectColumn.append(trace.projectID)
                 traceColumn.append(trace.rowID)
                 spanIDs.append(span.spanID)
-                parentIDs.append(span.parentID ?? "")
-                names.append(SQLText.clean(span.name))
-                kinds.append(span.kind.rawValue)
-                starts.append(span.startTime.micros)
-                ends.append(span.endTime.micros)
-                attributes.append(JSONValue.object(span.attributes).jsonString)
-                events.append(SpanRows.eventsJSON(span.events))
-                statusCodes.append(span.statusCode.rawValue)
-                statusMessages.append(SQLText.clean(span.statusMessage))
-                // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
-                let isLLM = span.kind == .llm
-                promptTokens.append(isLLM ? max(span.promptTokenCount ?? 0, 0) : -1)
-                completionTokens.append(isLLM ? max(span.completionTokenCount ?? 0, 0) : -1)
+                parentIDs.append(span.parentID)
+                names.append(span.name)
+                kinds.append(span.kind)
+                starts.append(span.startMicros)
+                ends.append(span.endMicros)
+                attributes.append(span.attributesJSON)
+                events.append(span.eventsJSON)
+                statusCodes.append(span.statusCode)
+                statusMessages.append(span.statusMessage)
+                promptTokens.append(span.promptTokens)
+                completionTokens.append(span.completionTokens)
             }
         }
         var inserted = 0

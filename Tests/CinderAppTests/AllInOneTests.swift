@@ -88,14 +88,22 @@ struct RunningServer {
         try await db.scalar("SELECT count(*) FROM spans s JOIN projects p ON p.id = s.project_id WHERE p.name = '\(project)'")
     }
 
-    /// Holds an exclusive lock on `projects` so the writer blocks inside PostgreSQL until `release`.
-    func blockingWriter(until release: @Sendable () async throws -> Void) async throws {
-        try await TestDatabase.withConnection(db.url) { connection in
-            try await connection.query("BEGIN", logger: TestDatabase.logger)
-            try await connection.query("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
-            try await release()
-            try await connection.query("COMMIT", logger: TestDatabase.logger)
-        }
+    /// Takes an exclusive lock on `projects`, so the writer blocks inside PostgreSQL until `release()`.
+    func blockWriter() async throws -> WriterBlock {
+        let connection = try await PostgresConnection.connect(
+            configuration: try db.url.connectionConfiguration(), id: 99, logger: TestDatabase.logger)
+        try await connection.query("BEGIN", logger: TestDatabase.logger)
+        try await connection.query("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
+        return WriterBlock(connection: connection)
+    }
+}
+
+struct WriterBlock: Sendable {
+    let connection: PostgresConnection
+
+    func release() async throws {
+        try await connection.query("COMMIT", logger: TestDatabase.logger)
+        try await connection.close()
     }
 }
 
@@ -122,75 +130,38 @@ struct RunningServer {
 
     @Test func fullQueueAnswers503WithRetryAfterAndKeepsNothing() async throws {
         try await RunningServer.withServer(maxQueue: 4) { server in
-            // Make the writer wait inside PostgreSQL, so accepted spans stay queued.
-            let (locked, lockedContinuation) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await server.blockingWriter {
-                        lockedContinuation.yield()
-                        for await _ in release { break }
-                    }
-                }
-                for await _ in locked { break }
-                group.addTask {
-                    let (status, _, _) = try await server.export(4, project: "fills-queue")
-                    #expect(status == 200)
-                }
-                // Wait until the first request's spans are queued (the writer is now blocked on the lock).
-                var depth = ""
-                for _ in 0..<100 {
-                    let (_, metrics, _) = try await server.request("GET", "/metrics")
-                    depth = String(decoding: metrics, as: UTF8.self)
-                    if depth.contains("cinder_spans_queue_depth 4") { break }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                #expect(depth.contains("cinder_spans_queue_depth 4"))
-                let (status, body, headers) = try await server.export(1, project: "rejected")
-                #expect(status == 503)
-                #expect(headers["retry-after"] == "1")
-                #expect(String(decoding: body, as: UTF8.self).contains("capacity"))
-                releaseContinuation.yield()
-                try await group.waitForAll()
+            let block = try await server.blockWriter()
+            async let first = server.export(4, project: "fills-queue")
+            // Wait until the first request's spans are queued (the writer is blocked on the lock).
+            var metrics = ""
+            for _ in 0..<100 where !metrics.contains("cinder_spans_queue_depth 4") {
+                metrics = String(decoding: try await server.request("GET", "/metrics").1, as: UTF8.self)
+                try await Task.sleep(for: .milliseconds(50))
             }
+            #expect(metrics.contains("cinder_spans_queue_depth 4"))
+            let (status, body, headers) = try await server.export(1, project: "rejected")
+            #expect(status == 503)
+            #expect(headers["retry-after"] == "1")
+            #expect(String(decoding: body, as: UTF8.self) == "Server is at capacity and cannot process more requests")
+            try await block.release()
+            #expect(try await first.0 == 200)
             #expect(try await server.storedSpans(project: "fills-queue") == 4)
             #expect(try await server.storedSpans(project: "rejected") == 0)
         }
     }
 
     @Test func gracefulShutdownFlushesAcceptedSpans() async throws {
-        let db = try await TestDatabase.create(migrate: false)
-        var configuration = CinderConfiguration(workingDirectory: "/tmp/unused")
-        configuration.host = "127.0.0.1"
-        configuration.port = 0
-        configuration.grpcPort = 0
-        configuration.databaseURL = "postgresql://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)"
-        let server = try await CinderBuilder.allInOne(configuration, logger: TestDatabase.logger)
-        let running = RunningServer(server: server, port: 0, db: db)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serviceGroup.run() }
-            let port = await server.boundHTTPPort()
-            let client = RunningServer(server: server, port: port, db: db)
-            let (locked, lockedContinuation) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
-            group.addTask {
-                try await running.blockingWriter {
-                    lockedContinuation.yield()
-                    for await _ in release { break }
-                }
-            }
-            for await _ in locked { break }
-            group.addTask {
-                let (status, _, _) = try await client.export(3, project: "in-flight")
-                #expect(status == 200)
-            }
+        try await RunningServer.withServer { server in
+            let block = try await server.blockWriter()
+            async let inFlight = server.export(3, project: "in-flight")
             try await Task.sleep(for: .milliseconds(300))
-            await server.serviceGroup.triggerGracefulShutdown()
+            // Shutdown begins while the request waits for its spans to be written; it must still succeed.
+            await server.server.serviceGroup.triggerGracefulShutdown()
             try await Task.sleep(for: .milliseconds(300))
-            releaseContinuation.yield()
-            try await group.waitForAll()
+            try await block.release()
+            #expect(try await inFlight.0 == 200)
+            #expect(try await server.storedSpans(project: "in-flight") == 3)
         }
-        #expect(try await db.scalar("SELECT count(*) FROM spans") == 3)
     }
 
     @Test func malformedRequestsAreRejectedAndStoreNothing() async throws {

@@ -148,3 +148,23 @@ import Testing
         #expect(Timestamp.parseMicros(text) == nil)
     }
 }
+
+@Suite struct UnflattenEquivalenceTests {
+    /// The sorted fast path must agree with the trie (forced by a never-matching prefix exclusion).
+    @Test func fastPathMatchesTrieOnGeneratedKeys() {
+        var generator = SystemRandomNumberGenerator()
+        let segments = ["a", "b", "0", "1", "2", "10", "007", " c ", "", "llm", "x"]
+        for _ in 0..<3000 {
+            var pairs: [(key: String, value: JSONValue)] = []
+            for n in 0..<Int.random(in: 1...6, using: &generator) {
+                let depth = Int.random(in: 1...4, using: &generator)
+                let key = (0..<depth).map { _ in segments.randomElement(using: &generator)! }.joined(separator: ".")
+                pairs.append((key, .int(Int64(n))))
+            }
+            let fast = Attributes.unflatten(pairs)
+            let trie = Attributes.unflatten(pairs, prefixExclusions: ["\u{1}never"])
+            #expect(fast == trie, "\(pairs)")
+            if fast != trie { return }
+        }
+    }
+}
