@@ -27,7 +27,13 @@ struct SpanDataFrameAPI {
     }
 
     func query(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
-        let body = try await JSONBody.object(request, context)
+        let raw = try await request.body.collect(upTo: context.maxUploadSize)
+        let rawBytes = Array(raw.readableBytesView)
+        guard case .object(let body) = (try? JSONValue(parsing: rawBytes)) ?? .null else {
+            throw CinderError.invalid(
+                ["body"], "Input should be a valid dictionary or object to extract fields from", type: "model_attributes_type",
+                input: nil)
+        }
         let projectName = QueryParameters(request).string("project_name") ?? ProjectDefaults.name
         var filter = SpanFilter()
         filter.sort = .startTime
@@ -48,7 +54,13 @@ struct SpanDataFrameAPI {
         guard case .array(let queryDocuments)? = body["queries"] else {
             throw CinderError.invalid(["body", "queries"], "Field required", type: "missing", input: nil)
         }
-        let queries = try queryDocuments.map(Self.columnQuery)
+        var queries = try queryDocuments.map(Self.columnQuery)
+        // JSON objects are unordered once parsed, but a select's order is the column order: take it from the text.
+        for i in queries.indices {
+            if let select = queries[i].select {
+                queries[i].select = Self.inTextOrder(select, body: rawBytes, queryIndex: i)
+            }
+        }
 
         let store = api.store(context)
         guard let project = try await store.project(named: projectName) else {
@@ -94,6 +106,20 @@ struct SpanDataFrameAPI {
             let extra = rows[want]
             filter.cursor = .startTime(micros: extra.startMicros, id: extra.id)
         }
+    }
+
+    /// Orders select entries by where their keys first appear after the query's `"select"` in the body.
+    static func inTextOrder(_ select: [(name: String, key: String)], body: [UInt8], queryIndex: Int) -> [(name: String, key: String)] {
+        let text = String(decoding: body, as: UTF8.self)
+        var searchStart = text.startIndex
+        for _ in 0...queryIndex {
+            guard let found = text.range(of: "\"select\"", range: searchStart..<text.endIndex) else { return select }
+            searchStart = found.upperBound
+        }
+        func position(_ name: String) -> String.Index {
+            text.range(of: JSONValue.string(name).jsonString, range: searchStart..<text.endIndex)?.lowerBound ?? text.endIndex
+        }
+        return select.map { ($0, position($0.name)) }.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
     static func columnQuery(_ document: JSONValue) throws(CinderError) -> ColumnQuery {

@@ -105,8 +105,9 @@ public enum CinderBuilder {
         services.append(queue)
 
         let router = Router(context: CinderRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
+        // Outermost first: the version header goes on error responses too.
         router.add(middleware: PhoenixVersionHeaderMiddleware())
+        router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry) {
             do {
                 _ = try await client.query("SELECT 1", logger: logger).collect()

@@ -62,7 +62,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     private let configuration: Configuration
     private let logger: Logger
     private let spansWritten: Counter
-    private let spansRejected: Counter
+    private let requestsRejected: Counter
     private let spansDropped: Counter
     private let queueDepth: Gauge
 
@@ -79,12 +79,17 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         self.configuration = configuration
         self.logger = logger
         self.spansWritten = Counter(label: "cinder_spans_written_total", factory: metrics)
-        self.spansRejected = Counter(label: "cinder_spans_queue_rejected_total", factory: metrics)
+        self.requestsRejected = Counter(label: "cinder_queue_full_rejections_total", factory: metrics)
         self.spansDropped = Counter(label: "cinder_spans_dropped_total", factory: metrics)
         self.queueDepth = Gauge(label: "cinder_spans_queue_depth", factory: metrics)
     }
 
-    public nonisolated var isFull: Bool { approximateDepth.load(ordering: .relaxed) >= configuration.capacitySpans }
+    public nonisolated func checkCapacity() throws(CinderError) {
+        guard approximateDepth.load(ordering: .relaxed) < configuration.capacitySpans else {
+            requestsRejected.increment()
+            throw .queueFull
+        }
+    }
 
     /// Encodes on the caller's task (requests encode in parallel), then queues.
     public nonisolated func publish(_ batches: [ProjectSpans]) async throws(CinderError) {
@@ -100,7 +105,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         }
         // A request larger than the whole queue is still taken when the queue is empty, so it can succeed.
         guard queuedSpans + count <= configuration.capacitySpans || queuedSpans == 0 else {
-            spansRejected.increment(by: count)
+            requestsRejected.increment()
             throw .queueFull
         }
         queuedSpans += count

@@ -9,9 +9,9 @@ import CinderModel
 public protocol SpanQueue: Sendable {
     func publish(_ batches: [ProjectSpans]) async throws(CinderError)
 
-    /// True when a publish would be refused for capacity now; lets receivers answer 503 before they
-    /// spend time reading and decoding a body.
-    var isFull: Bool { get }
+    /// Throws `.queueFull` (and counts the refusal) when a publish would be refused for capacity now;
+    /// lets receivers answer 503 before they spend time reading and decoding a body.
+    func checkCapacity() throws(CinderError)
 }
 
 extension CinderError {

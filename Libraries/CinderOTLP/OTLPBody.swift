@@ -95,7 +95,10 @@ package enum OTLPBody {
     ) throws(CinderError) -> ByteBuffer {
         var input = body
         do {
-            return try input.decompress(with: algorithm, maxSize: limits.maxDecompressedBytes)
+            let output = try input.decompress(with: algorithm, maxSize: limits.maxDecompressedBytes)
+            // The decompressor bounds its buffer allocations, which round up: check the exact size too.
+            guard output.readableBytes <= limits.maxDecompressedBytes else { throw CompressNIOError.bufferOverflow }
+            return output
         } catch let error as CompressNIOError where error == .bufferOverflow {
             throw CinderError(
                 .payloadTooLarge, "Decompressed request body exceeds the limit of \(limits.maxDecompressedBytes) bytes"

@@ -69,7 +69,11 @@ public struct OTLPGRPCServer: Service {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = configuration.maxMessageBytes })
+            config: .defaults {
+                $0.rpc.maxRequestPayloadSize = configuration.maxMessageBytes
+                // Exporters commonly compress (OTEL_EXPORTER_OTLP_COMPRESSION=gzip).
+                $0.compression.enabledAlgorithms = .all
+            })
         self.transport = transport
         self.server = GRPCServer(transport: transport, services: [TraceExportService(receiver: receiver)])
         self.logger = logger

@@ -52,7 +52,7 @@ public enum OTLPHTTPRoute {
 
     static func handle(_ request: Request, context: CinderRequestContext, receiver: SpanReceiver) async throws -> Response {
         let encoding = try OTLPEncoding(contentType: request.headers[.contentType])
-        guard !receiver.queue.isFull else { throw CinderError.queueFull }
+        try receiver.queue.checkCapacity()
         if let length = request.headers[.contentLength].flatMap(Int.init), length > receiver.limits.maxBodyBytes {
             throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(receiver.limits.maxBodyBytes) bytes")
         }

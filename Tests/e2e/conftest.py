@@ -2,15 +2,11 @@
 OpenTelemetry SDK exporters and the official `arize-phoenix-client`.
 
 Run with:
-    CINDER_BIN=/work/main/.build/debug/cinder /work/main/.venv/bin/python -m pytest -q Tests/e2e -p no:cacheprovider
+    .venv/bin/python -m pytest -q Tests/e2e -p no:cacheprovider      (scripts/test.sh does this)
 
 Environment:
-    CINDER_BIN                     the binary (default /work/main/.build/debug/cinder)
+    CINDER_BIN                     the binary (default .build/debug/cinder in this repository)
     CINDER_E2E_KEEP=1              keep the temporary working directories (logs: <dir>/cinder.log)
-    CINDER_E2E_PRESTART_POSTGRES=1 debugging aid only: start the private PostgreSQL cluster from the test
-                                   harness before each `cinder serve`, so that cinder takes its "reuse running
-                                   cluster" path. Off by default; the suite is meant to test cinder's own
-                                   cluster management.
 """
 
 from __future__ import annotations
@@ -43,7 +39,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-DEFAULT_BIN = "/work/main/.build/debug/cinder"
+DEFAULT_BIN = str(Path(__file__).resolve().parents[2] / ".build" / "debug" / "cinder")
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 60.0
 # Small enough that a 2.5 MB body is "oversize" in test_malformed.
@@ -126,8 +122,6 @@ class CinderServer:
         return env
 
     def start(self) -> None:
-        if os.environ.get("CINDER_E2E_PRESTART_POSTGRES"):
-            _prestart_postgres(self.working_dir)
         self.starts += 1
         log = open(self.log_path, "ab")
         log.write(f"\n===== start #{self.starts} at {datetime.now().isoformat()} =====\n".encode())
@@ -236,31 +230,6 @@ class CinderServer:
                 found = True
         assert found, f"metric {name} not in /metrics:\n{text[:3000]}"
         return total
-
-
-def _prestart_postgres(working_dir: Path) -> None:
-    """Debug-only escape hatch (CINDER_E2E_PRESTART_POSTGRES=1): start the private cluster ourselves so
-    cinder takes its 'reuse running cluster' path. Not used by default; see README of the suite."""
-    pg = working_dir / "postgres"
-    data = pg / "data"
-    run = pg / "run"
-    versions = sorted((int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit()), reverse=True)
-    bin_dir = f"/usr/lib/postgresql/{versions[0]}/bin"
-    run.mkdir(parents=True, exist_ok=True)
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "-R", "postgres:postgres", str(pg)], check=True)
-    if not (data / "PG_VERSION").exists():
-        subprocess.run(
-            as_pg + [f"{bin_dir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                     "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(pg),
-        )
-    opts = f"-c listen_addresses='' -c unix_socket_directories='{run}' -c port=5432"
-    subprocess.run(
-        as_pg + [f"{bin_dir}/pg_ctl", "-D", str(data), "-l", str(pg / "postgresql.log"), "-w", "-o", opts, "start"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=str(pg),
-    )
 
 
 def _stop_leftover_postgres(working_dir: Path) -> None:
