@@ -18,6 +18,6 @@ swift build --build-tests
 swift test --skip-build 2>&1 | tee "$work/swift-test.log"
 
 echo "== end-to-end (pytest)"
-swift build --product cinder
+swift build
 export CINDER_BIN="$root/.build/debug/cinder"
 "$root/.venv/bin/python" -m pytest -q "$root/Tests/e2e" -p no:cacheprovider
