@@ -103,25 +103,38 @@ public struct SpanIngestStore: Sendable {
     ) async throws -> Int {
         let org = organization.rawValue
 
-        // Projects, created on first use.
-        let projectNames = Array(Set(batches.map(\.projectName))).sorted()
-        try await connection.query(
-            """
-            INSERT INTO projects (org_id, name) SELECT \(org), unnest(\(projectNames)::text[])
-            ON CONFLICT (org_id, name) DO NOTHING
-            """, logger: logger)
+        // Spans of traces stored already belong to their trace's project, whatever project they name;
+        // projects are created on first use only by spans that start new traces.
+        let batchTraceIDs = Array(Set(batches.flatMap { $0.spans.map(\.traceID) }))
+        var existingTraceProjects: [String: Int64] = [:]
+        for try await (traceID, projectID) in try await connection.query(
+            "SELECT trace_id, project_id FROM traces WHERE org_id = \(org) AND trace_id = ANY(\(batchTraceIDs)::text[])",
+            logger: logger
+        ).decode((String, Int64).self) {
+            existingTraceProjects[traceID] = projectID
+        }
+        let projectNames = Array(
+            Set(batches.filter { $0.spans.contains { existingTraceProjects[$0.traceID] == nil } }.map(\.projectName))
+        ).sorted()
         var projectIDs: [String: Int64] = [:]
-        for try await (id, name) in try await connection.query(
-            "SELECT id, name FROM projects WHERE org_id = \(org) AND name = ANY(\(projectNames)::text[])", logger: logger
-        ).decode((Int64, String).self) {
-            projectIDs[name] = id
+        if !projectNames.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO projects (org_id, name) SELECT \(org), unnest(\(projectNames)::text[])
+                ON CONFLICT (org_id, name) DO NOTHING
+                """, logger: logger)
+            for try await (id, name) in try await connection.query(
+                "SELECT id, name FROM projects WHERE org_id = \(org) AND name = ANY(\(projectNames)::text[])", logger: logger
+            ).decode((Int64, String).self) {
+                projectIDs[name] = id
+            }
         }
 
         // Per-trace roll-ups of this batch.
         var traces: [String: TraceRollup] = [:]
         for batch in batches {
-            let projectID = projectIDs[batch.projectName]!
             for span in batch.spans {
+                let projectID = existingTraceProjects[span.traceID] ?? projectIDs[batch.projectName]!
                 let start = span.startMicros, end = span.endMicros
                 if var t = traces[span.traceID] {
                     t.start = min(t.start, start)

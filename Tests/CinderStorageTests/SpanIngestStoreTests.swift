@@ -44,6 +44,7 @@ import Testing
             _ = try await store.insert([ProjectSpans(organizationID: .default, projectName: "other", spans: [late])])
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans s JOIN projects p ON p.id = s.project_id WHERE p.name = 'first'") == 2)
+        #expect(try await db.scalar("SELECT count(*) FROM projects WHERE name = 'other'") == 0)  // no empty project
         #expect(try await db.scalar("SELECT (extract(epoch FROM start_time) * 1000000)::int8 FROM traces") == 1_000_000_000)
         #expect(try await db.scalar("SELECT (extract(epoch FROM end_time) * 1000000)::int8 FROM traces") == 4_000_000_000)
         #expect(try await db.scalar("SELECT count(*) FROM project_sessions WHERE session_id = 's-2'") == 1)
