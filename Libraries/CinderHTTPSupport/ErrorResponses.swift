@@ -64,15 +64,6 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-extension JSONValue {
-    public var jsonBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        write(to: &bytes)
-        return bytes
-    }
-}
-
 /// A JSON response from an already-built document (skips Codable on hot read paths).
 public func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
     Response(

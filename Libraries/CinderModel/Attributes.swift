@@ -247,13 +247,17 @@ enum SortedUnflatten {
     static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
     static func isIndex(_ s: Substring) -> Bool { s.utf8.allSatisfy(isDigit) }
 
+    /// Byte-wise equality: keys are compared as Phoenix (Python) compares them, without Unicode
+    /// canonical equivalence, which is also much cheaper.
+    static func same(_ x: Substring, _ y: Substring) -> Bool { x.utf8.elementsEqual(y.utf8) }
+
     /// Segment-wise order; digit segments compare as numbers and come before other segments.
     static func lessThan(_ a: [Substring], _ b: [Substring]) -> Bool {
-        for (x, y) in zip(a, b) where x != y {
+        for (x, y) in zip(a, b) where !same(x, y) {
             let xi = isIndex(x), yi = isIndex(y)
-            if xi && yi { return x.utf8.count != y.utf8.count ? x.utf8.count < y.utf8.count : x < y }
+            if xi && yi, x.utf8.count != y.utf8.count { return x.utf8.count < y.utf8.count }
             if xi != yi { return xi }
-            return x < y
+            return x.utf8.lexicographicallyPrecedes(y.utf8)
         }
         return a.count < b.count
     }
@@ -266,7 +270,7 @@ enum SortedUnflatten {
         while i < entries.endIndex {
             let key = entries[i].segments[depth]
             var j = i + 1
-            while j < entries.endIndex, entries[j].segments[depth] == key { j += 1 }
+            while j < entries.endIndex, same(entries[j].segments[depth], key) { j += 1 }
             let group = entries[i..<j]
             if group.count == 1, group.first!.segments.count == depth + 1 {
                 out[String(key)] = group.first!.value
@@ -295,7 +299,7 @@ enum SortedUnflatten {
         while i < entries.endIndex {
             let index = entries[i].segments[depth]
             var j = i + 1
-            while j < entries.endIndex, entries[j].segments[depth] == index { j += 1 }
+            while j < entries.endIndex, same(entries[j].segments[depth], index) { j += 1 }
             guard let element = object(entries[i..<j], depth: depth + 1) else { return nil }
             out.append(.object(element))
             i = j

@@ -94,12 +94,25 @@ extension TenantStore {
     /// Deletes sessions (by row id or session id) with their traces and spans. Returns how many went.
     @discardableResult
     public func deleteSessions(rowIDs: [Int64], sessionIDs: [String]) async throws -> Int {
-        try await database.primary.query(
-            """
-            DELETE FROM project_sessions
-            WHERE org_id = \(org) AND (id = ANY(\(rowIDs)::int8[]) OR session_id = ANY(\(sessionIDs)::text[]))
-            RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).all().count
+        try await database.primary.withTransaction(logger: logger) { connection in
+            let sessions = try await connection.query(
+                """
+                SELECT id FROM project_sessions
+                WHERE org_id = \(org) AND (id = ANY(\(rowIDs)::int8[]) OR session_id = ANY(\(sessionIDs)::text[]))
+                FOR UPDATE
+                """, logger: logger
+            ).decode(Int64.self).all()
+            guard !sessions.isEmpty else { return 0 }
+            // Spans first (they have no foreign key to cascade through), then the sessions and, by
+            // cascade, their traces.
+            try await connection.query(
+                """
+                DELETE FROM spans s USING traces t
+                WHERE s.org_id = \(org) AND t.org_id = \(org) AND s.trace_rowid = t.id AND t.project_session_id = ANY(\(sessions)::int8[])
+                """, logger: logger)
+            try await connection.query(
+                "DELETE FROM project_sessions WHERE org_id = \(org) AND id = ANY(\(sessions)::int8[])", logger: logger)
+            return sessions.count
+        }
     }
 }

@@ -1,6 +1,7 @@
 import CinderModel
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// One span as its row will be written: text columns cleaned, JSON documents serialized. Encoding
@@ -13,8 +14,8 @@ public struct EncodedSpan: Sendable {
     var kind: String
     var startMicros: Int64
     var endMicros: Int64
-    var attributesJSON: String
-    var eventsJSON: String
+    var attributes: JSONText
+    var events: JSONText
     var statusCode: String
     var statusMessage: String
     var promptTokens: Int64
@@ -40,8 +41,8 @@ public struct EncodedSpans: Sendable {
             return EncodedSpan(
                 traceID: span.traceID, spanID: SQLText.clean(span.spanID), parentID: SQLText.clean(span.parentID ?? ""),
                 name: SQLText.clean(span.name), kind: span.kind.rawValue, startMicros: span.startTime.micros,
-                endMicros: span.endTime.micros, attributesJSON: JSONValue.object(span.attributes).jsonString,
-                eventsJSON: SpanRows.eventsJSON(span.events), statusCode: span.statusCode.rawValue,
+                endMicros: span.endTime.micros, attributes: JSONText(JSONValue.object(span.attributes).jsonBytes),
+                events: JSONText(SpanRows.eventsJSON(span.events)), statusCode: span.statusCode.rawValue,
                 statusMessage: SQLText.clean(span.statusMessage),
                 promptTokens: isLLM ? max(span.promptTokenCount ?? 0, 0) : -1,
                 completionTokens: isLLM ? max(span.completionTokenCount ?? 0, 0) : -1,
@@ -212,14 +213,16 @@ public struct SpanIngestStore: Sendable {
         let count = batches.reduce(0) { $0 + $1.spans.count }
         var projectColumn = [Int64](), traceColumn = [Int64](), spanIDs = [String](), parentIDs = [String]()
         var names = [String](), kinds = [String](), starts = [Int64](), ends = [Int64]()
-        var attributes = [String](), events = [String](), statusCodes = [String](), statusMessages = [String]()
+        var attributes = [JSONText](), events = [JSONText](), statusCodes = [String](), statusMessages = [String]()
         var promptTokens = [Int64](), completionTokens = [Int64]()
         projectColumn.reserveCapacity(count)
         traceColumn.reserveCapacity(count)
         spanIDs.reserveCapacity(count)
         attributes.reserveCapacity(count)
+        // A span sent twice in one batch is written once.
+        var seen = Set<String>(minimumCapacity: count)
         for batch in batches {
-            for span in batch.spans {
+            for span in batch.spans where seen.insert(span.spanID).inserted {
                 let trace = traceRows[span.traceID]!
                 projectColumn.append(trace.projectID)
                 traceColumn.append(trace.rowID)
@@ -229,8 +232,8 @@ public struct SpanIngestStore: Sendable {
                 kinds.append(span.kind)
                 starts.append(span.startMicros)
                 ends.append(span.endMicros)
-                attributes.append(span.attributesJSON)
-                events.append(span.eventsJSON)
+                attributes.append(span.attributes)
+                events.append(span.events)
                 statusCodes.append(span.statusCode)
                 statusMessages.append(span.statusMessage)
                 promptTokens.append(span.promptTokens)
@@ -246,10 +249,10 @@ public struct SpanIngestStore: Sendable {
                                    llm_token_count_prompt, llm_token_count_completion)
                 SELECT \(org), u.p, u.t, u.id, nullif(u.par, ''), u.n, u.k,
                        to_timestamp(0) + u.b * interval '1 microsecond', to_timestamp(0) + u.e * interval '1 microsecond',
-                       u.a::jsonb, u.ev::jsonb, u.sc, u.sm, nullif(u.tp, -1), nullif(u.tc, -1)
+                       u.a, u.ev, u.sc, u.sm, nullif(u.tp, -1), nullif(u.tc, -1)
                 FROM unnest(\(projectColumn)::int8[], \(traceColumn)::int8[], \(spanIDs)::text[], \(parentIDs)::text[],
-                            \(names)::text[], \(kinds)::text[], \(starts)::int8[], \(ends)::int8[], \(attributes)::text[],
-                            \(events)::text[], \(statusCodes)::text[], \(statusMessages)::text[],
+                            \(names)::text[], \(kinds)::text[], \(starts)::int8[], \(ends)::int8[], \(attributes)::json[],
+                            \(events)::json[], \(statusCodes)::text[], \(statusMessages)::text[],
                             \(promptTokens)::int8[], \(completionTokens)::int8[])
                      AS u(p, t, id, par, n, k, b, e, a, ev, sc, sm, tp, tc)
                 ON CONFLICT (org_id, span_id) DO NOTHING
@@ -276,27 +279,45 @@ enum SQLText {
     }
 }
 
+/// A JSON document bound as `json` straight from its bytes (the binary format of `json` is its text),
+/// so large documents never pass through a Swift `String`.
+struct JSONText: PostgresArrayEncodable, PostgresNonThrowingEncodable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    static var psqlType: PostgresDataType { .json }
+    static var psqlArrayType: PostgresDataType { .jsonArray }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeBytes(bytes)
+    }
+}
+
 enum SpanRows {
     /// Events as Phoenix stores them: `[{"name", "timestamp" (ISO-8601), "attributes" (flat)}]`.
-    static func eventsJSON(_ events: [SpanEvent]) -> String {
-        if events.isEmpty { return "[]" }
+    static func eventsJSON(_ events: [SpanEvent]) -> [UInt8] {
+        if events.isEmpty { return Array("[]".utf8) }
         return JSONValue.array(events.map { event in
             .object([
                 "name": .string(event.name),
                 "timestamp": .string(Timestamp.iso8601(nanos: event.time)),
                 "attributes": .object(event.attributes),
             ])
-        }).jsonString
+        }).jsonBytes
     }
 }
 
 enum DatabaseErrors {
     /// Data exceptions (SQLSTATE class 22) and integrity violations (23) will fail again on retry: they
     /// become `.unprocessable`. Everything else (connections, timeouts, restarts) is left as is: transient.
+    /// Unique violations are transient too: every insert resolves conflicts, so one can only come from a
+    /// race that a retry settles.
     static func classify(_ error: any Error) -> any Error {
         let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
         guard let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState],
-            state.hasPrefix("22") || state.hasPrefix("23")
+            state.hasPrefix("22") || (state.hasPrefix("23") && state != "23505")
         else { return error }
         let detail = psql.serverInfo?[.message] ?? "invalid data"
         return CinderError.unprocessable("The database rejected the span data: \(detail) (SQLSTATE \(state))")

@@ -93,7 +93,7 @@ extension TenantStore {
         if !f.spanKinds.isEmpty { q.append(" AND s.span_kind = ANY(\(q.bind(f.spanKinds))::text[])") }
         if !f.statusCodes.isEmpty { q.append(" AND s.status_code = ANY(\(q.bind(f.statusCodes))::text[])") }
         for (path, json) in f.attributes {
-            q.append(" AND s.attributes #> \(q.bind(path))::text[] = \(q.bind(json))::jsonb")
+            q.append(" AND (s.attributes #> \(q.bind(path))::text[])::jsonb = \(q.bind(json))::jsonb")
         }
         switch (f.sort, f.cursor) {
         case (.id, .id(let id)?):

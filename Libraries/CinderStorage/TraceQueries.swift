@@ -121,30 +121,39 @@ extension TenantStore {
     /// Deletes a trace with its spans; a session left without traces goes too.
     public func deleteTrace(rowID: Int64?, traceID: String?) async throws -> Bool {
         try await database.primary.withTransaction(logger: logger) { connection in
-            let sessions = try await connection.query(
+            let deleted = try await connection.query(
                 """
                 DELETE FROM traces WHERE org_id = \(org) AND (id = \(rowID ?? -1) OR trace_id = \(traceID ?? ""))
-                RETURNING coalesce(project_session_id, 0)
+                RETURNING id, coalesce(project_session_id, 0)
                 """, logger: logger
-            ).decode(Int64.self).all()
-            guard !sessions.isEmpty else { return false }
-            try await Self.deleteEmptySessions(sessions, org: org, on: connection, logger: logger)
+            ).decode((Int64, Int64).self).all()
+            guard !deleted.isEmpty else { return false }
+            try await Self.deleteSpans(ofTraces: deleted.map(\.0), org: org, on: connection, logger: logger)
+            try await Self.deleteEmptySessions(deleted.map(\.1), org: org, on: connection, logger: logger)
             return true
         }
+    }
+
+    /// Spans have no foreign key to their trace (it would be checked on every insert): remove them here.
+    static func deleteSpans(ofTraces traceRowIDs: [Int64], org: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !traceRowIDs.isEmpty else { return }
+        try await connection.query(
+            "DELETE FROM spans WHERE org_id = \(org) AND trace_rowid = ANY(\(traceRowIDs)::int8[])", logger: logger)
     }
 
     /// Deletes a project's traces that started in `[start, end)`, with their spans and emptied sessions.
     public func deleteTraces(projectID: Int64, startMicros: Int64, endMicros: Int64) async throws {
         try await database.primary.withTransaction(logger: logger) { connection in
-            let sessions = try await connection.query(
+            let deleted = try await connection.query(
                 """
                 DELETE FROM traces WHERE org_id = \(org) AND project_id = \(projectID)
                 AND start_time >= to_timestamp(0) + \(startMicros) * interval '1 microsecond'
                 AND start_time < to_timestamp(0) + \(endMicros) * interval '1 microsecond'
-                RETURNING coalesce(project_session_id, 0)
+                RETURNING id, coalesce(project_session_id, 0)
                 """, logger: logger
-            ).decode(Int64.self).all()
-            try await Self.deleteEmptySessions(sessions, org: org, on: connection, logger: logger)
+            ).decode((Int64, Int64).self).all()
+            try await Self.deleteSpans(ofTraces: deleted.map(\.0), org: org, on: connection, logger: logger)
+            try await Self.deleteEmptySessions(deleted.map(\.1), org: org, on: connection, logger: logger)
         }
     }
 

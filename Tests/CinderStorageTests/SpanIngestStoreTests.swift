@@ -170,3 +170,32 @@ import Testing
         }
     }
 }
+
+@Suite struct DeletionTests {
+    /// Spans carry no foreign key to their trace, so every delete path must take them along.
+    @Test func deletesLeaveNoOrphanSpans() async throws {
+        let db = try await TestDatabase.create()
+        let sessionTrace = Spans.hex(16), plainTrace = Spans.hex(16), otherProjectTrace = Spans.hex(16)
+        let spans = [
+            Spans.make(trace: sessionTrace, attributes: ["session": ["id": "doomed"]]),
+            Spans.make(trace: sessionTrace),
+            Spans.make(trace: plainTrace, start: 5_000_000_000_000),
+        ]
+        try await db.withClient { client async throws in
+            let ingest = SpanIngestStore(client: client, logger: TestDatabase.logger)
+            _ = try await ingest.insert([ProjectSpans(organizationID: .default, projectName: "keep", spans: spans)])
+            _ = try await ingest.insert([
+                ProjectSpans(organizationID: .default, projectName: "drop", spans: [Spans.make(trace: otherProjectTrace)])
+            ])
+            let store = Database(primary: client).scoped(to: .default, logger: TestDatabase.logger)
+            #expect(try await store.deleteSessions(rowIDs: [], sessionIDs: ["doomed"]) == 1)
+            let keep = try #require(try await store.project(named: "keep"))
+            try await store.deleteTraces(projectID: keep.id, startMicros: 4_000_000_000, endMicros: 6_000_000_000)
+            let drop = try #require(try await store.project(named: "drop"))
+            #expect(try await store.deleteProject(id: drop.id))
+        }
+        #expect(try await db.scalar("SELECT count(*) FROM spans") == 0)
+        #expect(try await db.scalar("SELECT count(*) FROM traces") == 0)
+        #expect(try await db.scalar("SELECT count(*) FROM project_sessions") == 0)
+    }
+}
