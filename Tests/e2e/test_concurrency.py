@@ -197,3 +197,38 @@ def _all_spans(server, project):
         cursor = body["next_cursor"]
         if not cursor:
             return out
+
+
+def test_grpc_queue_full_is_resource_exhausted(small_queue_server):
+    import grpc
+
+    server = small_queue_server
+    flood = unique_name("grpc-flood")
+    barrier = threading.Barrier(16)
+    method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+    def send(i: int):
+        pipe = make_tracer_provider(None, flood, None)
+        for j in range(5):
+            with pipe.tracer.start_as_current_span(f"g{i}-{j}"):
+                pass
+        spans = pipe.finish()
+        body = encode_request(spans)
+        if i < 16:
+            barrier.wait(30)
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+            try:
+                call(body, timeout=60)
+                return grpc.StatusCode.OK, {hex_span_id(s) for s in spans}
+            except grpc.RpcError as e:
+                return e.code(), {hex_span_id(s) for s in spans}
+
+    with cf.ThreadPoolExecutor(16) as ex:
+        results = list(ex.map(send, range(96)))
+    codes = {code for code, _ in results}
+    assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes, "a queue of 4 spans never filled under 16 concurrent exporters"
+    accepted = set().union(*(ids for code, ids in results if code == grpc.StatusCode.OK))
+    got = {s["context"]["span_id"] for s in _all_spans(server, flood)}
+    assert got == accepted
