@@ -8,8 +8,8 @@ import NIOCore
 /// `POST /v1/spans?project_name=…`: the span query behind the client's `get_spans_dataframe`.
 ///
 /// Answers `multipart/mixed` with one part per query holding a pandas "table" JSON document, which is
-/// what the Python client decodes. Supported query parts: `filter.condition` (see
-/// `SpanFilterCondition`), `select`, `rename` and `index`; `explode` and `concat` are refused with 422.
+/// what the Python client decodes. Query parts: `filter.condition` (see `SpanFilterCondition`),
+/// `select`, `rename`, `index`, `explode` and `concat` (what the client's RAG helpers send).
 struct SpanDataFrameAPI {
     let api: PhoenixAPI
     /// Spans examined per query when a filter has to be evaluated, so a rare match cannot scan forever.
@@ -24,6 +24,22 @@ struct SpanDataFrameAPI {
         var condition: SpanFilterCondition?
         var indexKey = "context.span_id"
         var rename: [String: String] = [:]
+        var explode: Explode?
+        var concat: Concat?
+    }
+
+    /// Rows per element of a list attribute (e.g. `retrieval.documents`), with fields taken from each element.
+    struct Explode {
+        var key: String
+        var primaryIndexKey: String
+        var fields: [(name: String, key: String)]
+    }
+
+    /// A list attribute's element fields joined into one text per span.
+    struct Concat {
+        var key: String
+        var separator: String
+        var fields: [(name: String, key: String)]
     }
 
     func query(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
@@ -58,7 +74,13 @@ struct SpanDataFrameAPI {
         // JSON objects are unordered once parsed, but a select's order is the column order: take it from the text.
         for i in queries.indices {
             if let select = queries[i].select {
-                queries[i].select = Self.inTextOrder(select, body: rawBytes, queryIndex: i)
+                queries[i].select = Self.inTextOrder(select, after: "select", body: rawBytes, queryIndex: i)
+            }
+            if let explode = queries[i].explode {
+                queries[i].explode?.fields = Self.inTextOrder(explode.fields, after: "explode", body: rawBytes, queryIndex: i)
+            }
+            if let concat = queries[i].concat {
+                queries[i].concat?.fields = Self.inTextOrder(concat.fields, after: "concat", body: rawBytes, queryIndex: i)
             }
         }
 
@@ -108,12 +130,14 @@ struct SpanDataFrameAPI {
         }
     }
 
-    /// Orders select entries by where their keys first appear after the query's `"select"` in the body.
-    static func inTextOrder(_ select: [(name: String, key: String)], body: [UInt8], queryIndex: Int) -> [(name: String, key: String)] {
+    /// Orders entries by where their names first appear after the query's `"<section>"` in the body.
+    static func inTextOrder(
+        _ select: [(name: String, key: String)], after section: String, body: [UInt8], queryIndex: Int
+    ) -> [(name: String, key: String)] {
         let text = String(decoding: body, as: UTF8.self)
         var searchStart = text.startIndex
         for _ in 0...queryIndex {
-            guard let found = text.range(of: "\"select\"", range: searchStart..<text.endIndex) else { return select }
+            guard let found = text.range(of: "\"\(section)\"", range: searchStart..<text.endIndex) else { return select }
             searchStart = found.upperBound
         }
         func position(_ name: String) -> String.Index {
@@ -125,8 +149,17 @@ struct SpanDataFrameAPI {
     static func columnQuery(_ document: JSONValue) throws(CinderError) -> ColumnQuery {
         guard case .object(let o) = document else { throw SpanFilterCondition.invalid("each query must be an object") }
         var query = ColumnQuery()
-        for unsupported in ["explode", "concat"] where o[unsupported] != nil && o[unsupported] != .null {
-            throw SpanFilterCondition.invalid("`\(unsupported)` is not supported by Cinder yet")
+        func fields(_ kwargs: JSONValue?) -> [(name: String, key: String)] {
+            guard case .object(let kwargs)? = kwargs else { return [] }
+            return kwargs.keys.sorted().compactMap { name in kwargs[name]?.stringValue.map { (name, $0) } }
+        }
+        if case .object(let explode)? = o["explode"], let key = explode["key"]?.stringValue {
+            query.explode = Explode(
+                key: key, primaryIndexKey: explode["primary_index_key"]?.stringValue ?? "context.span_id",
+                fields: fields(explode["kwargs"]))
+        }
+        if case .object(let concat)? = o["concat"], let key = concat["key"]?.stringValue {
+            query.concat = Concat(key: key, separator: concat["separator"]?.stringValue ?? "\n\n", fields: fields(concat["kwargs"]))
         }
         if case .object(let select)? = o["select"] {
             query.select = select.keys.sorted().map { name in
@@ -172,17 +205,61 @@ enum DataFrameJSON {
         return (iso.contains(".") ? iso + "000" : iso + ".000000000") + "Z"
     }
 
+    /// One row of the frame: its index values (in index order) and its columns.
+    struct Record {
+        var index: [JSONValue]
+        var columns: [String: JSONValue]
+    }
+
     static func encode(rows: [(SpanRow, JSONValue)], query: SpanDataFrameAPI.ColumnQuery) -> String {
         var columns: [String] = []
-        var records: [[String: JSONValue]] = []
-        if let select = query.select {
-            columns = select.map { query.rename[$0.name] ?? $0.name }
+        var records: [Record] = []
+        var indexNames = [query.rename[query.indexKey] ?? query.indexKey]
+
+        func selected(_ span: SpanRow, _ attributes: JSONValue) -> [String: JSONValue] {
+            var out: [String: JSONValue] = [:]
+            for column in query.select ?? [] {
+                out[query.rename[column.name] ?? column.name] = value(column.key, span: span, attributes: attributes)
+            }
+            return out
+        }
+        columns = (query.select ?? []).map { query.rename[$0.name] ?? $0.name }
+
+        if let explode = query.explode {
+            // One row per element of the list, indexed by (span, position in the list).
+            indexNames = [explode.primaryIndexKey, "document_position"]
+            columns += explode.fields.map(\.name)
             for (span, attributes) in rows {
-                var record: [String: JSONValue] = [:]
-                for (i, column) in select.enumerated() {
-                    record[columns[i]] = value(column.key, span: span, attributes: attributes)
+                guard case .array(let items) = value(explode.key, span: span, attributes: attributes) else { continue }
+                for (position, item) in items.enumerated() {
+                    var record = selected(span, attributes)
+                    for field in explode.fields { record[field.name] = item[path: field.key.split(separator: ".").map(String.init)] ?? .null }
+                    records.append(Record(
+                        index: [value(explode.primaryIndexKey, span: span, attributes: attributes), .int(Int64(position))],
+                        columns: record))
                 }
-                records.append(record)
+            }
+        } else if let concat = query.concat {
+            // The list's values joined into one text per span.
+            columns += concat.fields.map(\.name)
+            for (span, attributes) in rows {
+                guard case .array(let items) = value(concat.key, span: span, attributes: attributes) else { continue }
+                var record = selected(span, attributes)
+                for field in concat.fields {
+                    let parts = items.compactMap { item -> String? in
+                        switch item[path: field.key.split(separator: ".").map(String.init)] {
+                        case .string(let s)?: s
+                        case nil, .null?: nil
+                        case let other?: other.jsonString
+                        }
+                    }
+                    record[field.name] = .string(parts.joined(separator: concat.separator))
+                }
+                records.append(Record(index: [value(query.indexKey, span: span, attributes: attributes)], columns: record))
+            }
+        } else if query.select != nil {
+            for (span, attributes) in rows {
+                records.append(Record(index: [value(query.indexKey, span: span, attributes: attributes)], columns: selected(span, attributes)))
             }
         } else {
             columns = defaultColumns.map { query.rename[$0] ?? $0 }
@@ -200,27 +277,34 @@ enum DataFrameJSON {
                         record[column] = v
                     }
                 }
-                records.append(record)
+                records.append(Record(index: [value(query.indexKey, span: span, attributes: attributes)], columns: record))
             }
             columns += attributeColumns.sorted()
         }
-        let indexName = query.rename[query.indexKey] ?? query.indexKey
-        let indexField = "0_\(indexName)"
-        var fields: [JSONValue] = [field(indexField, values: rows.map { value(query.indexKey, span: $0.0, attributes: $0.1) })]
-        var data: [JSONValue] = records.enumerated().map { (i, _) in
-            .object([indexField: value(query.indexKey, span: rows[i].0, attributes: rows[i].1)])
+
+        if query.select != nil || query.explode != nil || query.concat != nil {
+            // A selected column that is also the index is the index only (pandas' set_index drops it);
+            // the default projection keeps `context.span_id` as both, as Phoenix does.
+            columns.removeAll { indexNames.contains($0) }
         }
-        for (n, column) in columns.enumerated() {
-            let name = "\(n + 1)_\(column)"
-            fields.append(field(name, values: records.map { $0[column] ?? .null }))
-            for i in data.indices {
-                guard case .object(var o) = data[i] else { continue }
-                o[name] = records[i][column] ?? .null
-                data[i] = .object(o)
-            }
+        // Index levels are named "<level>_<name>", columns "<n>_<name>" numbered after them.
+        let indexFields = indexNames.enumerated().map { "\($0.offset)_\($0.element)" }
+        let columnFields = columns.enumerated().map { "\($0.offset + indexNames.count)_\($0.element)" }
+        var fields: [JSONValue] = []
+        for (level, name) in indexFields.enumerated() {
+            fields.append(field(name, values: records.map { $0.index[level] }))
+        }
+        for (n, name) in columnFields.enumerated() {
+            fields.append(field(name, values: records.map { $0.columns[columns[n]] ?? .null }))
+        }
+        let data: [JSONValue] = records.map { record in
+            var row: [String: JSONValue] = [:]
+            for (level, name) in indexFields.enumerated() { row[name] = record.index[level] }
+            for (n, name) in columnFields.enumerated() { row[name] = record.columns[columns[n]] ?? .null }
+            return .object(row)
         }
         let document: JSONValue = [
-            "schema": ["fields": .array(fields), "primaryKey": [.string(indexField)], "pandas_version": "1.4.0"],
+            "schema": ["fields": .array(fields), "primaryKey": .array(indexFields.map { .string($0) }), "pandas_version": "1.4.0"],
             "data": .array(data),
         ]
         return document.jsonString

@@ -172,11 +172,12 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     private func write(_ work: [Pending]) async {
         let started = ContinuousClock.now
         let result = await writeWithRetry(work.flatMap(\.batches))
+        let elapsed = (ContinuousClock.now - started).components
         logger.debug(
             "span batch written",
             metadata: [
                 "cinder.spans": "\(work.reduce(0) { $0 + $1.spanCount })",
-                "cinder.duration_ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)",
+                "cinder.duration_ms": "\(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)",
             ])
         switch result {
         case .success(let inserted):
