@@ -26,7 +26,9 @@ enum SortCursor {
         guard parts.count == 3, let rowID = Int64(parts[0]) else { return nil }
         switch parts[1] {
         case "DATETIME": return Timestamp.parseMicros(parts[2]).map { (rowID, .datetime($0)) }
-        case "FLOAT": return Double(parts[2]).map { (rowID, .float($0)) }
+        case "FLOAT":
+            guard let value = Double(parts[2]), value.isFinite, abs(value) < 1e15 else { return nil }
+            return (rowID, .float(value))
         default: return nil
         }
     }

@@ -20,7 +20,7 @@ struct QueryParameters {
         parameters.getAll(name)
     }
 
-    func int(_ name: String, default defaultValue: Int, min: Int = 1, max: Int? = nil) throws(CinderError) -> Int {
+    func int(_ name: String, default defaultValue: Int, min: Int = 1, max: Int? = 1_000_000) throws(CinderError) -> Int {
         guard let raw = parameters.getAll(name).last else { return defaultValue }
         let value: Int
         if let v = Int(raw.trimmingCharacters(in: .whitespaces)) {
@@ -42,9 +42,9 @@ struct QueryParameters {
         return value
     }
 
-    func double(_ name: String, min: Double? = nil) throws(CinderError) -> Double? {
+    func double(_ name: String, min: Double? = nil, max: Double = 1e15) throws(CinderError) -> Double? {
         guard let raw = parameters.getAll(name).last, !raw.isEmpty else { return nil }
-        guard let value = Double(raw), value.isFinite else {
+        guard let value = Double(raw), value.isFinite, value <= max else {
             throw .invalid(
                 ["query", name], "Input should be a valid number, unable to parse string as a number", type: "float_parsing",
                 input: raw)
@@ -82,9 +82,10 @@ struct QueryParameters {
 
     static func parseDatetime(_ raw: String, location: [String]) throws(CinderError) -> Int64 {
         if let micros = Timestamp.parseMicros(raw) { return micros }
-        if let seconds = Double(raw), seconds.isFinite {
+        if let number = Double(raw), number.isFinite {
             // pydantic reads large epoch numbers as milliseconds.
-            return Int64(abs(seconds) > 2e10 ? seconds * 1000 : seconds * 1_000_000)
+            let micros = abs(number) > 2e10 ? number * 1000 : number * 1_000_000
+            if abs(micros) < 2.5e17 { return Int64(micros) }  // within years 1 to 9999
         }
         throw .invalid(location, "Input should be a valid datetime or date, invalid character in date", type: "datetime_from_date_parsing", input: raw)
     }

@@ -61,12 +61,14 @@ struct SpanDataFrameAPI {
             filter.endMicros = try QueryParameters.parseDatetime(end, location: ["body", "end_time"])
         }
         if case .bool(true)? = body["root_spans_only"] { filter.parentID = .some(nil) }
-        let limit: Int? =
-            switch body["limit"] {
-            case .int(let n)?: Int(n)
-            case nil: 1000
-            default: nil
-            }
+        let limit: Int?
+        switch body["limit"] {
+        case .int(let n)? where n >= 0: limit = Int(min(n, 1_000_000))
+        case .int?: throw CinderError.invalid(["body", "limit"], "Input should be greater than or equal to 0", type: "greater_than_equal", input: nil)
+        case nil: limit = 1000
+        case .null?: limit = nil
+        default: throw CinderError.invalid(["body", "limit"], "Input should be a valid integer", type: "int_type", input: nil)
+        }
         guard case .array(let queryDocuments)? = body["queries"] else {
             throw CinderError.invalid(["body", "queries"], "Field required", type: "missing", input: nil)
         }
@@ -111,6 +113,7 @@ struct SpanDataFrameAPI {
     ) async throws -> [(SpanRow, JSONValue)] {
         var filter = filter
         var out: [(SpanRow, JSONValue)] = []
+        if limit == 0 { return out }
         var scanned = 0
         let pageSize = 1000
         while true {

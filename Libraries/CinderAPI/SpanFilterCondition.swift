@@ -14,8 +14,13 @@ indirect enum SpanFilterCondition {
     case or(SpanFilterCondition, SpanFilterCondition)
     case not(SpanFilterCondition)
 
+    static let maxTokens = 1_000
+    static let maxDepth = 32
+
     static func parse(_ text: String) throws(CinderError) -> SpanFilterCondition {
-        var parser = Parser(tokens: try tokenize(text))
+        let tokens = try tokenize(text)
+        guard tokens.count <= maxTokens else { throw invalid("condition longer than \(maxTokens) tokens") }
+        var parser = Parser(tokens: tokens)
         let condition = try parser.orExpression()
         guard parser.index == parser.tokens.count else { throw invalid("unexpected `\(parser.tokens[parser.index])`") }
         return condition
@@ -123,12 +128,12 @@ indirect enum SpanFilterCondition {
     // MARK: Parsing
 
     enum Token: Equatable, CustomStringConvertible {
-        case name(String), string(String), number(Double, isInteger: Bool), op(String), symbol(Character)
+        case name(String), string(String), number(JSONValue), op(String), symbol(Character)
         var description: String {
             switch self {
             case .name(let s), .op(let s): s
             case .string(let s): "'\(s)'"
-            case .number(let n, _): "\(n)"
+            case .number(let n): n.jsonString
             case .symbol(let c): String(c)
             }
         }
@@ -156,8 +161,13 @@ indirect enum SpanFilterCondition {
                 var j = i + 1
                 while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E" { j += 1 }
                 let literal = String(chars[i..<j])
-                guard let value = Double(literal) else { throw invalid("bad number `\(literal)`") }
-                tokens.append(.number(value, isInteger: !literal.contains(".") && !literal.lowercased().contains("e")))
+                if let integer = Int64(literal) {
+                    tokens.append(.number(.int(integer)))
+                } else if let value = Double(literal), value.isFinite {
+                    tokens.append(.number(.double(value)))
+                } else {
+                    throw invalid("bad number `\(literal)`")
+                }
                 i = j
             } else if c.isLetter || c == "_" {
                 var j = i + 1
@@ -187,6 +197,7 @@ indirect enum SpanFilterCondition {
     struct Parser {
         let tokens: [Token]
         var index = 0
+        var depth = 0
 
         mutating func next() -> Token? {
             guard index < tokens.count else { return nil }
@@ -215,6 +226,9 @@ indirect enum SpanFilterCondition {
         }
 
         mutating func notExpression() throws(CinderError) -> SpanFilterCondition {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= SpanFilterCondition.maxDepth else { throw invalid("condition nested too deeply") }
             if peek() == .name("not") {
                 index += 1
                 return .not(try notExpression())
@@ -240,7 +254,7 @@ indirect enum SpanFilterCondition {
             guard let token = next() else { throw invalid("unexpected end of condition") }
             switch token {
             case .string(let s): return .literal(.string(s))
-            case .number(let n, let isInteger): return .literal(isInteger ? .int(Int64(n)) : .double(n))
+            case .number(let n): return .literal(n)
             case .name("None"): return .literal(.null)
             case .name("True"): return .literal(.bool(true))
             case .name("False"): return .literal(.bool(false))
@@ -253,6 +267,9 @@ indirect enum SpanFilterCondition {
                 }
                 return .field(path)
             case .symbol("("):
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= SpanFilterCondition.maxDepth else { throw invalid("condition nested too deeply") }
                 let inner = try orExpression()
                 guard next() == .symbol(")") else { throw invalid("missing `)`") }
                 return inner

@@ -132,9 +132,14 @@ struct SpansAPI {
         guard case .array(let items)? = body["data"] else {
             throw CinderError.invalid(["body", "data"], "Field required", type: "missing", input: nil)
         }
+        if let problem = SpanLimits.problem(withProjectName: projectName) { throw CinderError.unprocessable(problem) }
         var spans: [Span] = []
         for (index, item) in items.enumerated() {
-            spans.append(try RESTSpanInput.span(item, index: index))
+            let span = try RESTSpanInput.span(item, index: index)
+            if let problem = SpanLimits.problem(with: span) {
+                throw CinderError.invalid(["body", "data", String(index)], "Value error, \(problem)", type: "value_error", input: nil)
+            }
+            spans.append(span)
         }
         // All or nothing: spans already stored are reported, and nothing is queued.
         let existing = try await api.store(context).existingSpanIDs(spans.map(\.spanID))
@@ -185,7 +190,7 @@ enum RESTSpanInput {
         if case .array(let items)? = o["events"] {
             for item in items {
                 guard case .object(let e) = item, let timestamp = e["timestamp"]?.stringValue,
-                    let micros = Timestamp.parseMicros(timestamp)
+                    let micros = Timestamp.parseMicros(timestamp), nanosecondSafeMicros.contains(micros)
                 else { continue }
                 var attributes: [String: JSONValue] = [:]
                 if case .object(let a)? = e["attributes"] { attributes = a }
@@ -201,6 +206,9 @@ enum RESTSpanInput {
             attributes: Attributes.unflatten(pairs), events: events)
     }
 
+    /// Microseconds such that the nanosecond value fits in 64 bits (years 1678 to 2261).
+    static let nanosecondSafeMicros: ClosedRange<Int64> = (Int64.min / 1000 + 1)...(Int64.max / 1000)
+
     static func time(_ o: [String: JSONValue], _ key: String, path: [String]) throws(CinderError) -> Int64 {
         let text = try JSONBody.requiredString(o, key, path: path)
         let hasOffset = text.hasSuffix("Z") || text.hasSuffix("z") || text.dropFirst(19).contains("+")
@@ -211,6 +219,10 @@ enum RESTSpanInput {
                 "Value error, \(key): timezone-naive timestamp is not allowed; all timestamps must be timezone-aware (e.g., use UTC).",
                 type: "value_error", input: nil)
         }
-        return try QueryParameters.parseDatetime(text, location: path + [key])
+        let micros = try QueryParameters.parseDatetime(text, location: path + [key])
+        guard nanosecondSafeMicros.contains(micros) else {
+            throw .invalid(path + [key], "Value error, \(key) is out of range (years 1678 to 2261)", type: "value_error", input: text)
+        }
+        return micros
     }
 }

@@ -135,12 +135,15 @@ enum TraceFilterExpression {
     static func apply(_ expression: String, to filter: inout TraceFilter) throws(CinderError) {
         for clause in expression.components(separatedBy: " and ") {
             let parts = clause.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard parts.count == 3, let number = Double(parts[2]) else { throw unsupported(expression) }
+            guard parts.count == 3, let number = Double(parts[2]), number.isFinite, abs(number) < 1e15 else {
+                throw unsupported(expression)
+            }
+            let micros = number * 1000
             switch (parts[0], parts[1]) {
-            case ("latency_ms", ">="), ("latency_ms", ">"):
-                filter.minLatencyMicros = Int64((number * 1000).rounded(.up)) + (parts[1] == ">" ? 1 : 0)
-            case ("latency_ms", "<="), ("latency_ms", "<"):
-                filter.maxLatencyMicros = Int64((number * 1000).rounded(.down)) - (parts[1] == "<" ? 1 : 0)
+            case ("latency_ms", ">"): filter.minLatencyMicros = Int64(micros.rounded(.down)) + 1
+            case ("latency_ms", ">="): filter.minLatencyMicros = Int64(micros.rounded(.up))
+            case ("latency_ms", "<"): filter.maxLatencyMicros = Int64(micros.rounded(.up)) - 1
+            case ("latency_ms", "<="): filter.maxLatencyMicros = Int64(micros.rounded(.down))
             case ("error_count", ">") where number == 0, ("error_count", ">=") where number == 1:
                 filter.hasError = true
             case ("error_count", "==") where number == 0:

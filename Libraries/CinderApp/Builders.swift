@@ -107,7 +107,7 @@ public enum CinderBuilder {
         let router = Router(context: CinderRequestContext.self)
         // Outermost first: the version header goes on error responses too.
         router.add(middleware: PhoenixVersionHeaderMiddleware())
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(translate: DatabaseErrors.apiError))
         OperationalRoutes.add(to: router, registry: registry) {
             do {
                 _ = try await client.query("SELECT 1", logger: logger).collect()

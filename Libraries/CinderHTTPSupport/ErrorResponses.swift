@@ -42,9 +42,14 @@ extension CinderError: HTTPResponseError {
 }
 
 /// Turns any error a handler throws into a response: Cinder errors map as above, Hummingbird's own
-/// keep their status, anything else is logged and answered 500 without internals.
+/// keep their status, errors `translate` knows (database errors) become Cinder errors, anything else
+/// is logged and answered 500 without internals.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    let translate: @Sendable (any Error) -> CinderError?
+
+    public init(translate: @escaping @Sendable (any Error) -> CinderError? = { _ in nil }) {
+        self.translate = translate
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -57,6 +62,10 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return try error.response(from: request, context: context)
         } catch {
+            if let translated = translate(error) {
+                context.logger.warning("request failed", metadata: ["cinder.error": "\(translated.message)"])
+                return try translated.response(from: request, context: context)
+            }
             context.logger.error(
                 "unhandled error", metadata: ["cinder.error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
             return try CinderError(.internal, "Internal server error").response(from: request, context: context)

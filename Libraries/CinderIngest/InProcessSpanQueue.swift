@@ -36,7 +36,8 @@ public actor InProcessSpanQueue: SpanQueue, Service {
         /// Concurrent writer transactions.
         public var writers: Int
         /// On shutdown, how long to keep retrying a failing database before giving up on queued spans
-        /// (their requests are answered with an error, so nothing acknowledged is dropped).
+        /// (with `.committed`, their requests are answered with an error, so nothing acknowledged is dropped;
+        /// with `.enqueued` they are dropped, logged and counted in `cinder_spans_dropped_total`).
         public var shutdownFlushTimeout: Duration
 
         public init(
@@ -129,7 +130,8 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
+        // Cancellation (the group failing, e.g. a port in use) ends the queue like a shutdown does.
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for _ in 0..<configuration.writers {
                     group.addTask {
@@ -139,7 +141,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
                     }
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             Task { await self.beginShutdown() }
         }
         logger.info("span queue drained")
@@ -222,7 +224,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
                     logger.error("database rejected span data", metadata: ["cinder.error": "\(error.message)"])
                     return .failure(error)
                 }
-                if let started = shutdownStarted, ContinuousClock.now - started > configuration.shutdownFlushTimeout {
+                if Task.isCancelled || (shutdownStarted.map { ContinuousClock.now - $0 > configuration.shutdownFlushTimeout } ?? false) {
                     logger.error("giving up on queued spans at shutdown", metadata: ["cinder.error": "\(String(reflecting: error))"])
                     return .failure(CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5))
                 }

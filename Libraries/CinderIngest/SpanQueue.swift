@@ -2,10 +2,11 @@ import CinderModel
 
 /// The seam between receivers and storage.
 ///
-/// `publish` returns only once the spans are durable: committed to PostgreSQL by the in-process queue,
+/// `publish` returns once the queue has taken responsibility for the spans: by default once they are
+/// committed to PostgreSQL (the in-process queue; its `.enqueued` mode returns when they are queued), or
 /// acknowledged by the broker in the distributed deployment. A receiver answers success only after it
-/// returns, so an acknowledged span is never lost. When the queue is full it throws `.overloaded` at once
-/// and nothing is kept: callers answer 503 / RESOURCE_EXHAUSTED and exporters retry.
+/// returns. When the queue is full it throws `.overloaded` at once and nothing is kept: callers answer
+/// 503 / RESOURCE_EXHAUSTED and exporters retry.
 public protocol SpanQueue: Sendable {
     func publish(_ batches: [ProjectSpans]) async throws(CinderError)
 

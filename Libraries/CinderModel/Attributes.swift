@@ -18,6 +18,27 @@ public enum Attributes {
     public static func unflatten(
         _ pairs: [(key: String, value: JSONValue)], prefixExclusions: [String] = []
     ) -> [String: JSONValue] {
+        // Nesting depth comes from the number of dots in a key: beyond a sane depth a key stays flat,
+        // so that no input can make the recursive builders run out of stack.
+        var pairs = pairs
+        var flatKeys: [(key: String, value: JSONValue)] = []
+        if pairs.contains(where: { $0.key.utf8.count > maxNestedKeyLength || segmentCount($0.key) > maxSegments }) {
+            flatKeys = pairs.filter { $0.key.utf8.count > maxNestedKeyLength || segmentCount($0.key) > maxSegments }
+            pairs.removeAll { $0.key.utf8.count > maxNestedKeyLength || segmentCount($0.key) > maxSegments }
+        }
+        var nested = unflattenShallow(pairs, prefixExclusions: prefixExclusions)
+        for (key, value) in flatKeys where value != .null { nested[key] = value }
+        return nested
+    }
+
+    static let maxSegments = 64
+    static let maxNestedKeyLength = 4096
+
+    static func segmentCount(_ key: String) -> Int { key.utf8.reduce(1) { $1 == UInt8(ascii: ".") ? $0 + 1 : $0 } }
+
+    private static func unflattenShallow(
+        _ pairs: [(key: String, value: JSONValue)], prefixExclusions: [String]
+    ) -> [String: JSONValue] {
         if prefixExclusions.isEmpty, let nested = SortedUnflatten.build(pairs) { return nested }
         let root = Node()
         for (key, value) in pairs {

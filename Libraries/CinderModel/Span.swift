@@ -116,6 +116,31 @@ public enum ProjectDefaults {
     public static let name = "default"
 }
 
+/// Sizes beyond which values cannot be indexed (PostgreSQL btree entries are limited to ~2.7 kB) or
+/// make no sense; spans exceeding them are refused with a message instead of failing later.
+public enum SpanLimits {
+    public static let maxProjectNameBytes = 512
+    public static let maxIDBytes = 128
+    public static let maxSessionIDBytes = 1024
+
+    /// Why a span cannot be stored, or nil.
+    public static func problem(with span: Span) -> String? {
+        if span.traceID.utf8.count > maxIDBytes || span.spanID.utf8.count > maxIDBytes
+            || (span.parentID?.utf8.count ?? 0) > maxIDBytes
+        {
+            return "span \(span.spanID.prefix(32)): ids longer than \(maxIDBytes) bytes"
+        }
+        if let session = span.sessionID, session.utf8.count > maxSessionIDBytes {
+            return "span \(span.spanID): session.id longer than \(maxSessionIDBytes) bytes"
+        }
+        return nil
+    }
+
+    public static func problem(withProjectName name: String) -> String? {
+        name.utf8.count > maxProjectNameBytes ? "project name longer than \(maxProjectNameBytes) bytes" : nil
+    }
+}
+
 public enum HexID {
     private static let digits = Array("0123456789abcdef".utf8)
 

@@ -81,8 +81,11 @@ package enum OTLPBody {
             return try inflate(body, algorithm: .gzip(), name: "gzip", limits: limits)
         case "deflate":
             // HTTP's "deflate" is zlib-wrapped (RFC 9110), but some clients send raw deflate.
-            if let zlib = try? inflate(body, algorithm: .zlib(), name: "deflate", limits: limits) { return zlib }
-            return try inflate(body, algorithm: .deflate(), name: "deflate", limits: limits)
+            do {
+                return try inflate(body, algorithm: .zlib(), name: "deflate", limits: limits)
+            } catch where error.code == .badRequest {
+                return try inflate(body, algorithm: .deflate(), name: "deflate", limits: limits)
+            }
         default:
             throw CinderError(
                 .unsupportedMediaType, "Unsupported content encoding '\(contentEncoding ?? "")': use gzip, deflate or none"

@@ -35,9 +35,14 @@ package enum SpanConversion {
 
         for resourceSpans in request.resourceSpans {
             let project = override ?? projectName(resourceSpans.resource.attributes)
+            let projectProblem = SpanLimits.problem(withProjectName: project)
             for scopeSpans in resourceSpans.scopeSpans {
                 for protoSpan in scopeSpans.spans {
-                    switch convert(protoSpan) {
+                    var result = convert(protoSpan)
+                    if case .success(let span) = result, let problem = projectProblem ?? SpanLimits.problem(with: span) {
+                        result = .failure(Rejection(message: problem))
+                    }
+                    switch result {
                     case .success(let span):
                         if byProject[project] == nil { order.append(project) }
                         byProject[project, default: []].append(span)

@@ -2,8 +2,11 @@ import CinderModel
 import CinderOTLP
 import CinderOTLPProto
 import GRPCCore
+
+import GRPCProtobuf
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
@@ -17,6 +20,11 @@ struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.S
         let decoded = OTLPDecoder.decode(request, projectOverride: nil, organizationID: .default)
         do {
             try await receiver.accept(decoded)
+        } catch where error.code == .overloaded {
+            // OTLP clients retry RESOURCE_EXHAUSTED only when the server says when (RetryInfo).
+            throw GoogleRPCStatus(
+                code: .resourceExhausted, message: error.message,
+                details: [.retryInfo(delay: .seconds(error.retryAfterSeconds ?? 1))])
         } catch {
             throw RPCError(error)
         }
@@ -47,7 +55,7 @@ extension RPCError {
 }
 
 /// The gRPC OTLP receiver as a lifecycle service: serves until graceful shutdown, then lets in-flight
-/// exports finish (they are answered only after their spans are durable).
+/// exports finish (they are answered only after the queue has taken their spans).
 public struct OTLPGRPCServer: Service {
     public struct Configuration: Sendable {
         public var host: String
@@ -67,7 +75,7 @@ public struct OTLPGRPCServer: Service {
 
     public init(configuration: Configuration, receiver: SpanReceiver, logger: Logger) {
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.host, port: configuration.port),
+            address: Self.address(host: configuration.host, port: configuration.port),
             transportSecurity: .plaintext,
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = configuration.maxMessageBytes
@@ -77,6 +85,18 @@ public struct OTLPGRPCServer: Service {
         self.transport = transport
         self.server = GRPCServer(transport: transport, services: [TraceExportService(receiver: receiver)])
         self.logger = logger
+    }
+
+    /// The transport binds numeric addresses only; host names (`localhost`) are resolved here.
+    static func address(host: String, port: Int) -> GRPCNIOTransportHTTP2.SocketAddress {
+        if host.contains(":") { return .ipv6(host: host, port: port) }
+        if host.split(separator: ".").count == 4, host.allSatisfy({ $0.isNumber || $0 == "." }) {
+            return .ipv4(host: host, port: port)
+        }
+        if let resolved = try? NIOCore.SocketAddress.makeAddressResolvingHost(host, port: port), let ip = resolved.ipAddress {
+            return resolved.protocol == .inet6 ? .ipv6(host: ip, port: port) : .ipv4(host: ip, port: port)
+        }
+        return .ipv4(host: host, port: port)
     }
 
     /// The bound port, once listening (useful with port 0 in tests).

@@ -18,7 +18,7 @@ public struct ReceiverMetrics: Sendable {
     }
 }
 
-/// The ingestion step both receivers share: decoded spans → queue, answered only once durable.
+/// The ingestion step both receivers share: decoded spans → queue, answered once the queue has them.
 public struct SpanReceiver: Sendable {
     let queue: any SpanQueue
     let limits: OTLPLimits

@@ -15,11 +15,15 @@ public struct DatabaseURL: Sendable, Hashable {
     public var database: String
     /// Directory holding the server's unix socket; when set, host is ignored.
     public var socketDirectory: String?
-    public var requireTLS: Bool
+    public var tls: TLSMode
+
+    /// libpq's `sslmode` meanings: `require` encrypts without checking the certificate, `verify-ca` and
+    /// `verify-full` check it, `prefer` uses TLS when the server offers it.
+    public enum TLSMode: Sendable, Hashable { case disable, prefer, require, verify }
 
     public init(
         host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,
-        database: String = "postgres", socketDirectory: String? = nil, requireTLS: Bool = false
+        database: String = "postgres", socketDirectory: String? = nil, tls: TLSMode = .disable
     ) {
         self.host = host
         self.port = port
@@ -27,7 +31,7 @@ public struct DatabaseURL: Sendable, Hashable {
         self.password = password
         self.database = database
         self.socketDirectory = socketDirectory
-        self.requireTLS = requireTLS
+        self.tls = tls
     }
 
     public init(parsing text: String) throws(CinderStorageError) {
@@ -42,9 +46,10 @@ public struct DatabaseURL: Sendable, Hashable {
         self.init()
         if let host = components.host, !host.isEmpty { self.host = host }
         if let port = components.port { self.port = port }
-        if let user = components.user, !user.isEmpty { username = user.removingPercentEncoding ?? user }
-        password = components.password.map { $0.removingPercentEncoding ?? $0 }
-        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        // The percent-encoded forms, decoded once (`user`/`password`/`path` would decode them already).
+        if let user = components.percentEncodedUser, !user.isEmpty { username = user.removingPercentEncoding ?? user }
+        password = components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        let path = components.percentEncodedPath.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if !path.isEmpty { database = path.removingPercentEncoding ?? path }
         for item in components.queryItems ?? [] {
             switch item.name {
@@ -54,7 +59,13 @@ public struct DatabaseURL: Sendable, Hashable {
             case "user": if let v = item.value { username = v }
             case "password": password = item.value
             case "dbname": if let v = item.value { database = v }
-            case "sslmode", "ssl": requireTLS = ["require", "verify-ca", "verify-full", "true"].contains(item.value ?? "")
+            case "sslmode", "ssl":
+                switch item.value ?? "" {
+                case "require", "true": tls = .require
+                case "verify-ca", "verify-full": tls = .verify
+                case "prefer", "allow": tls = .prefer
+                default: tls = .disable
+                }
             default: break
             }
         }
@@ -78,9 +89,21 @@ public struct DatabaseURL: Sendable, Hashable {
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,
                 database: database)
         }
-        let tls: PostgresClient.Configuration.TLS = requireTLS ? .require(.makeClientConfiguration()) : .disable
+        let clientTLS: PostgresClient.Configuration.TLS
+        switch tls {
+        case .disable: clientTLS = .disable
+        case .prefer: clientTLS = .prefer(Self.unverified)
+        case .require: clientTLS = .require(Self.unverified)
+        case .verify: clientTLS = .require(.makeClientConfiguration())
+        }
         return PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: tls)
+            host: host, port: port, username: username, password: password, database: database, tls: clientTLS)
+    }
+
+    static var unverified: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        return configuration
     }
 }
 
@@ -102,6 +125,8 @@ extension DatabaseURL {
         }
         return PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database,
-            tls: requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+            tls: tls == .disable ? .disable
+                : tls == .prefer ? .prefer(try NIOSSLContext(configuration: Self.unverified))
+                : .require(try NIOSSLContext(configuration: tls == .verify ? .makeClientConfiguration() : Self.unverified)))
     }
 }

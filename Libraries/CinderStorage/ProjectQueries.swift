@@ -42,7 +42,8 @@ extension TenantStore {
     public func createProject(name: String, description: String?) async throws -> ProjectRow? {
         try await database.primary.query(
             """
-            INSERT INTO projects (org_id, name, description) VALUES (\(org), \(SQLText.clean(name)), \(description))
+            INSERT INTO projects (org_id, name, description)
+            VALUES (\(org), \(SQLText.clean(name)), \(description.map(SQLText.clean)))
             ON CONFLICT (org_id, name) DO NOTHING
             RETURNING id, name, description
             """, logger: logger
@@ -52,7 +53,7 @@ extension TenantStore {
     public func updateProject(id: Int64, description: String?) async throws -> ProjectRow? {
         try await database.primary.query(
             """
-            UPDATE projects SET description = \(description), updated_at = now()
+            UPDATE projects SET description = \(description.map(SQLText.clean)), updated_at = now()
             WHERE org_id = \(org) AND id = \(id)
             RETURNING id, name, description
             """, logger: logger
@@ -62,11 +63,17 @@ extension TenantStore {
     /// Deletes the project and, by cascade, its traces, spans and sessions. Returns false if absent.
     public func deleteProject(id: Int64) async throws -> Bool {
         try await database.primary.withTransaction(logger: logger) { connection in
-            // One range scan over the project index, rather than a cascade through every trace.
+            // Locking the project first waits out writers already adding traces to it and makes new
+            // ones wait for this delete (their foreign-key check then fails and they retry), so no span
+            // is left behind without its trace.
+            let locked = try await connection.query(
+                "SELECT id FROM projects WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger
+            ).decode(Int64.self).all()
+            guard !locked.isEmpty else { return false }
+            // Spans have no foreign key to cascade through: one range scan over the project index.
             try await connection.query("DELETE FROM spans WHERE org_id = \(org) AND project_id = \(id)", logger: logger)
-            return try await connection.query(
-                "DELETE FROM projects WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
-            ).decode(Int64.self).all().count == 1
+            try await connection.query("DELETE FROM projects WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            return true
         }
     }
 }

@@ -36,7 +36,9 @@ public struct EncodedSpans: Sendable {
         projectName = SQLText.clean(batch.projectName)
         spans = batch.spans.map { span in
             // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
+            // Counts are clamped to 32 bits (Phoenix's column type), so that sums cannot overflow.
             let isLLM = span.kind == .llm
+            func tokens(_ count: Int64?) -> Int64 { isLLM ? min(max(count ?? 0, 0), Int64(Int32.max)) : -1 }
             let session = span.sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
             return EncodedSpan(
                 traceID: span.traceID, spanID: SQLText.clean(span.spanID), parentID: SQLText.clean(span.parentID ?? ""),
@@ -44,8 +46,8 @@ public struct EncodedSpans: Sendable {
                 endMicros: span.endTime.micros, attributes: JSONText(JSONValue.object(span.attributes).jsonBytes),
                 events: JSONText(SpanRows.eventsJSON(span.events)), statusCode: span.statusCode.rawValue,
                 statusMessage: SQLText.clean(span.statusMessage),
-                promptTokens: isLLM ? max(span.promptTokenCount ?? 0, 0) : -1,
-                completionTokens: isLLM ? max(span.completionTokenCount ?? 0, 0) : -1,
+                promptTokens: tokens(span.promptTokenCount),
+                completionTokens: tokens(span.completionTokenCount),
                 sessionID: session?.isEmpty == false ? session : nil)
         }
     }
@@ -118,7 +120,8 @@ public struct SpanIngestStore: Sendable {
             Set(batches.filter { $0.spans.contains { existingTraceProjects[$0.traceID] == nil } }.map(\.projectName))
         ).sorted()
         var projectIDs: [String: Int64] = [:]
-        if !projectNames.isEmpty {
+        // Twice at most: a project deleted between the insert and the select is simply created again.
+        for _ in 0..<2 where projectIDs.count < projectNames.count {
             try await connection.query(
                 """
                 INSERT INTO projects (org_id, name) SELECT \(org), unnest(\(projectNames)::text[])
@@ -130,6 +133,7 @@ public struct SpanIngestStore: Sendable {
                 projectIDs[name] = id
             }
         }
+        guard projectIDs.count == projectNames.count else { throw ConcurrentProjectDeletion() }
 
         // Per-trace roll-ups of this batch.
         var traces: [String: TraceRollup] = [:]
@@ -309,17 +313,41 @@ enum SpanRows {
     }
 }
 
-enum DatabaseErrors {
-    /// Data exceptions (SQLSTATE class 22) and integrity violations (23) will fail again on retry: they
-    /// become `.unprocessable`. Everything else (connections, timeouts, restarts) is left as is: transient.
-    /// Unique violations are transient too: every insert resolves conflicts, so one can only come from a
-    /// race that a retry settles.
+/// A project was deleted while spans for it were being written; the batch is retried (transient).
+struct ConcurrentProjectDeletion: Error {}
+
+public enum DatabaseErrors {
+    /// Errors the server reports about the statement or its data fail again on retry: they become
+    /// `.unprocessable`. Retried (returned as they are): errors without a server SQLSTATE (connections
+    /// closing, timeouts), the classes that describe the server's state rather than the request
+    /// (08 connection, 40 serialization/deadlock, 53 resources, 57 operator intervention, 58 system), and
+    /// unique or foreign-key violations, which only a concurrent writer or delete can cause here.
     static func classify(_ error: any Error) -> any Error {
         let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
-        guard let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState],
-            state.hasPrefix("22") || (state.hasPrefix("23") && state != "23505")
-        else { return error }
+        guard let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return error }
+        let transientClasses = ["08", "40", "53", "57", "58"]
+        if transientClasses.contains(where: state.hasPrefix) || state == "23505" || state == "23503" { return error }
         let detail = psql.serverInfo?[.message] ?? "invalid data"
         return CinderError.unprocessable("The database rejected the span data: \(detail) (SQLSTATE \(state))")
+    }
+}
+
+extension DatabaseErrors {
+    /// What an API caller should see for a database error on a read or write path, or nil to leave it
+    /// as an internal error: invalid input values (classes 22, 54) are the caller's, an unreachable or
+    /// overloaded database is worth retrying.
+    public static func apiError(_ error: any Error) -> CinderError? {
+        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
+        guard let psql = underlying as? PSQLError else { return nil }
+        guard let state = psql.serverInfo?[.sqlState] else {
+            return CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
+        }
+        if state.hasPrefix("22") || state.hasPrefix("54") {
+            return CinderError.unprocessable("Invalid input: \(psql.serverInfo?[.message] ?? "rejected by the database")")
+        }
+        if ["08", "53", "57"].contains(where: state.hasPrefix) {
+            return CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
+        }
+        return nil
     }
 }

@@ -43,7 +43,8 @@ struct SQLBuilder {
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
 }
 
-/// SQL for a timestamptz column as microseconds since the epoch (exact: `extract` returns numeric).
+/// SQL for a timestamptz column as microseconds since the epoch (exact on PostgreSQL 14+, where
+/// `extract` returns numeric; Cinder requires 14+ anyway, for lz4 compression).
 func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::int8" }
 
 /// SQL for microseconds since the epoch as a timestamptz.

@@ -189,4 +189,71 @@ struct WriterBlock: Sendable {
             #expect(try await server.request("GET", "/v1/projects/default/spans?status_code=BAD").0 == 422)
         }
     }
+
+    /// Inputs that once could crash the process or stall ingestion are answered with 4xx (or stored
+    /// safely), and the server keeps serving.
+    @Test func hostileInputsAreAnsweredNotFatal() async throws {
+        try await RunningServer.withServer { server in
+            // Token counts at the edge of Int64 are clamped, so sums cannot overflow on read.
+            var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
+            var rs = Opentelemetry_Proto_Trace_V1_ResourceSpans()
+            var project = Opentelemetry_Proto_Common_V1_KeyValue()
+            project.key = "openinference.project.name"
+            project.value.stringValue = "hostile"
+            rs.resource.attributes = [project]
+            var ss = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+            var span = Opentelemetry_Proto_Trace_V1_Span()
+            span.traceID = Data(HexID.decode(Spans.hex(16), byteCount: 16)!)
+            span.spanID = Data(HexID.decode(Spans.hex(8), byteCount: 8)!)
+            span.name = "llm"
+            span.startTimeUnixNano = 1_700_000_000_000_000_000
+            span.endTimeUnixNano = 1_700_000_000_000_001_000
+            for (key, value) in [("llm.token_count.prompt", Int64.max), ("llm.token_count.completion", Int64.max)] {
+                var kv = Opentelemetry_Proto_Common_V1_KeyValue()
+                kv.key = key
+                kv.value.intValue = value
+                span.attributes.append(kv)
+            }
+            var kind = Opentelemetry_Proto_Common_V1_KeyValue()
+            kind.key = "openinference.span.kind"
+            kind.value.stringValue = "LLM"
+            var session = Opentelemetry_Proto_Common_V1_KeyValue()
+            session.key = "session.id"
+            session.value.stringValue = String(repeating: "s", count: 5000)
+            var second = span
+            second.spanID = Data(HexID.decode(Spans.hex(8), byteCount: 8)!)
+            second.attributes.append(session)
+            span.attributes.append(kind)
+            ss.spans = [span, second]
+            rs.scopeSpans = [ss]
+            request.resourceSpans = [rs]
+            let (status, body, _) = try await server.request(
+                "POST", "/v1/traces", body: Data(try request.serializedBytes() as [UInt8]),
+                headers: ["Content-Type": "application/x-protobuf"])
+            #expect(status == 200)
+            let response = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse(serializedBytes: Array(body))
+            #expect(response.partialSuccess.rejectedSpans == 1)  // the 5000-byte session.id
+            let (tracesStatus, traces, _) = try await server.request("GET", "/v1/projects/hostile/traces")
+            #expect(tracesStatus == 200)
+            let page = try JSONValue(parsing: Array(traces))
+            guard case .array(let rows)? = page["data"] else { Issue.record("no data"); return }
+            #expect(rows.count == 1)
+            #expect(rows.first?["token_count_total"] == .int(2 * Int64(Int32.max)))
+
+            for (method, path, body, expected) in [
+                ("GET", "/v1/projects/default/spans?start_time=1e17", nil, 422),
+                ("GET", "/v1/projects?limit=9223372036854775807", nil, 422),
+                ("GET", "/v1/projects/default/traces?min_latency_ms=1e300", nil, 422),
+                ("GET", "/v1/projects/%00", nil, 422),
+                ("POST", "/v1/spans?project_name=default", #"{"queries":[{}],"limit":-1}"#, 422),
+                ("POST", "/v1/spans?project_name=default", #"{"queries":[{"filter":{"condition":"latency_ms > 99999999999999999999"}}]}"#, 200),
+                ("POST", "/v1/spans?project_name=default", #"{"queries":[{"filter":{"condition":"\#(String(repeating: "(", count: 5000))"}}]}"#, 422),
+                ("POST", "/v1/projects/default/spans", #"{"data":[{"name":"x","context":{"trace_id":"t","span_id":"s"},"span_kind":"LLM","start_time":"2300-01-01T00:00:00Z","end_time":"2300-01-01T00:00:00Z","status_code":"OK"}]}"#, 422),
+            ] as [(String, String, String?, Int)] {
+                let (status, text, _) = try await server.request(method, path, body: body.map { Data($0.utf8) }, headers: ["Content-Type": "application/json"])
+                #expect(status == expected, "\(method) \(path): \(String(decoding: text, as: UTF8.self))")
+            }
+            #expect(try await server.request("GET", "/healthz").0 == 200)
+        }
+    }
 }

@@ -168,3 +168,13 @@ import Testing
         }
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test func veryDeepKeysStayFlat() {
+        let deep = Array(repeating: "a", count: 10_000).joined(separator: ".")
+        let nested = Attributes.unflatten([(deep, 1), ("b.c", 2)])
+        #expect(nested[deep] == 1)
+        #expect(nested["b"] == ["c": 2])
+        #expect(JSONValue.object(nested).jsonString.count > 10_000)
+    }
+}
