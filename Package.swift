@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "cinder", targets: ["Cinder"]),
         .executable(name: "cinder-api", targets: ["CinderAPIService"]),
+        .executable(name: "cinder-kafka-mock", targets: ["KafkaMockBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -141,6 +142,22 @@ let package = Package(
             path: "Libraries/CinderLocalPostgres",
             swiftSettings: swiftSettings
         ),
+        // librdkafka (Debian librdkafka-dev) and the Swift Kafka client over it.
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Libraries/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "CinderKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Libraries/CinderKafka",
+            swiftSettings: swiftSettings
+        ),
         // Configuration from the environment, logging, and the builders that services and tests share.
         .target(
             name: "CinderApp",
@@ -186,6 +203,13 @@ let package = Package(
 
         // MARK: Tests
 
+        // A mock Kafka cluster as its own process, for the distributed-ingestion tests.
+        .executableTarget(
+            name: "KafkaMockBroker",
+            dependencies: ["CinderKafka", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/KafkaMockBroker",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "CinderTestSupport",
             dependencies: [
@@ -217,6 +241,12 @@ let package = Package(
             name: "CinderStorageTests",
             dependencies: ["CinderStorage", "CinderTestSupport"],
             path: "Tests/CinderStorageTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderKafkaTests",
+            dependencies: ["CinderKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/CinderKafkaTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

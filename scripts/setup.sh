@@ -10,6 +10,8 @@ need_apt=()
 command -v psql >/dev/null || need_apt+=(postgresql-client)
 command -v runuser >/dev/null || need_apt+=(util-linux)
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+[ -f /usr/include/librdkafka/rdkafka_mock.h ] || need_apt+=(librdkafka-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
