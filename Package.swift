@@ -142,6 +142,17 @@ let package = Package(
             path: "Libraries/CinderLocalPostgres",
             swiftSettings: swiftSettings
         ),
+        // The span topic's message format (span_batch.proto, generated code in Generated/).
+        .target(
+            name: "CinderQueueFormat",
+            dependencies: [
+                "CinderModel",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Libraries/CinderQueueFormat",
+            exclude: ["span_batch.proto"],
+            swiftSettings: swiftSettings
+        ),
         // librdkafka (Debian librdkafka-dev) and the Swift Kafka client over it.
         .systemLibrary(
             name: "CRdKafka",
@@ -241,6 +252,12 @@ let package = Package(
             name: "CinderStorageTests",
             dependencies: ["CinderStorage", "CinderTestSupport"],
             path: "Tests/CinderStorageTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderQueueFormatTests",
+            dependencies: ["CinderQueueFormat", "CinderModel"],
+            path: "Tests/CinderQueueFormatTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

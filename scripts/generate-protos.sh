@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the committed Swift code for the OTLP protobuf messages and the gRPC TraceService.
+# Regenerates the committed Swift code for the OTLP protobuf messages, the gRPC TraceService and
+# Cinder's own queue format (Libraries/CinderQueueFormat/span_batch.proto).
 #
 # Inputs: the OTLP .proto files (opentelemetry-proto v1.11.0), which are not part of this repository:
 # point OTLP_PROTO_DIR at a checkout (default: ../shared/otlp-proto next to the repository).
@@ -36,6 +37,13 @@ protoc -I "$proto_dir" \
   --plugin=protoc-gen-swift="$PROTOC_GEN_SWIFT" \
   --swift_out="$out" --swift_opt=Visibility=Package --swift_opt=FileNaming=PathToUnderscores \
   "${files[@]}"
+# Cinder's own queue format (its .proto lives next to the code that owns it).
+queue_dir=$root/Libraries/CinderQueueFormat
+rm -rf "$queue_dir/Generated" && mkdir -p "$queue_dir/Generated"
+protoc -I "$queue_dir" \
+  --plugin=protoc-gen-swift="$PROTOC_GEN_SWIFT" \
+  --swift_out="$queue_dir/Generated" --swift_opt=Visibility=Package \
+  span_batch.proto
 protoc -I "$proto_dir" \
   --plugin=protoc-gen-grpc-swift="$PROTOC_GEN_GRPC_SWIFT" \
   --grpc-swift_out="$out" --grpc-swift_opt=Visibility=Package --grpc-swift_opt=FileNaming=PathToUnderscores \

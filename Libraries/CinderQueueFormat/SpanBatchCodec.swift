@@ -1,0 +1,86 @@
+import CinderModel
+import Foundation
+import SwiftProtobuf
+
+/// The one place that knows the span topic's message format, for the producer (collector) and the
+/// consumer (writer) alike.
+public enum SpanBatchCodec {
+    public static let formatVersion: UInt32 = 1
+
+    public struct DecodingError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func encode(_ batch: ProjectSpans) -> [UInt8] {
+        var message = Cinder_Queue_V1_SpanBatch()
+        message.formatVersion = formatVersion
+        message.organizationID = batch.organizationID.rawValue
+        message.projectName = batch.projectName
+        message.spans = batch.spans.map { span in
+            var wire = Cinder_Queue_V1_Span()
+            wire.traceID = span.traceID
+            wire.spanID = span.spanID
+            wire.parentID = span.parentID ?? ""
+            wire.name = span.name
+            wire.spanKind = span.kind.rawValue
+            wire.startTimeUnixNano = span.startTime
+            wire.endTimeUnixNano = span.endTime
+            wire.statusCode = span.statusCode.rawValue
+            wire.statusMessage = span.statusMessage
+            wire.attributesJson = Data(JSONValue.object(span.attributes).jsonBytes)
+            wire.events = span.events.map { event in
+                var wireEvent = Cinder_Queue_V1_Event()
+                wireEvent.name = event.name
+                wireEvent.timeUnixNano = event.time
+                wireEvent.attributesJson = Data(JSONValue.object(event.attributes).jsonBytes)
+                return wireEvent
+            }
+            return wire
+        }
+        // Serializing a message built here cannot fail (no required fields, no unknown types).
+        return (try? message.serializedBytes()) ?? []
+    }
+
+    /// Decodes a message; throws for anything that is not a batch this build understands (a poison
+    /// message for the dead-letter topic).
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> ProjectSpans {
+        let message: Cinder_Queue_V1_SpanBatch
+        do {
+            message = try Cinder_Queue_V1_SpanBatch(serializedBytes: bytes)
+        } catch {
+            throw DecodingError(description: "not a SpanBatch protobuf: \(error)")
+        }
+        guard message.formatVersion == formatVersion else {
+            throw DecodingError(description: "SpanBatch format version \(message.formatVersion) is not supported (this build reads \(formatVersion))")
+        }
+        var spans: [Span] = []
+        spans.reserveCapacity(message.spans.count)
+        for wire in message.spans {
+            guard let kind = SpanKind(rawValue: wire.spanKind), let status = SpanStatusCode(rawValue: wire.statusCode),
+                !wire.traceID.isEmpty, !wire.spanID.isEmpty
+            else {
+                throw DecodingError(description: "span \(wire.spanID) has invalid ids, kind or status")
+            }
+            spans.append(
+                Span(
+                    traceID: wire.traceID, spanID: wire.spanID, parentID: wire.parentID.isEmpty ? nil : wire.parentID,
+                    name: wire.name, kind: kind, startTime: wire.startTimeUnixNano, endTime: wire.endTimeUnixNano,
+                    statusCode: status, statusMessage: wire.statusMessage,
+                    attributes: try object(wire.attributesJson, what: "span \(wire.spanID) attributes"),
+                    events: try wire.events.map { event throws(DecodingError) in
+                        SpanEvent(
+                            name: event.name, time: event.timeUnixNano,
+                            attributes: try object(event.attributesJson, what: "span \(wire.spanID) event attributes"))
+                    }))
+        }
+        return ProjectSpans(
+            organizationID: OrganizationID(message.organizationID), projectName: message.projectName, spans: spans)
+    }
+
+    private static func object(_ data: Data, what: String) throws(DecodingError) -> [String: JSONValue] {
+        guard case .object(let members) = try? JSONValue(parsing: [UInt8](data)) else {
+            throw DecodingError(description: "\(what) are not a JSON object")
+        }
+        return members
+    }
+}
