@@ -169,6 +169,19 @@ let package = Package(
             path: "Libraries/CinderKafka",
             swiftSettings: swiftSettings
         ),
+        // The Kafka side of the span queue (collector → topic → writer).
+        .target(
+            name: "CinderKafkaIngest",
+            dependencies: [
+                "CinderIngest",
+                "CinderKafka",
+                "CinderModel",
+                "CinderQueueFormat",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Libraries/CinderKafkaIngest",
+            swiftSettings: swiftSettings
+        ),
         // Configuration from the environment, logging, and the builders that services and tests share.
         .target(
             name: "CinderApp",
@@ -262,7 +275,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CinderKafkaTests",
-            dependencies: ["CinderKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CinderKafka", "CinderKafkaIngest", "CinderQueueFormat", "CinderModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/CinderKafkaTests",
             swiftSettings: swiftSettings
         ),

@@ -29,6 +29,10 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "create topic \(name)") }
     }
 
+    /// Takes a broker (1-based id) off the network, as if it crashed; `setBrokerUp` brings it back.
+    public func setBrokerDown(_ id: Int32 = 1) { _ = rd_kafka_mock_broker_set_down(cluster, id) }
+    public func setBrokerUp(_ id: Int32 = 1) { _ = rd_kafka_mock_broker_set_up(cluster, id) }
+
     deinit {
         rd_kafka_mock_cluster_destroy(cluster)
         rd_kafka_destroy(client)

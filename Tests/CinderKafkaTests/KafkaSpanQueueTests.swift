@@ -1,0 +1,68 @@
+import CinderKafka
+import CinderKafkaIngest
+import CinderModel
+import CinderQueueFormat
+import Logging
+import Testing
+
+@Suite(.serialized) struct KafkaSpanQueueTests {
+    static var logger: Logger {
+        var logger = Logger(label: "kafka-queue-test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    static func span(_ trace: String, _ id: String) -> Span {
+        Span(
+            traceID: trace, spanID: id, parentID: nil, name: "op-\(id)", kind: .llm, startTime: 1_000, endTime: 2_000,
+            statusCode: .ok, statusMessage: "", attributes: ["llm": ["model_name": "m"]], events: [])
+    }
+
+    @Test func publishesOneAcknowledgedBatchPerTraceKeyedByTraceID() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("cinder.spans.v1", partitions: 4)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: Self.logger)
+        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger)
+        let traces = ["aa", "bb", "cc"].map { String(repeating: $0, count: 16) }
+        let spans = traces.flatMap { t in (0..<3).map { Self.span(t, "\(t.prefix(2))\($0)") } }
+        try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: spans)])
+        producer.close()
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "w", topics: ["cinder.spans.v1"], logger: Self.logger)
+        var received: [String: ProjectSpans] = [:]
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.count < 3, ContinuousClock.now < deadline {
+            if let message = consumer.poll(timeout: .milliseconds(200)) {
+                received[String(decoding: message.key, as: UTF8.self)] = try SpanBatchCodec.decode(message.value)
+            }
+        }
+        consumer.close()
+        #expect(Set(received.keys) == Set(traces))
+        for (trace, batch) in received {
+            #expect(batch.projectName == "p")
+            #expect(batch.spans.count == 3)
+            #expect(batch.spans.allSatisfy { $0.traceID == trace })
+        }
+        #expect(received.values.flatMap(\.spans).sorted { $0.spanID < $1.spanID } == spans.sorted { $0.spanID < $1.spanID })
+    }
+
+    @Test func unreachableBrokerIsUnavailableWithinTheDeliveryTimeout() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("cinder.spans.v1", partitions: 1)
+        let configuration = KafkaConfiguration(
+            bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "2000"])
+        let producer = try KafkaProducer(configuration: configuration, logger: Self.logger)
+        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger)
+        cluster.setBrokerDown()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: CinderError.self) {
+            try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "d", count: 32), "d1")])])
+        }
+        #expect(error?.code == .unavailable)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        cluster.setBrokerUp()
+        try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "e", count: 32), "e1")])])
+        producer.close()
+    }
+}
