@@ -88,6 +88,9 @@ public final class KafkaProducer: @unchecked Sendable {
         let err = rd_kafka_flush(handle, ms)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.error("Kafka producer closed with undelivered messages", metadata: ["cinder.kafka.error": "\(KafkaError(err, context: "flush"))"])
+            // Fail what is left, so every waiting `send` is answered (with an error) before the client goes.
+            _ = rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+            _ = rd_kafka_flush(handle, 1000)
         }
         poller.stop()
         topics.withLock { topics in
