@@ -158,12 +158,7 @@ def test_queue_full_is_503_with_retry_after(small_queue_server):
     barrier = threading.Barrier(16)
 
     def send(i: int):
-        pipe = make_tracer_provider(None, flood, None)
-        for j in range(5):
-            with pipe.tracer.start_as_current_span(f"f{i}-{j}"):
-                pass
-        spans = pipe.finish()
-        body = encode_request(spans)
+        spans, body = _flood_request(flood, f"f{i}")
         if i < 16:
             barrier.wait(30)
         r = requests.post(server.traces_url, data=body, headers=PB, timeout=60)
@@ -182,6 +177,16 @@ def test_queue_full_is_503_with_retry_after(small_queue_server):
     assert got == accepted
     rejected_requests = sum(1 for r, _ in results if r.status_code == 503)
     assert server.metric("cinder_queue_full_rejections_total") == rejected_requests
+
+
+def _flood_request(project, prefix):
+    """Five spans of one request (a trace of their own each), and the OTLP protobuf body carrying them."""
+    pipe = make_tracer_provider(None, project, None)
+    for j in range(5):
+        with pipe.tracer.start_as_current_span(f"{prefix}-{j}"):
+            pass
+    spans = pipe.finish()
+    return spans, encode_request(spans)
 
 
 def _all_spans(server, project):
@@ -208,12 +213,7 @@ def test_grpc_queue_full_is_resource_exhausted(small_queue_server):
     method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
     def send(i: int):
-        pipe = make_tracer_provider(None, flood, None)
-        for j in range(5):
-            with pipe.tracer.start_as_current_span(f"g{i}-{j}"):
-                pass
-        spans = pipe.finish()
-        body = encode_request(spans)
+        spans, body = _flood_request(flood, f"g{i}")
         if i < 16:
             barrier.wait(30)
         with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
