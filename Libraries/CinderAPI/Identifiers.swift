@@ -35,9 +35,9 @@ enum SortCursor {
 }
 
 /// Row ids from ID-style cursors (a global id of any type, as Phoenix does not check the type).
-func rowIDCursor(_ cursor: String?, invalidMessage: String) throws(CinderError) -> Int64? {
+func rowIDCursor(_ cursor: String?) throws(CinderError) -> Int64? {
     guard let cursor, !cursor.isEmpty else { return nil }
-    guard let id = GlobalID(encoded: cursor) else { throw CinderError.unprocessable(invalidMessage) }
+    guard let id = GlobalID(encoded: cursor) else { throw CinderError.unprocessable("Invalid cursor format: \(cursor)") }
     return id.rowID
 }
 

@@ -34,7 +34,7 @@ struct ProjectsAPI {
     func list(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let query = QueryParameters(request)
         let limit = try query.int("limit", default: 100)
-        let cursor = try rowIDCursor(query.string("cursor"), invalidMessage: "Invalid cursor format: \(query.string("cursor") ?? "")")
+        let cursor = try rowIDCursor(query.string("cursor"))
         let rows = try await api.store(context).listProjects(
             atOrBeforeID: cursor, limit: limit + 1, nameContains: query.string("name_contains"),
             includeExperimentProjects: try query.bool("include_experiment_projects", default: false))

@@ -12,7 +12,7 @@ struct SessionsAPI {
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 100)
             let order = try query.literal("order", default: SortOrder.asc, allowed: [.asc, .desc])
-            let cursor = try rowIDCursor(query.string("cursor"), invalidMessage: "Invalid cursor format: \(query.string("cursor") ?? "")")
+            let cursor = try rowIDCursor(query.string("cursor"))
             if let expression = query.string("filter"), !expression.trimmingCharacters(in: .whitespaces).isEmpty {
                 throw CinderError.badRequest("unsupported session filter expression `\(expression)`: session filters are not supported yet")
             }

@@ -109,24 +109,31 @@ public actor InProcessSpanQueue: SpanQueue, Service {
             requestsRejected.increment()
             throw .queueFull
         }
-        queuedSpans += count
-        queueDepth.record(queuedSpans)
-        approximateDepth.store(queuedSpans, ordering: .relaxed)
+        setQueuedSpans(queuedSpans + count)
         if configuration.acknowledgement == .enqueued {
-            pending.append(Pending(batches: batches, spanCount: count, continuation: nil))
-            if !idleWriters.isEmpty { idleWriters.removeFirst().resume() }
+            append(Pending(batches: batches, spanCount: count, continuation: nil))
             return
         }
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                pending.append(Pending(batches: batches, spanCount: count, continuation: continuation))
-                if !idleWriters.isEmpty { idleWriters.removeFirst().resume() }
+                append(Pending(batches: batches, spanCount: count, continuation: continuation))
             }
         } catch let error as CinderError {
             throw error
         } catch {
             throw CinderError(.internal, "span write failed: \(error)")
         }
+    }
+
+    private func append(_ request: Pending) {
+        pending.append(request)
+        if !idleWriters.isEmpty { idleWriters.removeFirst().resume() }
+    }
+
+    private func setQueuedSpans(_ count: Int) {
+        queuedSpans = count
+        queueDepth.record(count)
+        approximateDepth.store(count, ordering: .relaxed)
     }
 
     public func run() async throws {
@@ -193,10 +200,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
     }
 
     private func finish(_ work: [Pending], inserted: Int, error: CinderError?) {
-        let spans = work.reduce(0) { $0 + $1.spanCount }
-        queuedSpans -= spans
-        queueDepth.record(queuedSpans)
-        approximateDepth.store(queuedSpans, ordering: .relaxed)
+        setQueuedSpans(queuedSpans - work.reduce(0) { $0 + $1.spanCount })
         if inserted > 0 { spansWritten.increment(by: inserted) }
         if let error, work.contains(where: { $0.continuation == nil }) {
             // Acknowledged on enqueue, so there is no caller left to tell: make the loss loud and countable.
@@ -226,7 +230,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
                 }
                 if Task.isCancelled || (shutdownStarted.map { ContinuousClock.now - $0 > configuration.shutdownFlushTimeout } ?? false) {
                     logger.error("giving up on queued spans at shutdown", metadata: ["cinder.error": "\(String(reflecting: error))"])
-                    return .failure(CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5))
+                    return .failure(DatabaseErrors.unavailable)
                 }
                 logger.warning(
                     "span write failed, retrying",

@@ -89,20 +89,21 @@ public struct DatabaseURL: Sendable, Hashable {
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,
                 database: database)
         }
-        let clientTLS: PostgresClient.Configuration.TLS
-        switch tls {
-        case .disable: clientTLS = .disable
-        case .prefer: clientTLS = .prefer(Self.unverified)
-        case .require: clientTLS = .require(Self.unverified)
-        case .verify: clientTLS = .require(.makeClientConfiguration())
-        }
+        let clientTLS: PostgresClient.Configuration.TLS =
+            switch (tls, tlsConfiguration) {
+            case (.prefer, let c?): .prefer(c)
+            case (_, let c?): .require(c)
+            case (_, nil): .disable
+            }
         return PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: clientTLS)
     }
 
-    static var unverified: TLSConfiguration {
+    /// The TLS settings for the mode: none when disabled, certificate checks only for `verify`.
+    var tlsConfiguration: TLSConfiguration? {
+        guard tls != .disable else { return nil }
         var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .none
+        if tls != .verify { configuration.certificateVerification = .none }
         return configuration
     }
 }
@@ -125,8 +126,7 @@ extension DatabaseURL {
         }
         return PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database,
-            tls: tls == .disable ? .disable
-                : tls == .prefer ? .prefer(try NIOSSLContext(configuration: Self.unverified))
-                : .require(try NIOSSLContext(configuration: tls == .verify ? .makeClientConfiguration() : Self.unverified)))
+            tls: try tlsConfiguration.map { tls == .prefer ? .prefer(try NIOSSLContext(configuration: $0)) : .require(try NIOSSLContext(configuration: $0)) }
+                ?? .disable)
     }
 }

@@ -317,37 +317,36 @@ enum SpanRows {
 struct ConcurrentProjectDeletion: Error {}
 
 public enum DatabaseErrors {
+    public static let unavailable = CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
+
+    /// The server's error behind a transaction wrapper, if the server reported one.
+    static func serverError(_ error: any Error) -> PSQLError? {
+        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
+        return underlying as? PSQLError
+    }
+
     /// Errors the server reports about the statement or its data fail again on retry: they become
     /// `.unprocessable`. Retried (returned as they are): errors without a server SQLSTATE (connections
     /// closing, timeouts), the classes that describe the server's state rather than the request
     /// (08 connection, 40 serialization/deadlock, 53 resources, 57 operator intervention, 58 system), and
     /// unique or foreign-key violations, which only a concurrent writer or delete can cause here.
     static func classify(_ error: any Error) -> any Error {
-        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
-        guard let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return error }
+        guard let psql = serverError(error), let state = psql.serverInfo?[.sqlState] else { return error }
         let transientClasses = ["08", "40", "53", "57", "58"]
         if transientClasses.contains(where: state.hasPrefix) || state == "23505" || state == "23503" { return error }
         let detail = psql.serverInfo?[.message] ?? "invalid data"
         return CinderError.unprocessable("The database rejected the span data: \(detail) (SQLSTATE \(state))")
     }
-}
 
-extension DatabaseErrors {
     /// What an API caller should see for a database error on a read or write path, or nil to leave it
     /// as an internal error: invalid input values (classes 22, 54) are the caller's, an unreachable or
     /// overloaded database is worth retrying.
     public static func apiError(_ error: any Error) -> CinderError? {
-        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
-        guard let psql = underlying as? PSQLError else { return nil }
-        guard let state = psql.serverInfo?[.sqlState] else {
-            return CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
-        }
+        guard let psql = serverError(error) else { return nil }
+        guard let state = psql.serverInfo?[.sqlState] else { return unavailable }
         if state.hasPrefix("22") || state.hasPrefix("54") {
             return CinderError.unprocessable("Invalid input: \(psql.serverInfo?[.message] ?? "rejected by the database")")
         }
-        if ["08", "53", "57"].contains(where: state.hasPrefix) {
-            return CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
-        }
-        return nil
+        return ["08", "53", "57"].contains(where: state.hasPrefix) ? unavailable : nil
     }
 }
