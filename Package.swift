@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "cinder", targets: ["Cinder"]),
         .executable(name: "cinder-api", targets: ["CinderAPIService"]),
+        .executable(name: "cinder-collector", targets: ["CinderCollectorService"]),
+        .executable(name: "cinder-writer", targets: ["CinderWriterService"]),
         .executable(name: "cinder-kafka-mock", targets: ["KafkaMockBroker"]),
     ],
     dependencies: [
@@ -177,7 +179,10 @@ let package = Package(
                 "CinderKafka",
                 "CinderModel",
                 "CinderQueueFormat",
+                "CinderStorage",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderKafkaIngest",
             swiftSettings: swiftSettings
@@ -193,6 +198,8 @@ let package = Package(
                 "CinderAPI",
                 "CinderHTTPSupport",
                 "CinderLocalPostgres",
+                "CinderKafka",
+                "CinderKafkaIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -222,6 +229,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/API",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CinderCollectorService",
+            dependencies: [
+                "CinderApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Collector",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CinderWriterService",
+            dependencies: [
+                "CinderApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Writer",
             swiftSettings: swiftSettings
         ),
 
@@ -276,8 +301,10 @@ let package = Package(
         .testTarget(
             name: "CinderKafkaTests",
             dependencies: [
-                "CinderKafka", "CinderKafkaIngest", "CinderQueueFormat", "CinderModel",
+                "CinderKafka", "CinderKafkaIngest", "CinderQueueFormat", "CinderModel", "CinderIngest", "CinderStorage",
+                "CinderTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Tests/CinderKafkaTests",
             swiftSettings: swiftSettings

@@ -19,7 +19,8 @@ import Synchronization
 public struct CinderServer: Sendable {
     public let serviceGroup: ServiceGroup
     public let registry: PrometheusCollectorRegistry
-    public let database: DatabaseURL
+    /// nil for the collector, which has no database.
+    public let database: DatabaseURL?
     let httpPort: PortBox
     let grpc: OTLPGRPCServer?
 
@@ -128,25 +129,13 @@ public enum CinderBuilder {
                 receiver: receiver, logger: logger)
         }
         let grpcServer = grpc
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? configuration.port
-                httpPort.set(port)
-                let grpcPort = (try? await grpcServer?.listeningPort()) ?? nil
-                let banner = Banner.text(configuration: configuration, httpPort: port, grpcPort: grpcPort, database: url, ingestion: ingestion)
-                // Written straight to the descriptor: stdout may be a buffered pipe or file.
-                FileHandle.standardOutput.write(Data((banner + "\n").utf8))
-            },
-            logger: logger)
+        let app = application(router, host: configuration.host, port: configuration.port, boundPort: httpPort, logger: logger) { port in
+            let grpcPort = (try? await grpcServer?.listeningPort()) ?? nil
+            return Banner.lines(configuration: configuration, httpPort: port, grpcPort: grpcPort, database: url, ingestion: ingestion)
+        }
         services.append(app)
         if let grpc { services.append(grpc) }
-
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        return CinderServer(serviceGroup: group, registry: registry, database: url, httpPort: httpPort, grpc: grpc)
+        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: grpc)
     }
 
     /// Migrations run on a dedicated connection before any service starts.
@@ -164,11 +153,11 @@ public enum CinderBuilder {
 }
 
 enum Banner {
-    static func text(
+    static func lines(
         configuration: CinderConfiguration, httpPort: Int, grpcPort: Int?, database: DatabaseURL, ingestion: Bool
-    ) -> String {
-        let host = configuration.host == "0.0.0.0" || configuration.host == "::" ? "localhost" : configuration.host
-        var lines = ["", "🔥 Cinder is running (Phoenix \(PhoenixAPI.phoenixVersion) compatible)"]
+    ) -> [String] {
+        let host = configuration.displayHost
+        var lines = ["🔥 Cinder is running (Phoenix \(PhoenixAPI.phoenixVersion) compatible)"]
         if ingestion {
             lines.append("  Send traces (OTLP/HTTP):  http://\(host):\(httpPort)/v1/traces")
             if let grpcPort { lines.append("  Send traces (OTLP/gRPC):  http://\(host):\(grpcPort)") }
@@ -176,7 +165,16 @@ enum Banner {
         lines.append("  REST API:                 http://\(host):\(httpPort)/v1")
         lines.append("  Health / metrics:         http://\(host):\(httpPort)/healthz  /readyz  /metrics")
         lines.append("  Database:                 \(database.redactedDescription)")
-        lines.append("")
-        return lines.joined(separator: "\n")
+        return lines
     }
+
+    /// Written straight to the descriptor: stdout may be a buffered pipe or file.
+    static func write(_ lines: [String]) {
+        FileHandle.standardOutput.write(Data((([""] + lines + [""]).joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+extension CinderConfiguration {
+    /// The host to show in URLs: a wildcard listen address is reached as localhost.
+    var displayHost: String { host == "0.0.0.0" || host == "::" ? "localhost" : host }
 }

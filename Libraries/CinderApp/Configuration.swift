@@ -20,6 +20,18 @@ public struct CinderConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .logfmt
     public var databasePoolSize = 20
+    public var kafka = KafkaSettings()
+    /// cinder-collector's OTLP/HTTP port (the gRPC port is `grpcPort`).
+    public var collectorHTTPPort = 4318
+    /// How long the collector waits for Kafka to acknowledge a request before answering 503; below the
+    /// OTLP exporters' own 10 s timeout, so they see the 503 and retry.
+    public var collectorAckTimeoutMillis = 5_000
+    /// Bytes produced but not yet acknowledged, per collector; beyond it requests get 503 at once.
+    public var collectorMaxInFlightBytes = 64 << 20
+    /// cinder-writer's port for /healthz, /readyz and /metrics.
+    public var writerAdminPort = 9464
+    public var writerBatchMillis = 100
+    public var writerWriteTimeoutMillis = 15_000
 
     public enum LogFormat: String, Sendable { case logfmt, json }
 
@@ -63,6 +75,21 @@ public struct CinderConfiguration: Sendable {
         if let v = try int("CINDER_MAX_REQUEST_BYTES") { limits.maxBodyBytes = v }
         if let v = try int("CINDER_MAX_DECOMPRESSED_BYTES") { limits.maxDecompressedBytes = v }
         if let v = try int("CINDER_DATABASE_POOL_SIZE") { databasePoolSize = v }
+        kafka.brokers = value("CINDER_KAFKA_BROKERS")
+        if let v = value("CINDER_KAFKA_TOPIC") { kafka.topic = v }
+        if let v = try int("CINDER_KAFKA_TOPIC_PARTITIONS") { kafka.topicPartitions = v }
+        if let v = try int("CINDER_KAFKA_TOPIC_REPLICATION_FACTOR") { kafka.topicReplicationFactor = v }
+        kafka.deadLetterTopic = value("CINDER_KAFKA_DLQ_TOPIC")
+        if let v = value("CINDER_KAFKA_GROUP") { kafka.group = v }
+        kafka.clientProperties = KafkaSettings.properties(prefix: "CINDER_KAFKA_CLIENT_", in: env)
+        kafka.producerProperties = KafkaSettings.properties(prefix: "CINDER_KAFKA_PRODUCER_", in: env)
+        kafka.consumerProperties = KafkaSettings.properties(prefix: "CINDER_KAFKA_CONSUMER_", in: env)
+        if let v = try int("CINDER_COLLECTOR_HTTP_PORT") { collectorHTTPPort = v }
+        if let v = try int("CINDER_COLLECTOR_ACK_TIMEOUT_MS") { collectorAckTimeoutMillis = v }
+        if let v = try int("CINDER_COLLECTOR_MAX_IN_FLIGHT_BYTES") { collectorMaxInFlightBytes = v }
+        if let v = try int("CINDER_WRITER_ADMIN_PORT") { writerAdminPort = v }
+        if let v = try int("CINDER_WRITER_BATCH_MS") { writerBatchMillis = v }
+        if let v = try int("CINDER_WRITER_WRITE_TIMEOUT_MS") { writerWriteTimeoutMillis = v }
         if let raw = value("PHOENIX_LOGGING_LEVEL", "CINDER_LOG_LEVEL") {
             let normalized = raw.lowercased() == "warn" ? "warning" : raw.lowercased()
             guard let level = Logger.Level(rawValue: normalized) else {

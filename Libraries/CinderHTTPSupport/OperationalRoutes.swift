@@ -4,6 +4,8 @@ import Prometheus
 
 /// `/healthz` (the process is up), `/readyz` (dependencies answer), `/metrics` (Prometheus text).
 public enum OperationalRoutes {
+    static let readinessTimeout = Duration.seconds(3)
+
     public static func add<Context: RequestContext>(
         to router: Router<Context>, registry: PrometheusCollectorRegistry,
         readiness: @escaping @Sendable () async -> String?
@@ -12,7 +14,18 @@ public enum OperationalRoutes {
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
         }
         router.get("/readyz") { _, _ in
-            if let problem = await readiness() {
+            // A dependency that hangs (a database client waiting for a connection) makes the service unready,
+            // not the probe hang.
+            let problem = await withTaskGroup(of: String?.self) { group in
+                group.addTask { await readiness() }
+                group.addTask {
+                    try? await Task.sleep(for: readinessTimeout)
+                    return Task.isCancelled ? nil : "readiness check timed out after \(readinessTimeout)"
+                }
+                defer { group.cancelAll() }
+                return await group.next()!
+            }
+            if let problem {
                 return Response(
                     status: .serviceUnavailable, headers: [.contentType: "text/plain"],
                     body: .init(byteBuffer: ByteBuffer(string: problem)))

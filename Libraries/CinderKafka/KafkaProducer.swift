@@ -9,6 +9,17 @@ public struct KafkaDelivery: Sendable, Hashable {
     public let offset: Int64
 }
 
+/// A record header, e.g. why a message was dead-lettered.
+public struct KafkaHeader: Sendable, Hashable {
+    public let name: String
+    public let value: [UInt8]
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = Array(value.utf8)
+    }
+}
+
 /// One in-flight message: its delivery report resumes the waiting task.
 private final class DeliveryBox {
     let continuation: CheckedContinuation<KafkaDelivery, any Error>
@@ -63,29 +74,60 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Sends one message and waits for the broker's acknowledgement.
-    public func send(topic name: String, key: [UInt8], value: [UInt8]) async throws -> KafkaDelivery {
+    public func send(topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader] = []) async throws -> KafkaDelivery {
         let topic = self.topic(name)
         return try await withCheckedThrowingContinuation { continuation in
             let opaque = Unmanaged.passRetained(DeliveryBox(continuation)).toOpaque()
-            let result = value.withUnsafeBytes { valueBytes in
-                key.withUnsafeBytes { keyBytes in
-                    rd_kafka_produce(
-                        topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                        UnsafeMutableRawPointer(mutating: valueBytes.baseAddress), valueBytes.count,
-                        keyBytes.baseAddress, keyBytes.count, opaque)
+            // Owned by librdkafka once the produce call succeeds, by us otherwise.
+            var recordHeaders: OpaquePointer?
+            if !headers.isEmpty {
+                recordHeaders = rd_kafka_headers_new(headers.count)
+                for header in headers {
+                    _ = header.value.withUnsafeBytes { rd_kafka_header_add(recordHeaders, header.name, -1, $0.baseAddress, $0.count) }
                 }
             }
-            if result != 0 {
+            let error = value.withUnsafeBytes { valueBytes in
+                key.withUnsafeBytes { keyBytes in
+                    var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: recordHeaders == nil ? 4 : 5)
+                    fields[0].vtype = RD_KAFKA_VTYPE_RKT
+                    fields[0].u.rkt = topic
+                    fields[1].vtype = RD_KAFKA_VTYPE_VALUE
+                    fields[1].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress), size: valueBytes.count)
+                    fields[2].vtype = RD_KAFKA_VTYPE_KEY
+                    fields[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress), size: keyBytes.count)
+                    fields[3].vtype = RD_KAFKA_VTYPE_OPAQUE
+                    fields[3].u.ptr = opaque
+                    if let recordHeaders {
+                        fields[4].vtype = RD_KAFKA_VTYPE_HEADERS
+                        fields[4].u.headers = recordHeaders
+                    }
+                    // Without a MSGFLAGS field librdkafka copies the payload (RD_KAFKA_MSG_F_COPY).
+                    return rd_kafka_produceva(handle, fields, fields.count)
+                }
+            }
+            if let error {
+                defer { rd_kafka_error_destroy(error) }
+                if let recordHeaders { rd_kafka_headers_destroy(recordHeaders) }
                 Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
-                continuation.resume(throwing: KafkaError(rd_kafka_last_error(), context: "produce failed"))
+                continuation.resume(throwing: KafkaError(rd_kafka_error_code(error), context: "produce failed"))
             }
         }
     }
 
+    /// Whether a broker answers a metadata request within `timeout` (blocks the calling thread).
+    public func isReachable(timeout: Duration) -> Bool {
+        (try? KafkaMetadata.topics(handle, timeout: timeout)) != nil
+    }
+
+    /// Makes sure `name` exists, creating it with `partitions` when it does not; returns its partition count.
+    /// Blocks the calling thread for up to about `timeout`.
+    public func ensureTopic(_ name: String, partitions: Int, replicationFactor: Int, timeout: Duration) throws(KafkaError) -> Int {
+        try KafkaMetadata.ensureTopic(handle, name: name, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
+    }
+
     /// Waits for outstanding deliveries (up to `timeout`), then releases the client.
     public func close(timeout: Duration = .seconds(10)) {
-        let ms = Int32(timeout.components.seconds * 1000)
-        let err = rd_kafka_flush(handle, ms)
+        let err = rd_kafka_flush(handle, timeout.milliseconds)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.error("Kafka producer closed with undelivered messages", metadata: ["cinder.kafka.error": "\(KafkaError(err, context: "flush"))"])
             // Fail what is left, so every waiting `send` is answered (with an error) before the client goes.
@@ -100,4 +142,3 @@ public final class KafkaProducer: @unchecked Sendable {
         rd_kafka_destroy(handle)
     }
 }
-

@@ -3,6 +3,7 @@ import CinderKafka
 import CinderModel
 import CinderQueueFormat
 import Logging
+import Metrics
 import Synchronization
 
 /// The collector's `SpanQueue`: spans go to the span topic, one `SpanBatch` per trace keyed by trace id
@@ -24,15 +25,27 @@ public final class KafkaSpanQueue: SpanQueue {
     private let configuration: Configuration
     private let inFlightBytes = Atomic<Int>(0)
     private let logger: Logger
+    private let produceDuration: Metrics.Timer
+    private let refusedForCapacity: Counter
+    private let refusedUnacknowledged: Counter
 
-    public init(producer: KafkaProducer, configuration: Configuration, logger: Logger) {
+    public init(producer: KafkaProducer, configuration: Configuration, logger: Logger, metrics: any MetricsFactory) {
         self.producer = producer
         self.configuration = configuration
         self.logger = logger
+        produceDuration = Metrics.Timer(
+            label: "cinder_kafka_produce_duration_seconds", preferredDisplayUnit: .seconds, factory: metrics)
+        refusedForCapacity = Counter(
+            label: "cinder_collector_requests_refused_total", dimensions: [("reason", "in_flight_bytes")], factory: metrics)
+        refusedUnacknowledged = Counter(
+            label: "cinder_collector_requests_refused_total", dimensions: [("reason", "kafka_unavailable")], factory: metrics)
     }
 
     public func checkCapacity() throws(CinderError) {
-        guard inFlightBytes.load(ordering: .relaxed) < configuration.maxInFlightBytes else { throw .queueFull }
+        guard inFlightBytes.load(ordering: .relaxed) < configuration.maxInFlightBytes else {
+            refusedForCapacity.increment()
+            throw .queueFull
+        }
     }
 
     public func publish(_ batches: [ProjectSpans]) async throws(CinderError) {
@@ -53,7 +66,11 @@ public final class KafkaSpanQueue: SpanQueue {
         let before = inFlightBytes.add(bytes, ordering: .relaxed).oldValue
         defer { inFlightBytes.subtract(bytes, ordering: .relaxed) }
         // A request larger than the whole budget still goes through alone.
-        guard before == 0 || before + bytes <= configuration.maxInFlightBytes else { throw .queueFull }
+        guard before == 0 || before + bytes <= configuration.maxInFlightBytes else {
+            refusedForCapacity.increment()
+            throw .queueFull
+        }
+        let started = ContinuousClock.now
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for message in messages {
@@ -63,13 +80,25 @@ public final class KafkaSpanQueue: SpanQueue {
                 }
                 try await group.waitForAll()
             }
+            produceDuration.recordInterval(since: started)
         } catch let error as KafkaError where error.isQueueFull {
+            refusedForCapacity.increment()
             throw .queueFull
         } catch {
             // Not acknowledged (broker unreachable, timed out): the caller answers 503 and the exporter retries;
             // messages that did reach Kafka are stored idempotently on the retry.
+            refusedUnacknowledged.increment()
             logger.warning("span batch not acknowledged by Kafka", metadata: ["cinder.error": "\(error)"])
-            throw CinderError(.unavailable, "Kafka did not acknowledge the spans; retry later", retryAfterSeconds: 1)
+            // Back-pressure like a full queue (503 + Retry-After, RESOURCE_EXHAUSTED + RetryInfo): both tell
+            // exporters to retry, and this is capacity the cluster lacks right now, not a broken request.
+            throw CinderError(.overloaded, "Kafka did not acknowledge the spans in time; retry later", retryAfterSeconds: 1)
         }
+    }
+}
+
+extension Metrics.Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = (ContinuousClock.now - start).components
+        recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 }

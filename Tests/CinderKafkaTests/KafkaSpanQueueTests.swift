@@ -3,6 +3,7 @@ import CinderKafkaIngest
 import CinderModel
 import CinderQueueFormat
 import Logging
+import Metrics
 import Testing
 
 @Suite(.serialized) struct KafkaSpanQueueTests {
@@ -23,7 +24,7 @@ import Testing
         try cluster.createTopic("cinder.spans.v1", partitions: 4)
         let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         let producer = try KafkaProducer(configuration: configuration, logger: Self.logger)
-        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger)
+        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger, metrics: NOOPMetricsHandler.instance)
         let traces = ["aa", "bb", "cc"].map { String(repeating: $0, count: 16) }
         let spans = traces.flatMap { t in (0..<3).map { Self.span(t, "\(t.prefix(2))\($0)") } }
         try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: spans)])
@@ -53,13 +54,13 @@ import Testing
         let configuration = KafkaConfiguration(
             bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "2000"])
         let producer = try KafkaProducer(configuration: configuration, logger: Self.logger)
-        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger)
+        let queue = KafkaSpanQueue(producer: producer, configuration: .init(), logger: Self.logger, metrics: NOOPMetricsHandler.instance)
         cluster.setBrokerDown()
         let started = ContinuousClock.now
         let error = await #expect(throws: CinderError.self) {
             try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "d", count: 32), "d1")])])
         }
-        #expect(error?.code == .unavailable)
+        #expect(error?.code == .overloaded)
         #expect(ContinuousClock.now - started < .seconds(10))
         cluster.setBrokerUp()
         try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "e", count: 32), "e1")])])

@@ -4,6 +4,8 @@ import Foundation
 
 /// Runs librdkafka's mock Kafka cluster as its own process, for tests and local experiments: prints the
 /// bootstrap address on the first line of standard output, then serves until SIGTERM or SIGINT.
+/// Lines on standard input control it: `down [broker]` takes a broker off the network as if it
+/// crashed, `up [broker]` brings it back (broker ids start at 1).
 @main
 struct MockBroker: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +34,19 @@ struct MockBroker: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        let control = Thread {
+            while let line = readLine() {
+                let words = line.split(separator: " ")
+                guard let command = words.first else { continue }
+                let broker = words.count > 1 ? Int32(words[1]) ?? 1 : 1
+                switch command {
+                case "down": cluster.setBrokerDown(broker)
+                case "up": cluster.setBrokerUp(broker)
+                default: FileHandle.standardError.write(Data("unknown command '\(line)' (down [id] | up [id])\n".utf8))
+                }
+            }
+        }
+        control.start()
         stop.wait()
         withExtendedLifetime((cluster, sources)) {}
     }

@@ -1,0 +1,133 @@
+import CinderHTTPSupport
+import CinderIngest
+import CinderKafka
+import CinderKafkaIngest
+import CinderReceiver
+import CinderStorage
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+extension CinderBuilder {
+    /// `cinder-collector`: OTLP over HTTP and gRPC into the span topic. Stateless; answers success only
+    /// after Kafka acknowledged every message of the request.
+    public static func collector(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
+        let brokers = try configuration.kafka.requireBrokers(for: "cinder-collector")
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusMetricsFactory(registry: registry)
+        let producer = try KafkaProducer(
+            configuration: configuration.kafka.producer(
+                brokers: brokers, defaults: ["message.timeout.ms": "\(configuration.collectorAckTimeoutMillis)"]),
+            logger: logger)
+        let topics = KafkaTopicSetup(
+            producer: producer,
+            topics: [.init(name: configuration.kafka.topic, partitions: configuration.kafka.topicPartitions, replicationFactor: configuration.kafka.topicReplicationFactor)],
+            logger: logger)
+        let queue = KafkaSpanQueue(
+            producer: producer,
+            configuration: .init(topic: configuration.kafka.topic, maxInFlightBytes: configuration.collectorMaxInFlightBytes),
+            logger: logger, metrics: metrics)
+
+        let router = Router(context: CinderRequestContext.self)
+        router.add(middleware: ErrorMiddleware(translate: { _ in nil }))
+        OperationalRoutes.add(to: router, registry: registry, readiness: topics.readiness)
+        let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
+        OTLPHTTPRoute.add(to: router, receiver: receiver)
+        let grpc = OTLPGRPCServer(
+            configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),
+            receiver: receiver, logger: logger)
+        let httpPort = PortBox()
+        let app = application(router, host: configuration.host, port: configuration.collectorHTTPPort, boundPort: httpPort, logger: logger) { port in
+            let grpcPort = (try? await grpc.listeningPort()) ?? nil
+            return [
+                "cinder-collector is running",
+                "  Send traces (OTLP/HTTP):  http://\(configuration.displayHost):\(port)/v1/traces",
+                "  Send traces (OTLP/gRPC):  http://\(configuration.displayHost):\(grpcPort.map(String.init) ?? "?")",
+                "  Kafka:                    \(brokers) → \(configuration.kafka.topic)",
+            ]
+        }
+        // Stopped in reverse: receivers first (in-flight requests finish), then the producer flushes.
+        let services: [any Service] = [KafkaProducerService(producer: producer), topics, app, grpc]
+        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: nil, httpPort: httpPort, grpc: grpc)
+    }
+
+    /// `cinder-writer`: the span topic into PostgreSQL, as one member of the writers' consumer group.
+    public static func writer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
+        let brokers = try configuration.kafka.requireBrokers(for: "cinder-writer")
+        guard let rawURL = configuration.databaseURL else {
+            throw CinderConfiguration.Invalid(description: "cinder-writer needs PHOENIX_SQL_DATABASE_URL (or --database-url)")
+        }
+        let url = try DatabaseURL(parsing: rawURL)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusMetricsFactory(registry: registry)
+
+        try await migrate(url, logger: logger)
+        var clientConfiguration = url.clientConfiguration()
+        clientConfiguration.options.maximumConnections = configuration.databasePoolSize
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let deadLetters = try KafkaProducer(configuration: configuration.kafka.producer(brokers: brokers), logger: logger)
+        let kafka = configuration.kafka
+        let topics = KafkaTopicSetup(
+            producer: deadLetters,
+            topics: [kafka.topic, kafka.deadLetterTopicName].map {
+                .init(name: $0, partitions: kafka.topicPartitions, replicationFactor: kafka.topicReplicationFactor)
+            },
+            logger: logger)
+        let writer = SpanTopicWriter(
+            kafka: kafka.consumer(brokers: brokers), deadLetters: deadLetters, store: SpanIngestStore(client: client, logger: logger),
+            configuration: .init(
+                topic: kafka.topic, deadLetterTopic: kafka.deadLetterTopicName, groupID: kafka.group, batchSpans: configuration.maxBatchSpans,
+                batchInterval: .milliseconds(configuration.writerBatchMillis),
+                writeTimeout: .milliseconds(configuration.writerWriteTimeoutMillis)),
+            logger: logger, metrics: metrics)
+
+        let router = Router(context: CinderRequestContext.self)
+        OperationalRoutes.add(to: router, registry: registry) {
+            guard writer.isRunning else { return "span writer not running" }
+            do {
+                _ = try await client.query("SELECT 1", logger: logger).collect()
+            } catch {
+                return "database unavailable"
+            }
+            return await topics.readiness()
+        }
+        let httpPort = PortBox()
+        let app = application(router, host: configuration.host, port: configuration.writerAdminPort, boundPort: httpPort, logger: logger) { port in
+            [
+                "cinder-writer is running (group \(kafka.group))",
+                "  Kafka:                    \(brokers) ← \(kafka.topic) (dead letters: \(kafka.deadLetterTopicName))",
+                "  Database:                 \(url.redactedDescription)",
+                "  Health / metrics:         http://\(configuration.displayHost):\(port)/healthz  /readyz  /metrics",
+            ]
+        }
+        // Stopped in reverse: the consumer writes and commits its last batch while the database and the
+        // dead-letter producer are still there.
+        let services: [any Service] = [client, KafkaProducerService(producer: deadLetters), topics, writer, app]
+        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: nil)
+    }
+
+    /// The HTTP server, announcing itself with `banner` once it listens.
+    static func application(
+        _ router: Router<CinderRequestContext>, host: String, port: Int, boundPort: PortBox, logger: Logger,
+        banner: @escaping @Sendable (Int) async -> [String]
+    ) -> some Service {
+        Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? port
+                boundPort.set(port)
+                Banner.write(await banner(port))
+            },
+            logger: logger)
+    }
+
+    static func group(_ services: [any Service], logger: Logger) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+}
