@@ -144,11 +144,13 @@ let package = Package(
             path: "Libraries/CinderLocalPostgres",
             swiftSettings: swiftSettings
         ),
-        // The span topic's message format (span_batch.proto, generated code in Generated/).
+        // The span topic's message format (span_batch.proto, generated code in Generated/): domain spans in
+        // (collector), storage rows out (writer).
         .target(
             name: "CinderQueueFormat",
             dependencies: [
                 "CinderModel",
+                "CinderStorage",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Libraries/CinderQueueFormat",

@@ -1,3 +1,4 @@
+import CinderKafka
 import Foundation
 import Logging
 
@@ -68,6 +69,8 @@ public enum CinderLogging {
         LoggingSystem.bootstrap { label in
             StructuredLogHandler(label: label, level: configuration.logLevel, format: configuration.logFormat)
         }
-        return Logger(label: label)
+        let logger = Logger(label: label)
+        KafkaLog.bootstrap(logger)
+        return logger
     }
 }

@@ -34,6 +34,10 @@ public struct KafkaConfiguration: Sendable {
 
     func makeConf(_ defaults: [String: String]) throws(KafkaError) -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
+        // librdkafka's own log lines go through swift-log (structured, like every other line) instead of stderr.
+        rd_kafka_conf_set_log_cb(conf) { _, level, facility, message in
+            KafkaLog.forward(level: level, facility: facility.map { String(cString: $0) } ?? "", message: message.map { String(cString: $0) } ?? "")
+        }
         var all = defaults
         all["bootstrap.servers"] = bootstrapServers
         for (k, v) in properties { all[k] = v }
@@ -78,4 +82,25 @@ func errorText(_ buffer: [CChar]) -> String {
 /// An `rd_kafka_t`: librdkafka documents its client handles as safe to use from any thread.
 struct ClientHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+}
+
+/// Where librdkafka's log lines go; callbacks carry no context, so the logger is process-wide.
+public enum KafkaLog {
+    private static let shared = Mutex(Logger(label: "cinder.kafka"))
+
+    /// Services call this once with their configured logger.
+    public static func bootstrap(_ logger: Logger) { shared.withLock { $0 = logger } }
+
+    static func forward(level: Int32, facility: String, message: String) {
+        // syslog levels: 0-3 errors, 4 warning, 5 notice, 6 info, 7 debug.
+        let swiftLevel: Logger.Level = switch level {
+        case ...3: .error
+        case 4: .warning
+        case 5: .notice
+        case 6: .info
+        default: .debug
+        }
+        let logger = shared.withLock { $0 }
+        logger.log(level: swiftLevel, "\(message)", metadata: ["cinder.kafka.facility": "\(facility)"])
+    }
 }

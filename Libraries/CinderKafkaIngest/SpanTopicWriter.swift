@@ -208,10 +208,10 @@ private final class ConsumerLoop: @unchecked Sendable {
     private func take(_ message: KafkaMessage) {
         var entry = Entry(message: message)
         do {
-            let spans = try SpanBatchCodec.decode(message.value)
-            if !spans.spans.isEmpty {
-                entry.spans = EncodedSpans(spans)
-                batchSpans += spans.spans.count
+            let rows = try SpanBatchCodec.decodeRows(message.value)
+            if rows.count > 0 {
+                entry.spans = rows
+                batchSpans += rows.count
             }
         } catch {
             entry.poison = error.description

@@ -1,11 +1,12 @@
 import CinderModel
+import CinderStorage
 import Foundation
 import SwiftProtobuf
 
 /// The one place that knows the span topic's message format, for the producer (collector) and the
 /// consumer (writer) alike.
 public enum SpanBatchCodec {
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
 
     public struct DecodingError: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -28,6 +29,9 @@ public enum SpanBatchCodec {
             wire.statusCode = span.statusCode.rawValue
             wire.statusMessage = span.statusMessage
             wire.attributesJson = Data(JSONValue.object(span.attributes).jsonBytes)
+            wire.sessionID = span.sessionID ?? ""
+            wire.promptTokenCount = span.promptTokenCount ?? 0
+            wire.completionTokenCount = span.completionTokenCount ?? 0
             wire.events = span.events.map { event in
                 var wireEvent = Cinder_Queue_V1_Event()
                 wireEvent.name = event.name
@@ -41,26 +45,35 @@ public enum SpanBatchCodec {
         return (try? message.serializedBytes()) ?? []
     }
 
-    /// Decodes a message; throws for anything that is not a batch this build understands (a poison
-    /// message for the dead-letter topic).
+    /// Decodes a message into the rows the writer stores, without parsing the attribute documents
+    /// (PostgreSQL validates them on insert); throws for anything that is not a batch this build
+    /// understands (a poison message for the dead-letter topic).
+    public static func decodeRows(_ bytes: [UInt8]) throws(DecodingError) -> EncodedSpans {
+        let message = try envelope(bytes)
+        var rows: [EncodedSpan] = []
+        rows.reserveCapacity(message.spans.count)
+        for wire in message.spans {
+            let (kind, status) = try validate(wire)
+            rows.append(
+                EncodedSpan(
+                    traceID: wire.traceID, spanID: wire.spanID, parentID: wire.parentID.isEmpty ? nil : wire.parentID,
+                    name: wire.name, kind: kind, startTime: wire.startTimeUnixNano, endTime: wire.endTimeUnixNano,
+                    statusCode: status, statusMessage: wire.statusMessage, attributesJSON: [UInt8](wire.attributesJson),
+                    eventsJSON: SpanRows.eventsJSON(
+                        serialized: wire.events.map { (name: $0.name, time: $0.timeUnixNano, attributesJSON: [UInt8]($0.attributesJson)) }),
+                    promptTokenCount: wire.promptTokenCount, completionTokenCount: wire.completionTokenCount,
+                    sessionID: wire.sessionID.isEmpty ? nil : wire.sessionID))
+        }
+        return EncodedSpans(organizationID: OrganizationID(message.organizationID), projectName: message.projectName, spans: rows)
+    }
+
+    /// Decodes a message into domain spans (attributes parsed), for tools and tests.
     public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> ProjectSpans {
-        let message: Cinder_Queue_V1_SpanBatch
-        do {
-            message = try Cinder_Queue_V1_SpanBatch(serializedBytes: bytes)
-        } catch {
-            throw DecodingError(description: "not a SpanBatch protobuf: \(error)")
-        }
-        guard message.formatVersion == formatVersion else {
-            throw DecodingError(description: "SpanBatch format version \(message.formatVersion) is not supported (this build reads \(formatVersion))")
-        }
+        let message = try envelope(bytes)
         var spans: [Span] = []
         spans.reserveCapacity(message.spans.count)
         for wire in message.spans {
-            guard let kind = SpanKind(rawValue: wire.spanKind), let status = SpanStatusCode(rawValue: wire.statusCode),
-                !wire.traceID.isEmpty, !wire.spanID.isEmpty
-            else {
-                throw DecodingError(description: "span \(wire.spanID) has invalid ids, kind or status")
-            }
+            let (kind, status) = try validate(wire)
             spans.append(
                 Span(
                     traceID: wire.traceID, spanID: wire.spanID, parentID: wire.parentID.isEmpty ? nil : wire.parentID,
@@ -75,6 +88,28 @@ public enum SpanBatchCodec {
         }
         return ProjectSpans(
             organizationID: OrganizationID(message.organizationID), projectName: message.projectName, spans: spans)
+    }
+
+    private static func envelope(_ bytes: [UInt8]) throws(DecodingError) -> Cinder_Queue_V1_SpanBatch {
+        let message: Cinder_Queue_V1_SpanBatch
+        do {
+            message = try Cinder_Queue_V1_SpanBatch(serializedBytes: bytes)
+        } catch {
+            throw DecodingError(description: "not a SpanBatch protobuf: \(error)")
+        }
+        guard message.formatVersion == formatVersion else {
+            throw DecodingError(description: "SpanBatch format version \(message.formatVersion) is not supported (this build reads \(formatVersion))")
+        }
+        return message
+    }
+
+    private static func validate(_ wire: Cinder_Queue_V1_Span) throws(DecodingError) -> (SpanKind, SpanStatusCode) {
+        guard let kind = SpanKind(rawValue: wire.spanKind), let status = SpanStatusCode(rawValue: wire.statusCode),
+            !wire.traceID.isEmpty, !wire.spanID.isEmpty
+        else {
+            throw DecodingError(description: "span \(wire.spanID) has invalid ids, kind or status")
+        }
+        return (kind, status)
     }
 
     private static func object(_ data: Data, what: String) throws(DecodingError) -> [String: JSONValue] {

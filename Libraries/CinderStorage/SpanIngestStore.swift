@@ -32,24 +32,43 @@ public struct EncodedSpans: Sendable {
     public var count: Int { spans.count }
 
     public init(_ batch: ProjectSpans) {
-        organizationID = batch.organizationID
-        projectName = SQLText.clean(batch.projectName)
-        spans = batch.spans.map { span in
-            // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
-            // Counts are clamped to 32 bits (Phoenix's column type), so that sums cannot overflow.
-            let isLLM = span.kind == .llm
-            func tokens(_ count: Int64?) -> Int64 { isLLM ? min(max(count ?? 0, 0), Int64(Int32.max)) : -1 }
-            let session = span.sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
-            return EncodedSpan(
-                traceID: span.traceID, spanID: SQLText.clean(span.spanID), parentID: SQLText.clean(span.parentID ?? ""),
-                name: SQLText.clean(span.name), kind: span.kind.rawValue, startMicros: span.startTime.micros,
-                endMicros: span.endTime.micros, attributes: JSONText(JSONValue.object(span.attributes).jsonBytes),
-                events: JSONText(SpanRows.eventsJSON(span.events)), statusCode: span.statusCode.rawValue,
-                statusMessage: SQLText.clean(span.statusMessage),
-                promptTokens: tokens(span.promptTokenCount),
-                completionTokens: tokens(span.completionTokenCount),
-                sessionID: session?.isEmpty == false ? session : nil)
-        }
+        self.init(
+            organizationID: batch.organizationID, projectName: batch.projectName,
+            spans: batch.spans.map { span in
+                EncodedSpan(
+                    traceID: span.traceID, spanID: span.spanID, parentID: span.parentID, name: span.name, kind: span.kind,
+                    startTime: span.startTime, endTime: span.endTime, statusCode: span.statusCode, statusMessage: span.statusMessage,
+                    attributesJSON: JSONValue.object(span.attributes).jsonBytes, eventsJSON: SpanRows.eventsJSON(span.events),
+                    promptTokenCount: span.promptTokenCount, completionTokenCount: span.completionTokenCount, sessionID: span.sessionID)
+            })
+    }
+
+    public init(organizationID: OrganizationID, projectName: String, spans: [EncodedSpan]) {
+        self.organizationID = organizationID
+        self.projectName = SQLText.clean(projectName)
+        self.spans = spans
+    }
+}
+
+extension EncodedSpan {
+    /// A row from its parts; `attributesJSON` and `eventsJSON` are stored as they are (PostgreSQL
+    /// validates them: invalid JSON fails the write as unprocessable data).
+    public init(
+        traceID: String, spanID: String, parentID: String?, name: String, kind: SpanKind, startTime: UnixNanos, endTime: UnixNanos,
+        statusCode: SpanStatusCode, statusMessage: String, attributesJSON: [UInt8], eventsJSON: [UInt8],
+        promptTokenCount: Int64?, completionTokenCount: Int64?, sessionID: String?
+    ) {
+        // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
+        // Counts are clamped to 32 bits (Phoenix's column type), so that sums cannot overflow.
+        let isLLM = kind == .llm
+        func tokens(_ count: Int64?) -> Int64 { isLLM ? min(max(count ?? 0, 0), Int64(Int32.max)) : -1 }
+        let session = sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
+        self.init(
+            traceID: traceID, spanID: SQLText.clean(spanID), parentID: SQLText.clean(parentID ?? ""), name: SQLText.clean(name),
+            kind: kind.rawValue, startMicros: startTime.micros, endMicros: endTime.micros, attributes: JSONText(attributesJSON),
+            events: JSONText(eventsJSON), statusCode: statusCode.rawValue, statusMessage: SQLText.clean(statusMessage),
+            promptTokens: tokens(promptTokenCount), completionTokens: tokens(completionTokenCount),
+            sessionID: session?.isEmpty == false ? session : nil)
     }
 }
 
@@ -299,9 +318,9 @@ struct JSONText: PostgresArrayEncodable, PostgresNonThrowingEncodable, Sendable 
     }
 }
 
-enum SpanRows {
+public enum SpanRows {
     /// Events as Phoenix stores them: `[{"name", "timestamp" (ISO-8601), "attributes" (flat)}]`.
-    static func eventsJSON(_ events: [SpanEvent]) -> [UInt8] {
+    public static func eventsJSON(_ events: [SpanEvent]) -> [UInt8] {
         if events.isEmpty { return Array("[]".utf8) }
         return JSONValue.array(events.map { event in
             .object([
@@ -310,6 +329,21 @@ enum SpanRows {
                 "attributes": .object(event.attributes),
             ])
         }).jsonBytes
+    }
+
+    /// The same document from events whose attributes are already a serialized JSON object.
+    public static func eventsJSON(serialized events: some Collection<(name: String, time: UnixNanos, attributesJSON: [UInt8])>) -> [UInt8] {
+        if events.isEmpty { return Array("[]".utf8) }
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (index, event) in events.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"name":"#.utf8) + JSONValue.string(event.name).jsonBytes
+            out += Array(#","timestamp":"#.utf8) + JSONValue.string(Timestamp.iso8601(nanos: event.time)).jsonBytes
+            out += Array(#","attributes":"#.utf8) + event.attributesJSON
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 }
 

@@ -48,7 +48,7 @@ import Testing
         #expect(received.values.flatMap(\.spans).sorted { $0.spanID < $1.spanID } == spans.sorted { $0.spanID < $1.spanID })
     }
 
-    @Test func unreachableBrokerIsUnavailableWithinTheDeliveryTimeout() async throws {
+    @Test func unreachableBrokerIsBackPressureWithinTheDeliveryTimeout() async throws {
         let cluster = try KafkaMockCluster(brokers: 1)
         try cluster.createTopic("cinder.spans.v1", partitions: 1)
         let configuration = KafkaConfiguration(

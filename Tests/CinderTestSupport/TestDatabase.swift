@@ -69,6 +69,17 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// One text value from a SQL query (empty for NULL), for assertions.
+    public func text(_ sql: String) async throws -> String {
+        try await Self.withConnection(url) { connection in
+            var value = ""
+            for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).decode(String?.self) {
+                value = v ?? ""
+            }
+            return value
+        }
+    }
+
     /// One value from a SQL query, for assertions.
     public func scalar(_ sql: String) async throws -> Int64 {
         try await Self.withConnection(url) { connection in

@@ -34,7 +34,7 @@ package nonisolated struct Cinder_Queue_V1_SpanBatch: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// 1 for this layout.
+  /// 2 for this layout (1, never released, lacked the derived span fields 12-14).
   package var formatVersion: UInt32 = 0
 
   package var organizationID: Int64 = 0
@@ -79,6 +79,14 @@ package nonisolated struct Cinder_Queue_V1_Span: Sendable {
   package var attributesJson: Data = Data()
 
   package var events: [Cinder_Queue_V1_Event] = []
+
+  /// Derived from the attributes by the collector, so that the writer stores attributes_json as it is
+  /// and never parses it: the session (empty: none) and the LLM token counts (0 when absent).
+  package var sessionID: String = String()
+
+  package var promptTokenCount: Int64 = 0
+
+  package var completionTokenCount: Int64 = 0
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -153,7 +161,7 @@ nonisolated extension Cinder_Queue_V1_SpanBatch: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Cinder_Queue_V1_Span: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Span"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}span_id\0\u{3}parent_id\0\u{1}name\0\u{3}span_kind\0\u{3}start_time_unix_nano\0\u{3}end_time_unix_nano\0\u{3}status_code\0\u{3}status_message\0\u{3}attributes_json\0\u{1}events\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}span_id\0\u{3}parent_id\0\u{1}name\0\u{3}span_kind\0\u{3}start_time_unix_nano\0\u{3}end_time_unix_nano\0\u{3}status_code\0\u{3}status_message\0\u{3}attributes_json\0\u{1}events\0\u{3}session_id\0\u{3}prompt_token_count\0\u{3}completion_token_count\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -172,6 +180,9 @@ nonisolated extension Cinder_Queue_V1_Span: SwiftProtobuf.Message, SwiftProtobuf
       case 9: try { try decoder.decodeSingularStringField(value: &self.statusMessage) }()
       case 10: try { try decoder.decodeSingularBytesField(value: &self.attributesJson) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.promptTokenCount) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.completionTokenCount) }()
       default: break
       }
     }
@@ -211,6 +222,15 @@ nonisolated extension Cinder_Queue_V1_Span: SwiftProtobuf.Message, SwiftProtobuf
     if !self.events.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 11)
     }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 12)
+    }
+    if self.promptTokenCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.promptTokenCount, fieldNumber: 13)
+    }
+    if self.completionTokenCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.completionTokenCount, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -226,6 +246,9 @@ nonisolated extension Cinder_Queue_V1_Span: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.statusMessage != rhs.statusMessage {return false}
     if lhs.attributesJson != rhs.attributesJson {return false}
     if lhs.events != rhs.events {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.promptTokenCount != rhs.promptTokenCount {return false}
+    if lhs.completionTokenCount != rhs.completionTokenCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,148 @@
+import CinderKafka
+import CinderKafkaIngest
+import CinderModel
+import CinderQueueFormat
+import CinderStorage
+import CinderTestSupport
+import Foundation
+import Logging
+import Metrics
+import Testing
+
+@Suite struct SpanTopicWriterTests {
+    static let logger: Logger = {
+        var logger = Logger(label: "writer-test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Spans published by the collector's queue (some twice) and a poison message: every span is stored
+    /// once, the poison message lands in the dead-letter topic with its reason, and the group's offsets
+    /// are committed, so a new member reads nothing again.
+    @Test func writesEverySpanOnceDeadLettersPoisonAndCommits() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("spans", partitions: 3)
+        try cluster.createTopic("spans.dlq", partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
+        defer { producer.close() }
+        let queue = KafkaSpanQueue(producer: producer, configuration: .init(topic: "spans"), logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+
+        let traces = (0..<30).map { _ in
+            let trace = Spans.hex(16)
+            return (0..<3).map { i in Spans.make(trace: trace, name: "span-\(i)") }
+        }
+        let organization = OrganizationID(1)
+        try await queue.publish([ProjectSpans(organizationID: organization, projectName: "writer-test", spans: traces.flatMap { $0 })])
+        _ = try await producer.send(topic: "spans", key: Array("bad".utf8), value: [0xff, 0x00, 0x13])
+        // An exporter retrying a request whose answer it lost: the same spans again.
+        try await queue.publish([ProjectSpans(organizationID: organization, projectName: "writer-test", spans: traces.prefix(5).flatMap { $0 })])
+
+        let database = try await TestDatabase.create()
+        try await database.withClient { client async throws in
+            let writer = SpanTopicWriter(
+                kafka: kafka, deadLetters: producer, store: SpanIngestStore(client: client, logger: Self.logger),
+                configuration: .init(topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchSpans: 20, batchInterval: .milliseconds(20)),
+                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+            let running = Task { try await writer.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await database.scalar("SELECT count(*) FROM spans") < 90, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // Let the last batch's offsets be committed before stopping (stopping also commits).
+            try await Task.sleep(for: .milliseconds(300))
+            running.cancel()
+            try await running.value
+        }
+        #expect(try await database.scalar("SELECT count(*) FROM spans") == 90)
+        #expect(try await database.scalar("SELECT count(DISTINCT span_id) FROM spans") == 90)
+        #expect(try await database.scalar("SELECT count(*) FROM traces") == 30)
+
+        let deadLetters = try KafkaConsumer(configuration: kafka, groupID: "dlq-reader", topics: ["spans.dlq"], logger: Self.logger)
+        var dead: [KafkaMessage] = []
+        let until = ContinuousClock.now + .seconds(10)
+        while dead.isEmpty, ContinuousClock.now < until {
+            if let message = deadLetters.poll(timeout: .milliseconds(200)) { dead.append(message) }
+        }
+        deadLetters.close()
+        #expect(dead.map(\.value) == [[0xff, 0x00, 0x13]])
+        #expect(dead.map(\.key) == [Array("bad".utf8)])
+
+        let again = try KafkaConsumer(configuration: kafka, groupID: "writers", topics: ["spans"], logger: Self.logger)
+        var redelivered = 0
+        let quiet = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < quiet {
+            if again.poll(timeout: .milliseconds(200)) != nil { redelivered += 1 }
+        }
+        again.close()
+        #expect(redelivered == 0)
+    }
+
+    /// The writer stores the topic's rows without parsing attributes; what it stores must be exactly what
+    /// the all-in-one stores from the same spans (derived token counts, session, events included).
+    @Test func rowsFromTheTopicEqualRowsWrittenInProcess() async throws {
+        let trace = Spans.hex(16)
+        var llm = Spans.make(
+            trace: trace, name: "chat \u{0}model", kind: .llm,
+            attributes: [
+                "llm": ["token_count": ["prompt": 12, "completion": 7]], "session": ["id": " s-1 "], "input": ["value": "é \"q\""],
+            ])
+        llm.events = [
+            SpanEvent(name: "exception", time: 1_700_000_000_000_000_123, attributes: ["exception.message": "boom", "n": 3]),
+            SpanEvent(name: "checkpoint", time: 1_700_000_000_000_001_000, attributes: [:]),
+        ]
+        let root = Spans.make(trace: trace, span: Spans.hex(8), name: "root", kind: .chain, attributes: ["session": ["id": 42]])
+        let batch = ProjectSpans(organizationID: OrganizationID(1), projectName: "rows", spans: [llm, root])
+
+        let direct = try await TestDatabase.create()
+        let viaTopic = try await TestDatabase.create()
+        try await direct.withClient { client async throws in
+            _ = try await SpanIngestStore(client: client, logger: Self.logger).insert([EncodedSpans(batch)])
+        }
+        try await viaTopic.withClient { client async throws in
+            let rows = try SpanBatchCodec.decodeRows(SpanBatchCodec.encode(batch))
+            _ = try await SpanIngestStore(client: client, logger: Self.logger).insert([rows])
+        }
+        let dump = """
+            SELECT string_agg(concat_ws('|', s.span_id, s.parent_id, s.name, s.span_kind, s.start_time, s.end_time, s.attributes::jsonb,
+                s.events::jsonb, s.status_code, s.status_message, s.llm_token_count_prompt, s.llm_token_count_completion, ps.session_id),
+                E'\n' ORDER BY s.span_id)
+            FROM spans s JOIN traces t ON t.id = s.trace_rowid LEFT JOIN project_sessions ps ON ps.id = t.project_session_id
+            """
+        let expected = try await direct.text(dump)
+        #expect(expected.contains("|12|7|"))
+        #expect(expected.contains("s-1"))
+        #expect(try await viaTopic.text(dump) == expected)
+    }
+
+    /// The writer pauses consumption while it retries a failing write; resuming must continue exactly
+    /// where the application left off, with nothing skipped and nothing repeated.
+    @Test func pausedConsumerResumesWithoutGapsOrRepeats() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("events", partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
+        for i in 0..<200 { _ = try await producer.send(topic: "events", key: [], value: Array("\(i)".utf8)) }
+        producer.close()
+
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: "pausing", topics: ["events"], logger: Self.logger)
+        defer { consumer.close() }
+        var offsets: [Int64] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while offsets.count < 50, ContinuousClock.now < deadline {
+            if let message = consumer.poll(timeout: .milliseconds(100)) { offsets.append(message.offset) }
+        }
+        consumer.pauseAll()
+        var whilePaused = 0
+        let pausedUntil = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < pausedUntil {
+            if consumer.poll(timeout: .milliseconds(100)) != nil { whilePaused += 1 }
+        }
+        consumer.resumeAll()
+        while offsets.count < 200, ContinuousClock.now < deadline + .seconds(10) {
+            if let message = consumer.poll(timeout: .milliseconds(100)) { offsets.append(message.offset) }
+        }
+        #expect(whilePaused == 0)
+        #expect(offsets == Array(0..<200))
+    }
+}
