@@ -138,18 +138,135 @@ private func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async 
     return try result.withLock { $0! }.get()
 }
 
+/// Everything a write attempt needs, shareable with the task that runs it.
+private struct WriteContext: Sendable {
+    let deadLetters: KafkaProducer
+    let store: any SpanStore
+    let deadLetterTopic: String
+    let writeTimeout: Duration
+    let logger: Logger
+    let metrics: WriterMetrics
+
+    /// One attempt: the entries' bad messages to the dead-letter topic, their spans in one transaction
+    /// (one message at a time if the database refuses some; those are dead-lettered too). Returns the
+    /// rows inserted.
+    func attempt(_ entries: inout [ConsumerLoop.Entry]) async throws -> Int {
+        try await deadLetter(&entries)
+        do {
+            return try await insert(entries.compactMap(\.spans))
+        } catch let error as CinderError where error.code == .unprocessable {
+            var inserted = 0
+            for index in entries.indices {
+                guard let spans = entries[index].spans else { continue }
+                do {
+                    inserted += try await insert([spans])
+                } catch let error as CinderError where error.code == .unprocessable {
+                    entries[index].spans = nil
+                    entries[index].poison = error.message
+                }
+            }
+            try await deadLetter(&entries)
+            return inserted
+        }
+    }
+
+    private func insert(_ spans: [EncodedSpans]) async throws -> Int {
+        guard !spans.isEmpty else { return 0 }
+        let store = self.store
+        let timeout = writeTimeout
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask { try await store.insert(spans) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw WriteTimedOut(timeout: timeout)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Sends undecodable messages to the dead-letter topic, with why and where they came from.
+    private func deadLetter(_ entries: inout [ConsumerLoop.Entry]) async throws {
+        let pending = entries.indices.filter { entries[$0].poison != nil && !entries[$0].deadLettered }
+        guard !pending.isEmpty else { return }
+        let messages = pending.map { (entries[$0].message, entries[$0].poison!) }
+        let producer = deadLetters
+        let topic = deadLetterTopic
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (message, reason) in messages {
+                group.addTask {
+                    _ = try await producer.send(
+                        topic: topic, key: message.key, value: message.value,
+                        headers: [
+                            KafkaHeader("cinder.error", reason), KafkaHeader("cinder.source.topic", message.topic),
+                            KafkaHeader("cinder.source.partition", "\(message.partition)"),
+                            KafkaHeader("cinder.source.offset", "\(message.offset)"),
+                        ])
+                }
+            }
+            try await group.waitForAll()
+        }
+        for (index, (message, reason)) in zip(pending, messages) {
+            entries[index].deadLettered = true
+            logger.error(
+                "message sent to the dead-letter topic",
+                metadata: [
+                    "cinder.kafka.source": "\(message.topicPartition)@\(message.offset)", "cinder.kafka.topic": "\(topic)",
+                    "cinder.error": "\(reason)",
+                ])
+        }
+        metrics.deadLettered.increment(by: pending.count)
+    }
+}
+
+/// A batch being written by a task while the consumer thread reads the next one.
+private final class InFlightWrite: @unchecked Sendable {
+    let entries: [ConsumerLoop.Entry]
+    let started = ContinuousClock.now
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = Atomic<Bool>(false)
+    // Written by the task before `done` is signalled, read after `wait` returns.
+    private var result: Result<([ConsumerLoop.Entry], Int), any Error>?
+
+    init(_ entries: [ConsumerLoop.Entry], context: WriteContext) {
+        self.entries = entries
+        Task { [self] in
+            var written = entries
+            do {
+                let inserted = try await context.attempt(&written)
+                result = .success((written, inserted))
+            } catch {
+                result = .failure(error)
+            }
+            finished.store(true, ordering: .releasing)
+            done.signal()
+        }
+    }
+
+    var isDone: Bool { finished.load(ordering: .acquiring) }
+
+    /// Blocks until the attempt ends (bounded by the write timeout).
+    func wait() -> Result<([ConsumerLoop.Entry], Int), any Error> {
+        done.wait()
+        return result!
+    }
+}
+
 /// The state of one consumer: touched only by its thread (and `stop`, which only sets a flag).
+///
+/// Writes are pipelined: a full batch goes to a task, and the thread goes on reading the next one; the
+/// previous write is joined (its offsets committed, in order) before the next starts. A failed write
+/// is retried synchronously, with consumption paused.
 private final class ConsumerLoop: @unchecked Sendable {
     /// One consumed message: its spans, or why it goes to the dead-letter topic.
-    struct Entry {
+    struct Entry: Sendable {
         let message: KafkaMessage
         var spans: EncodedSpans?
         var poison: String?
         var deadLettered = false
     }
 
-    private let deadLetters: KafkaProducer
-    private let store: any SpanStore
+    private let context: WriteContext
     private let configuration: Configuration
     private let logger: Logger
     private let metrics: WriterMetrics
@@ -159,6 +276,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     private var batch: [Entry] = []
     private var batchSpans = 0
     private var batchStarted: ContinuousClock.Instant?
+    private var inFlight: InFlightWrite?
     private var retrying = false
     private var lagGauges: [KafkaTopicPartition: Gauge] = [:]
     private var lagReported = ContinuousClock.now
@@ -169,8 +287,9 @@ private final class ConsumerLoop: @unchecked Sendable {
         kafka: KafkaConfiguration, deadLetters: KafkaProducer, store: any SpanStore, configuration: Configuration, logger: Logger,
         metrics: WriterMetrics
     ) throws(KafkaError) {
-        self.deadLetters = deadLetters
-        self.store = store
+        self.context = WriteContext(
+            deadLetters: deadLetters, store: store, deadLetterTopic: configuration.deadLetterTopic, writeTimeout: configuration.writeTimeout,
+            logger: logger, metrics: metrics)
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
@@ -192,13 +311,19 @@ private final class ConsumerLoop: @unchecked Sendable {
             var wait = Duration.milliseconds(100)
             if let batchStarted { wait = max(.zero, min(wait, configuration.batchInterval - (ContinuousClock.now - batchStarted))) }
             if let message = consumer.poll(timeout: wait) { take(message) }
-            if batchSpans >= configuration.batchSpans
+            let ready = batchSpans >= configuration.batchSpans
                 || (batchStarted.map { ContinuousClock.now - $0 >= configuration.batchInterval } ?? false)
-            {
+            // A finished write is committed at once, not only when the next batch is due.
+            if let pending = inFlight, ready || pending.isDone, !joinInFlight() {
                 flush(deadline: nil)
+            }
+            if ready, inFlight == nil, !batch.isEmpty {
+                inFlight = InFlightWrite(batch, context: context)
+                clear()
             }
             reportLag()
         }
+        _ = joinInFlight()
         flush(deadline: .now + configuration.shutdownTimeout)
         // Leaving the group runs the revocation listener, which finds nothing left to commit.
         consumer.close()
@@ -218,6 +343,27 @@ private final class ConsumerLoop: @unchecked Sendable {
         }
         if batchStarted == nil { batchStarted = .now }
         batch.append(entry)
+    }
+
+    /// Waits for the write in flight: commits its offsets, or puts its messages back at the head of the
+    /// batch (uncommitted) and returns false.
+    private func joinInFlight() -> Bool {
+        guard let pending = inFlight else { return true }
+        inFlight = nil
+        switch pending.wait() {
+        case .success((let entries, let inserted)):
+            commit(entries, inserted: inserted, started: pending.started)
+            return true
+        case .failure(let error):
+            metrics.retries.increment()
+            logger.warning(
+                "span batch write failed, retrying with consumption paused",
+                metadata: ["cinder.messages": "\(pending.entries.count)", "cinder.error": "\(String(reflecting: error))"])
+            batch = pending.entries + batch
+            recount()
+            batchStarted = batchStarted ?? pending.started
+            return false
+        }
     }
 
     /// Writes the batch and commits its offsets, retrying (consumption paused) until it succeeds, the
@@ -262,29 +408,23 @@ private final class ConsumerLoop: @unchecked Sendable {
         return true
     }
 
-    /// The batch's bad messages to the dead-letter topic, its spans in one transaction, then its offsets.
+    /// One synchronous attempt at the whole batch, then its offsets.
     private func writeAndCommit() throws {
         let started = ContinuousClock.now
-        try deadLetterPoison()
-        var inserted = 0
-        let spans = batch.compactMap(\.spans)
-        do {
-            inserted = try insert(spans)
-        } catch let error as CinderError where error.code == .unprocessable {
-            // Some message carries data the database refuses: write them one by one, dead-letter the refused.
-            for index in batch.indices {
-                guard let spans = batch[index].spans else { continue }
-                do {
-                    inserted += try insert([spans])
-                } catch let error as CinderError where error.code == .unprocessable {
-                    batch[index].spans = nil
-                    batch[index].poison = error.message
-                }
-            }
-            try deadLetterPoison()
+        let entries = batch
+        let context = self.context
+        let (written, inserted) = try runBlocking {
+            var written = entries
+            let inserted = try await context.attempt(&written)
+            return (written, inserted)
         }
+        commit(written, inserted: inserted, started: started)
+        clear()
+    }
+
+    private func commit(_ entries: [Entry], inserted: Int, started: ContinuousClock.Instant) {
         do {
-            try consumer.commit(batch.map(\.message))
+            try consumer.commit(entries.map(\.message))
         } catch {
             // The rows are committed; if the group re-delivers, they are skipped as duplicates.
             logger.warning("offset commit failed after the batch was written", metadata: ["cinder.error": "\(error)"])
@@ -292,62 +432,7 @@ private final class ConsumerLoop: @unchecked Sendable {
         metrics.spansWritten.increment(by: inserted)
         metrics.batches.increment()
         metrics.batchDuration.recordInterval(since: started)
-        logger.debug(
-            "span batch written",
-            metadata: ["cinder.messages": "\(batch.count)", "cinder.spans": "\(batchSpans)", "cinder.inserted": "\(inserted)"])
-        clear()
-    }
-
-    private func insert(_ spans: [EncodedSpans]) throws -> Int {
-        guard !spans.isEmpty else { return 0 }
-        let store = self.store
-        let timeout = configuration.writeTimeout
-        return try runBlocking {
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                group.addTask { try await store.insert(spans) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw WriteTimedOut(timeout: timeout)
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-        }
-    }
-
-    /// Sends the batch's undecodable messages to the dead-letter topic, with why and where they came from.
-    private func deadLetterPoison() throws {
-        let pending = batch.indices.filter { batch[$0].poison != nil && !batch[$0].deadLettered }
-        guard !pending.isEmpty else { return }
-        let producer = deadLetters
-        let topic = configuration.deadLetterTopic
-        let messages = pending.map { (batch[$0].message, batch[$0].poison!) }
-        try runBlocking {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (message, reason) in messages {
-                    group.addTask {
-                        _ = try await producer.send(
-                            topic: topic, key: message.key, value: message.value,
-                            headers: [
-                                KafkaHeader("cinder.error", reason), KafkaHeader("cinder.source.topic", message.topic),
-                                KafkaHeader("cinder.source.partition", "\(message.partition)"),
-                                KafkaHeader("cinder.source.offset", "\(message.offset)"),
-                            ])
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
-        for index in pending {
-            batch[index].deadLettered = true
-            logger.error(
-                "message sent to the dead-letter topic",
-                metadata: [
-                    "cinder.kafka.source": "\(batch[index].message.topicPartition)@\(batch[index].message.offset)",
-                    "cinder.kafka.topic": "\(topic)", "cinder.error": "\(batch[index].poison!)",
-                ])
-        }
-        metrics.deadLettered.increment(by: pending.count)
+        logger.debug("span batch written", metadata: ["cinder.messages": "\(entries.count)", "cinder.inserted": "\(inserted)"])
     }
 
     private func clear() {
@@ -356,12 +441,18 @@ private final class ConsumerLoop: @unchecked Sendable {
         batchStarted = nil
     }
 
+    private func recount() {
+        batchSpans = batch.reduce(0) { $0 + ($1.spans?.count ?? 0) }
+        if batch.isEmpty { batchStarted = nil }
+    }
+
     /// Partitions are leaving this member: commit what was read from them if the database allows it now,
     /// otherwise forget it (uncommitted, the next owner reads it again). Never retries here: this runs
     /// inside librdkafka's poll, and the group is waiting.
     private func revoked(_ partitions: [KafkaTopicPartition]) {
         logger.info("partitions revoked", metadata: ["cinder.kafka.partitions": "\(partitions)"])
         let leaving = Set(partitions)
+        _ = joinInFlight()
         if !retrying, !batch.isEmpty {
             do {
                 try writeAndCommit()
@@ -370,8 +461,7 @@ private final class ConsumerLoop: @unchecked Sendable {
             }
         }
         batch.removeAll { leaving.contains($0.message.topicPartition) }
-        batchSpans = batch.reduce(0) { $0 + ($1.spans?.count ?? 0) }
-        if batch.isEmpty { batchStarted = nil }
+        recount()
         for partition in partitions { lagGauges.removeValue(forKey: partition)?.record(0) }
     }
 
