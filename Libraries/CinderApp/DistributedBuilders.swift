@@ -81,7 +81,7 @@ extension CinderBuilder {
             configuration: .init(
                 topic: kafka.topic, deadLetterTopic: kafka.deadLetterTopicName, groupID: kafka.group, batchSpans: configuration.maxBatchSpans,
                 batchInterval: .milliseconds(configuration.writerBatchMillis),
-                writeTimeout: .milliseconds(configuration.writerWriteTimeoutMillis)),
+                writeTimeout: .milliseconds(configuration.writerWriteTimeoutMillis), concurrentWrites: configuration.writers),
             logger: logger, metrics: metrics)
 
         let router = Router(context: CinderRequestContext.self)

@@ -33,6 +33,9 @@ public final class SpanTopicWriter: Service, Sendable {
         /// A write that has not finished by then counts as failed and is retried. PostgreSQL clients wait
         /// for a connection indefinitely while the server is down; this turns that into visible retries.
         public var writeTimeout: Duration
+        /// Batches being written at once. More than one overlaps PostgreSQL's commit flushes; offsets are
+        /// still committed in order.
+        public var concurrentWrites: Int
         /// After SIGTERM, how long to keep retrying a failing database before leaving the group with the
         /// batch uncommitted (the partitions' next owner reads it again).
         public var shutdownTimeout: Duration
@@ -40,7 +43,7 @@ public final class SpanTopicWriter: Service, Sendable {
         public init(
             topic: String = "cinder.spans.v1", deadLetterTopic: String = "cinder.spans.v1.dlq", groupID: String = "cinder-writer",
             batchSpans: Int = 5_000, batchInterval: Duration = .milliseconds(100), maxRetryDelay: Duration = .seconds(5),
-            writeTimeout: Duration = .seconds(15), shutdownTimeout: Duration = .seconds(20)
+            writeTimeout: Duration = .seconds(15), concurrentWrites: Int = 2, shutdownTimeout: Duration = .seconds(20)
         ) {
             self.topic = topic
             self.deadLetterTopic = deadLetterTopic
@@ -49,6 +52,7 @@ public final class SpanTopicWriter: Service, Sendable {
             self.batchInterval = batchInterval
             self.maxRetryDelay = maxRetryDelay
             self.writeTimeout = writeTimeout
+            self.concurrentWrites = max(1, concurrentWrites)
             self.shutdownTimeout = shutdownTimeout
         }
     }
@@ -254,9 +258,10 @@ private final class InFlightWrite: @unchecked Sendable {
 
 /// The state of one consumer: touched only by its thread (and `stop`, which only sets a flag).
 ///
-/// Writes are pipelined: a full batch goes to a task, and the thread goes on reading the next one; the
-/// previous write is joined (its offsets committed, in order) before the next starts. A failed write
-/// is retried synchronously, with consumption paused.
+/// Writes are pipelined: a full batch goes to a task (up to `concurrentWrites` at once) and the thread
+/// goes on reading the next one; writes are joined oldest first, and each one's offsets are committed
+/// only after every earlier write's were. A failed write, and every write started after it, go back
+/// to the batch uncommitted and are retried synchronously, with consumption paused.
 private final class ConsumerLoop: @unchecked Sendable {
     /// One consumed message: its spans, or why it goes to the dead-letter topic.
     struct Entry: Sendable {
@@ -276,7 +281,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     private var batch: [Entry] = []
     private var batchSpans = 0
     private var batchStarted: ContinuousClock.Instant?
-    private var inFlight: InFlightWrite?
+    private var inFlight: [InFlightWrite] = []
     private var retrying = false
     private var lagGauges: [KafkaTopicPartition: Gauge] = [:]
     private var lagReported = ContinuousClock.now
@@ -313,17 +318,20 @@ private final class ConsumerLoop: @unchecked Sendable {
             if let message = consumer.poll(timeout: wait) { take(message) }
             let ready = batchSpans >= configuration.batchSpans
                 || (batchStarted.map { ContinuousClock.now - $0 >= configuration.batchInterval } ?? false)
-            // A finished write is committed at once, not only when the next batch is due.
-            if let pending = inFlight, ready || pending.isDone, !joinInFlight() {
-                flush(deadline: nil)
+            // Finished writes are committed at once, not only when the next batch is due.
+            while let oldest = inFlight.first, oldest.isDone || (ready && inFlight.count >= configuration.concurrentWrites) {
+                if !joinOldest() {
+                    flush(deadline: nil)
+                    break
+                }
             }
-            if ready, inFlight == nil, !batch.isEmpty {
-                inFlight = InFlightWrite(batch, context: context)
+            if ready, inFlight.count < configuration.concurrentWrites, !batch.isEmpty {
+                inFlight.append(InFlightWrite(batch, context: context))
                 clear()
             }
             reportLag()
         }
-        _ = joinInFlight()
+        _ = joinAll()
         flush(deadline: .now + configuration.shutdownTimeout)
         // Leaving the group runs the revocation listener, which finds nothing left to commit.
         consumer.close()
@@ -345,25 +353,40 @@ private final class ConsumerLoop: @unchecked Sendable {
         batch.append(entry)
     }
 
-    /// Waits for the write in flight: commits its offsets, or puts its messages back at the head of the
-    /// batch (uncommitted) and returns false.
-    private func joinInFlight() -> Bool {
-        guard let pending = inFlight else { return true }
-        inFlight = nil
-        switch pending.wait() {
+    /// Waits for the oldest write: commits its offsets, or, if it failed, puts its messages and those
+    /// of every later write back at the head of the batch (uncommitted: a later write's offsets must not
+    /// be committed past the failed one's) and returns false.
+    private func joinOldest() -> Bool {
+        let oldest = inFlight.removeFirst()
+        switch oldest.wait() {
         case .success((let entries, let inserted)):
-            commit(entries, inserted: inserted, started: pending.started)
+            commit(entries, inserted: inserted, started: oldest.started)
             return true
         case .failure(let error):
             metrics.retries.increment()
             logger.warning(
                 "span batch write failed, retrying with consumption paused",
-                metadata: ["cinder.messages": "\(pending.entries.count)", "cinder.error": "\(String(reflecting: error))"])
-            batch = pending.entries + batch
+                metadata: ["cinder.messages": "\(oldest.entries.count)", "cinder.error": "\(String(reflecting: error))"])
+            var requeued = oldest.entries
+            for later in inFlight {
+                // Rows a later write did insert are skipped as duplicates when the batch is written again, so
+                // they are counted now (their offsets wait for the failed write).
+                if case .success((_, let inserted)) = later.wait() { metrics.spansWritten.increment(by: inserted) }
+                requeued += later.entries
+            }
+            inFlight.removeAll()
+            batch = requeued + batch
             recount()
-            batchStarted = batchStarted ?? pending.started
+            batchStarted = batchStarted ?? oldest.started
             return false
         }
+    }
+
+    private func joinAll() -> Bool {
+        while !inFlight.isEmpty {
+            if !joinOldest() { return false }
+        }
+        return true
     }
 
     /// Writes the batch and commits its offsets, retrying (consumption paused) until it succeeds, the
@@ -452,7 +475,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     private func revoked(_ partitions: [KafkaTopicPartition]) {
         logger.info("partitions revoked", metadata: ["cinder.kafka.partitions": "\(partitions)"])
         let leaving = Set(partitions)
-        _ = joinInFlight()
+        _ = joinAll()
         if !retrying, !batch.isEmpty {
             do {
                 try writeAndCommit()
