@@ -495,3 +495,32 @@ def test_sigterm_on_a_collector_with_requests_in_flight(cluster):
     stored = cluster.wait_stored(project, ok)
     assert ok <= set(stored), f"{len(ok - set(stored))} acknowledged spans missing"
     assert len(stored) == len(set(stored))
+
+
+def test_collector_is_unready_until_its_topic_exists(cluster):
+    """A collector whose topic cannot be ensured (the mock cluster has no such topic and does not
+    implement CreateTopics) keeps retrying and answers /readyz with 503 saying why."""
+    collector = Collector("collector-no-topic", cluster.brokers, cluster.work)
+    collector.env["CINDER_KAFKA_TOPIC"] = unique_name("missing.topic")
+    collector.start(wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert collector.running(), _tail(collector.log_path)
+            try:
+                r = requests.get(collector.ready_url, timeout=10)
+                if r.status_code == 503:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "collector never answered /readyz"
+            time.sleep(0.3)
+        assert "topics not ensured" in r.text
+        # Each attempt waits for the admin request to time out (5 s) before it logs and retries.
+        deadline = time.monotonic() + 30
+        while "cannot ensure Kafka topic yet, retrying" not in collector.log_path.read_text():
+            assert time.monotonic() < deadline, _tail(collector.log_path)
+            time.sleep(0.5)
+        assert requests.get(collector.ready_url, timeout=10).status_code == 503
+    finally:
+        assert collector.terminate(30) == 0
