@@ -64,3 +64,8 @@ result=$("$root/.venv/bin/python" "$load" --url "http://127.0.0.1:$http/v1/trace
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$collector/status)
 echo "$result"
 echo "partitions=$partitions writers=$writers collector peak RSS: $((hwm_kb / 1024)) MB"
+for port in "${admin_ports[@]}"; do
+  curl -s "http://127.0.0.1:$port/metrics" | awk -v port="$port" '
+    /^cinder_writer_batches_total/ {b = $2} /^cinder_writer_batch_duration_seconds_sum/ {d = $2}
+    END {printf "writer :%s batches=%d mean batch write+commit=%.0f ms\n", port, b, b ? d * 1000 / b : 0}'
+done
