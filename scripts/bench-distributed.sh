@@ -59,8 +59,22 @@ done
 # Writers joined and own their partitions before the clock starts.
 sleep 4
 
+# CPU seconds (user + system) a process and its children used so far: /proc/PID/stat fields 14-17.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
+postmaster=$(head -1 "$work/pg/data/postmaster.pid")
+pg_cpu() { local total=0; for pid in $postmaster $(pgrep -P "$postmaster"); do total=$(echo "$total + $(cpu_s "$pid")" | bc); done; echo "$total"; }
+mock_pid=${pids[1]}
+before="$(cpu_s "$collector") $(pg_cpu) $(cpu_s "$mock_pid")"
+writer_pids=("${pids[@]:3}")
+writers_before=0; for pid in "${writer_pids[@]}"; do writers_before=$(echo "$writers_before + $(cpu_s "$pid")" | bc); done
+
 count="for p in ${admin_ports[*]}; do curl -s http://127.0.0.1:\$p/metrics; done | awk '/^cinder_spans_written_total/ {s += \$2} END {print s + 0}'"
 result=$("$root/.venv/bin/python" "$load" --url "http://127.0.0.1:$http/v1/traces" --traces "$traces" --count-cmd "$count") || { echo "load failed: $result" >&2; tail -5 "$work"/*.log >&2; exit 1; }
+read -r collector0 pg0 mock0 <<<"$before"
+writers_after=0; for pid in "${writer_pids[@]}"; do writers_after=$(echo "$writers_after + $(cpu_s "$pid")" | bc); done
+echo "CPU seconds during the run: collector $(echo "$(cpu_s "$collector") - $collector0" | bc)," \
+  "writers $(echo "$writers_after - $writers_before" | bc), PostgreSQL $(echo "$(pg_cpu) - $pg0" | bc)," \
+  "mock broker $(echo "$(cpu_s "$mock_pid") - $mock0" | bc)"
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$collector/status)
 echo "$result"
 echo "partitions=$partitions writers=$writers collector peak RSS: $((hwm_kb / 1024)) MB"
