@@ -20,6 +20,14 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
 
     /// The producer's local queue is full: back-pressure, not a failure.
     public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
+
+    /// This message can never be produced as it is (too large, or the topic refuses this client):
+    /// retrying would fail forever.
+    public var isPermanentForMessage: Bool {
+        [RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+         RD_KAFKA_RESP_ERR_INVALID_RECORD]
+            .contains { $0.rawValue == code }
+    }
 }
 
 /// librdkafka properties; extra entries pass through unchanged (SASL, TLS, tuning on real clusters).

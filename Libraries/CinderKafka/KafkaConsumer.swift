@@ -104,6 +104,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         var errstr = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
+            rd_kafka_conf_destroy(conf)
             throw KafkaError(message: "cannot create Kafka consumer: \(errorText(errstr))")
         }
         rd_kafka_poll_set_consumer(handle)

@@ -59,8 +59,12 @@ enum KafkaMetadata {
 }
 
 extension Duration {
-    /// Whole milliseconds, as librdkafka's timeouts take them.
+    /// Milliseconds, as librdkafka's timeouts take them: rounded up, and never negative (-1 would mean
+    /// "wait forever" to librdkafka).
     var milliseconds: Int32 {
-        Int32(clamping: components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+        guard self > .zero else { return 0 }
+        let (seconds, attoseconds) = components
+        let partial = attoseconds % 1_000_000_000_000_000 == 0 ? 0 : 1
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + Int64(partial))
     }
 }

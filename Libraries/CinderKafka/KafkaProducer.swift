@@ -32,6 +32,9 @@ public final class KafkaProducer: @unchecked Sendable {
     // rd_kafka_t is thread-safe; topic handles are cached under the lock.
     private let handle: OpaquePointer
     private let topics = Mutex<[String: OpaquePointer]>([:])
+    /// Calls inside librdkafka right now, and whether `close` began: `close` waits for the calls, later
+    /// calls fail, and the handle itself is destroyed only in `deinit`, when nothing can use it.
+    private let usage = Mutex<(active: Int, closed: Bool)>((0, false))
     private let poller: PollThread
     private let logger: Logger
 
@@ -56,6 +59,7 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         var errstr = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errstr, errstr.count) else {
+            rd_kafka_conf_destroy(conf)
             throw KafkaError(message: "cannot create Kafka producer: \(errorText(errstr))")
         }
         self.handle = handle
@@ -64,81 +68,123 @@ public final class KafkaProducer: @unchecked Sendable {
         self.poller = PollThread(name: "cinder-kafka-producer") { _ = rd_kafka_poll(shared.pointer, 100) }
     }
 
-    private func topic(_ name: String) -> OpaquePointer {
-        topics.withLock { topics in
+    private func topic(_ name: String) throws(KafkaError) -> OpaquePointer {
+        let topic = topics.withLock { topics -> OpaquePointer? in
             if let existing = topics[name] { return existing }
-            let created = rd_kafka_topic_new(handle, name, nil)!
+            let created = rd_kafka_topic_new(handle, name, nil)
             topics[name] = created
             return created
         }
+        guard let topic else { throw KafkaError(rd_kafka_last_error(), context: "invalid topic '\(name)'") }
+        return topic
+    }
+
+    /// Runs `body` unless the producer is closing; `close` waits for it to return.
+    private func using<T>(_ body: () throws -> T) throws -> T {
+        try usage.withLock { (usage) throws(KafkaError) in
+            guard !usage.closed else { throw KafkaError(message: "Kafka producer is closed") }
+            usage.active += 1
+        }
+        defer { usage.withLock { $0.active -= 1 } }
+        return try body()
     }
 
     /// Sends one message and waits for the broker's acknowledgement.
     public func send(topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader] = []) async throws -> KafkaDelivery {
-        let topic = self.topic(name)
-        return try await withCheckedThrowingContinuation { continuation in
-            let opaque = Unmanaged.passRetained(DeliveryBox(continuation)).toOpaque()
-            // Owned by librdkafka once the produce call succeeds, by us otherwise.
-            var recordHeaders: OpaquePointer?
-            if !headers.isEmpty {
-                recordHeaders = rd_kafka_headers_new(headers.count)
-                for header in headers {
-                    _ = header.value.withUnsafeBytes { rd_kafka_header_add(recordHeaders, header.name, -1, $0.baseAddress, $0.count) }
+        try await withCheckedThrowingContinuation { continuation in
+            do {
+                try using { try produce(topic: name, key: key, value: value, headers: headers, continuation: continuation) }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Hands one message to librdkafka; its delivery report resumes `continuation`.
+    private func produce(
+        topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader],
+        continuation: CheckedContinuation<KafkaDelivery, any Error>
+    ) throws {
+        let topic = try self.topic(name)
+        let opaque = Unmanaged.passRetained(DeliveryBox(continuation)).toOpaque()
+        // Owned by librdkafka once the produce call succeeds, by us otherwise.
+        var recordHeaders: OpaquePointer?
+        if !headers.isEmpty {
+            recordHeaders = rd_kafka_headers_new(headers.count)
+            for header in headers {
+                _ = header.value.withUnsafeBytes { rd_kafka_header_add(recordHeaders, header.name, -1, $0.baseAddress, $0.count) }
+            }
+        }
+        let error = value.withUnsafeBytes { valueBytes in
+            key.withUnsafeBytes { keyBytes in
+                var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: recordHeaders == nil ? 5 : 6)
+                fields[0].vtype = RD_KAFKA_VTYPE_RKT
+                fields[0].u.rkt = topic
+                fields[1].vtype = RD_KAFKA_VTYPE_VALUE
+                fields[1].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress), size: valueBytes.count)
+                fields[2].vtype = RD_KAFKA_VTYPE_KEY
+                fields[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress), size: keyBytes.count)
+                fields[3].vtype = RD_KAFKA_VTYPE_OPAQUE
+                fields[3].u.ptr = opaque
+                // librdkafka keeps its own copy: these buffers live only for this call.
+                fields[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                fields[4].u.i = RD_KAFKA_MSG_F_COPY
+                if let recordHeaders {
+                    fields[5].vtype = RD_KAFKA_VTYPE_HEADERS
+                    fields[5].u.headers = recordHeaders
                 }
+                return rd_kafka_produceva(handle, fields, fields.count)
             }
-            let error = value.withUnsafeBytes { valueBytes in
-                key.withUnsafeBytes { keyBytes in
-                    var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: recordHeaders == nil ? 4 : 5)
-                    fields[0].vtype = RD_KAFKA_VTYPE_RKT
-                    fields[0].u.rkt = topic
-                    fields[1].vtype = RD_KAFKA_VTYPE_VALUE
-                    fields[1].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress), size: valueBytes.count)
-                    fields[2].vtype = RD_KAFKA_VTYPE_KEY
-                    fields[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress), size: keyBytes.count)
-                    fields[3].vtype = RD_KAFKA_VTYPE_OPAQUE
-                    fields[3].u.ptr = opaque
-                    if let recordHeaders {
-                        fields[4].vtype = RD_KAFKA_VTYPE_HEADERS
-                        fields[4].u.headers = recordHeaders
-                    }
-                    // Without a MSGFLAGS field librdkafka copies the payload (RD_KAFKA_MSG_F_COPY).
-                    return rd_kafka_produceva(handle, fields, fields.count)
-                }
-            }
-            if let error {
-                defer { rd_kafka_error_destroy(error) }
-                if let recordHeaders { rd_kafka_headers_destroy(recordHeaders) }
-                Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
-                continuation.resume(throwing: KafkaError(rd_kafka_error_code(error), context: "produce failed"))
-            }
+        }
+        if let error {
+            defer { rd_kafka_error_destroy(error) }
+            if let recordHeaders { rd_kafka_headers_destroy(recordHeaders) }
+            Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+            continuation.resume(throwing: KafkaError(rd_kafka_error_code(error), context: "produce failed"))
         }
     }
 
     /// Whether a broker answers a metadata request within `timeout` (blocks the calling thread).
     public func isReachable(timeout: Duration) -> Bool {
-        (try? KafkaMetadata.topics(handle, timeout: timeout)) != nil
+        (try? using { try KafkaMetadata.topics(handle, timeout: timeout) }) != nil
     }
 
     /// Makes sure `name` exists, creating it with `partitions` when it does not; returns its partition count.
     /// Blocks the calling thread for up to about `timeout`.
     public func ensureTopic(_ name: String, partitions: Int, replicationFactor: Int, timeout: Duration) throws(KafkaError) -> Int {
-        try KafkaMetadata.ensureTopic(handle, name: name, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
+        do {
+            return try using {
+                try KafkaMetadata.ensureTopic(handle, name: name, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
+            }
+        } catch let error as KafkaError {
+            throw error
+        } catch {
+            throw KafkaError(message: "\(error)")
+        }
     }
 
-    /// Waits for outstanding deliveries (up to `timeout`), then releases the client.
+    /// Refuses new sends, waits for outstanding deliveries (up to `timeout`), then fails what is left so
+    /// every waiting `send` is answered. The client is released when the producer is deallocated.
     public func close(timeout: Duration = .seconds(10)) {
+        let alreadyClosed = usage.withLock { usage in
+            defer { usage.closed = true }
+            return usage.closed
+        }
+        guard !alreadyClosed else { return }
+        // Calls already inside librdkafka finish first (a produce call returns at once).
+        while usage.withLock({ $0.active }) > 0 { usleep(1_000) }
         let err = rd_kafka_flush(handle, timeout.milliseconds)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.error("Kafka producer closed with undelivered messages", metadata: ["cinder.kafka.error": "\(KafkaError(err, context: "flush"))"])
-            // Fail what is left, so every waiting `send` is answered (with an error) before the client goes.
             _ = rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
             _ = rd_kafka_flush(handle, 1000)
         }
         poller.stop()
-        topics.withLock { topics in
-            for topic in topics.values { rd_kafka_topic_destroy(topic) }
-            topics.removeAll()
-        }
+    }
+
+    deinit {
+        close(timeout: .seconds(1))
+        for topic in topics.withLock({ $0.values }) { rd_kafka_topic_destroy(topic) }
         rd_kafka_destroy(handle)
     }
 }

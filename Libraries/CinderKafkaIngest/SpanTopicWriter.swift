@@ -105,6 +105,8 @@ struct WriterMetrics: Sendable {
     let spansWritten: Counter
     let batches: Counter
     let deadLettered: Counter
+    /// Messages that could be neither stored nor dead-lettered (alert on any).
+    let deadLettersLost: Counter
     let retries: Counter
     let batchDuration: Metrics.Timer
     let factory: any MetricsFactory
@@ -114,12 +116,39 @@ struct WriterMetrics: Sendable {
         spansWritten = Counter(label: "cinder_spans_written_total", factory: factory)
         batches = Counter(label: "cinder_writer_batches_total", factory: factory)
         deadLettered = Counter(label: "cinder_writer_dead_letters_total", factory: factory)
+        deadLettersLost = Counter(label: "cinder_writer_dead_letters_failed_total", factory: factory)
         retries = Counter(label: "cinder_writer_write_retries_total", factory: factory)
         batchDuration = Metrics.Timer(label: "cinder_writer_batch_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
     }
 
     func lag(_ partition: KafkaTopicPartition) -> Gauge {
         Gauge(label: "cinder_writer_consumer_lag", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")], factory: factory)
+    }
+}
+
+/// The first of a write and its timer to finish decides the outcome.
+private final class WriteRace: Sendable {
+    private let state = Mutex<(result: Result<Int, any Error>?, waiter: CheckedContinuation<Int, any Error>?)>((nil, nil))
+
+    func finish(_ result: Result<Int, any Error>) {
+        let waiter: CheckedContinuation<Int, any Error>? = state.withLock { state in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Int, any Error>? = state.withLock { state in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
     }
 }
 
@@ -154,6 +183,7 @@ private struct WriteContext: Sendable {
     /// One attempt: the entries' bad messages to the dead-letter topic, their spans in one transaction
     /// (one message at a time if the database refuses some; those are dead-lettered too). Returns the
     /// rows inserted.
+    /// On failure `entries` still records what was dead-lettered, so a retry does not send it again.
     func attempt(_ entries: inout [ConsumerLoop.Entry]) async throws -> Int {
         try await deadLetter(&entries)
         do {
@@ -178,15 +208,20 @@ private struct WriteContext: Sendable {
         guard !spans.isEmpty else { return 0 }
         let store = self.store
         let timeout = writeTimeout
-        return try await withThrowingTaskGroup(of: Int.self) { group in
-            group.addTask { try await store.insert(spans) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw WriteTimedOut(timeout: timeout)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        // Not a task group: a group waits for its children, and a query already sent does not stop when
+        // cancelled (a dead server can hold it for TCP's whole retransmission time). The loser is left to
+        // finish on its own; the rows it may still insert are idempotent.
+        let race = WriteRace()
+        let write = Task {
+            do { race.finish(.success(try await store.insert(spans))) } catch { race.finish(.failure(error)) }
         }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            race.finish(.failure(WriteTimedOut(timeout: timeout)))
+            write.cancel()
+        }
+        defer { timer.cancel() }
+        return try await race.value()
     }
 
     /// Sends undecodable messages to the dead-letter topic, with why and where they came from.
@@ -196,22 +231,41 @@ private struct WriteContext: Sendable {
         let messages = pending.map { (entries[$0].message, entries[$0].poison!) }
         let producer = deadLetters
         let topic = deadLetterTopic
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (message, reason) in messages {
+        // Per message: one that can never be produced (too large with its headers, topic refusing us) is
+        // logged and counted as lost rather than blocking its partition forever.
+        let outcomes = try await withThrowingTaskGroup(of: (Int, KafkaError?).self) { group in
+            for (position, (message, reason)) in messages.enumerated() {
                 group.addTask {
-                    _ = try await producer.send(
-                        topic: topic, key: message.key, value: message.value,
-                        headers: [
-                            KafkaHeader("cinder.error", reason), KafkaHeader("cinder.source.topic", message.topic),
-                            KafkaHeader("cinder.source.partition", "\(message.partition)"),
-                            KafkaHeader("cinder.source.offset", "\(message.offset)"),
-                        ])
+                    do {
+                        _ = try await producer.send(
+                            topic: topic, key: message.key, value: message.value,
+                            headers: [
+                                KafkaHeader("cinder.error", reason), KafkaHeader("cinder.source.topic", message.topic),
+                                KafkaHeader("cinder.source.partition", "\(message.partition)"),
+                                KafkaHeader("cinder.source.offset", "\(message.offset)"),
+                            ])
+                        return (position, nil)
+                    } catch let error as KafkaError where error.isPermanentForMessage {
+                        return (position, error)
+                    }
                 }
             }
-            try await group.waitForAll()
+            var outcomes = [KafkaError?](repeating: nil, count: messages.count)
+            for try await (position, error) in group { outcomes[position] = error }
+            return outcomes
         }
-        for (index, (message, reason)) in zip(pending, messages) {
+        for (index, ((message, reason), failure)) in zip(pending, zip(messages, outcomes)) {
             entries[index].deadLettered = true
+            if let failure {
+                metrics.deadLettersLost.increment()
+                logger.critical(
+                    "message cannot be stored nor dead-lettered; skipped",
+                    metadata: [
+                        "cinder.kafka.source": "\(message.topicPartition)@\(message.offset)", "cinder.kafka.topic": "\(topic)",
+                        "cinder.error": "\(reason)", "cinder.kafka.error": "\(failure)",
+                    ])
+                continue
+            }
             logger.error(
                 "message sent to the dead-letter topic",
                 metadata: [
@@ -219,8 +273,14 @@ private struct WriteContext: Sendable {
                     "cinder.error": "\(reason)",
                 ])
         }
-        metrics.deadLettered.increment(by: pending.count)
+        metrics.deadLettered.increment(by: outcomes.filter { $0 == nil }.count)
     }
+}
+
+/// A failed attempt, with its entries as they were when it failed (dead letters already sent marked).
+private struct AttemptFailed: Error {
+    let entries: [ConsumerLoop.Entry]
+    let underlying: any Error
 }
 
 /// A batch being written by a task while the consumer thread reads the next one.
@@ -240,7 +300,7 @@ private final class InFlightWrite: @unchecked Sendable {
                 let inserted = try await context.attempt(&written)
                 result = .success((written, inserted))
             } catch {
-                result = .failure(error)
+                result = .failure(AttemptFailed(entries: written, underlying: error))
             }
             finished.store(true, ordering: .releasing)
             done.signal()
@@ -283,6 +343,9 @@ private final class ConsumerLoop: @unchecked Sendable {
     private var batchStarted: ContinuousClock.Instant?
     private var inFlight: [InFlightWrite] = []
     private var retrying = false
+    /// Set once, when stopping is first noticed: every wait at shutdown shares it.
+    private var shutdownDeadline: ContinuousClock.Instant?
+    private var gaveUp = false
     private var lagGauges: [KafkaTopicPartition: Gauge] = [:]
     private var lagReported = ContinuousClock.now
 
@@ -302,6 +365,8 @@ private final class ConsumerLoop: @unchecked Sendable {
         let listener = KafkaRebalanceListener(
             assigned: { [unowned self] partitions in
                 self.logger.info("partitions assigned", metadata: ["cinder.kafka.partitions": "\(partitions)"])
+                // Consumption stays paused while a write is being retried; new partitions join the pause.
+                if self.retrying { self.consumer.pauseAll() }
             },
             revoked: { [unowned self] partitions in self.revoked(partitions) })
         consumer = try KafkaConsumer(
@@ -309,6 +374,13 @@ private final class ConsumerLoop: @unchecked Sendable {
     }
 
     func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private func shutdownDeadlineNow() -> ContinuousClock.Instant {
+        if let shutdownDeadline { return shutdownDeadline }
+        let deadline = ContinuousClock.now + configuration.shutdownTimeout
+        shutdownDeadline = deadline
+        return deadline
+    }
 
     func run() {
         logger.info("span writer consuming", metadata: ["cinder.kafka.topic": "\(configuration.topic)", "cinder.kafka.group": "\(configuration.groupID)"])
@@ -325,14 +397,14 @@ private final class ConsumerLoop: @unchecked Sendable {
                     break
                 }
             }
-            if ready, inFlight.count < configuration.concurrentWrites, !batch.isEmpty {
+            if ready, inFlight.count < configuration.concurrentWrites, !batch.isEmpty, !stopping.load(ordering: .relaxed) {
                 inFlight.append(InFlightWrite(batch, context: context))
                 clear()
             }
             reportLag()
         }
         _ = joinAll()
-        flush(deadline: .now + configuration.shutdownTimeout)
+        if !gaveUp { flush(deadline: shutdownDeadlineNow()) }
         // Leaving the group runs the revocation listener, which finds nothing left to commit.
         consumer.close()
         for gauge in lagGauges.values { gauge.record(0) }
@@ -363,16 +435,24 @@ private final class ConsumerLoop: @unchecked Sendable {
             commit(entries, inserted: inserted, started: oldest.started)
             return true
         case .failure(let error):
+            let failed = error as? AttemptFailed
             metrics.retries.increment()
             logger.warning(
                 "span batch write failed, retrying with consumption paused",
-                metadata: ["cinder.messages": "\(oldest.entries.count)", "cinder.error": "\(String(reflecting: error))"])
-            var requeued = oldest.entries
+                metadata: [
+                    "cinder.messages": "\(oldest.entries.count)", "cinder.error": "\(String(reflecting: failed?.underlying ?? error))",
+                ])
+            var requeued = failed?.entries ?? oldest.entries
             for later in inFlight {
-                // Rows a later write did insert are skipped as duplicates when the batch is written again, so
-                // they are counted now (their offsets wait for the failed write).
-                if case .success((_, let inserted)) = later.wait() { metrics.spansWritten.increment(by: inserted) }
-                requeued += later.entries
+                switch later.wait() {
+                case .success((let entries, let inserted)):
+                    // Rows a later write did insert are skipped as duplicates when the batch is written again,
+                    // so they are counted now (their offsets wait for the failed write).
+                    metrics.spansWritten.increment(by: inserted)
+                    requeued += entries
+                case .failure(let error):
+                    requeued += (error as? AttemptFailed)?.entries ?? later.entries
+                }
             }
             inFlight.removeAll()
             batch = requeued + batch
@@ -405,8 +485,9 @@ private final class ConsumerLoop: @unchecked Sendable {
                 try writeAndCommit()
                 return true
             } catch {
-                if deadline == nil, stopping.load(ordering: .relaxed) { deadline = .now + configuration.shutdownTimeout }
+                if deadline == nil, stopping.load(ordering: .relaxed) { deadline = shutdownDeadlineNow() }
                 if let deadline, ContinuousClock.now >= deadline {
+                    gaveUp = true
                     logger.error(
                         "giving up on a span batch; its offsets stay uncommitted and the group reads it again",
                         metadata: ["cinder.messages": "\(batch.count)", "cinder.error": "\(String(reflecting: error))"])
@@ -423,7 +504,7 @@ private final class ConsumerLoop: @unchecked Sendable {
                 // Keep polling while waiting, so the group sees this member alive and rebalances reach it.
                 let until = ContinuousClock.now + delay
                 while ContinuousClock.now < until {
-                    if let message = consumer.poll(timeout: min(until - .now, .milliseconds(100))) { take(message) }
+                    if let message = consumer.poll(timeout: max(.zero, min(until - .now, .milliseconds(100)))) { take(message) }
                 }
                 delay = min(delay * 2, configuration.maxRetryDelay)
             }
@@ -436,10 +517,22 @@ private final class ConsumerLoop: @unchecked Sendable {
         let started = ContinuousClock.now
         let entries = batch
         let context = self.context
-        let (written, inserted) = try runBlocking {
-            var written = entries
-            let inserted = try await context.attempt(&written)
-            return (written, inserted)
+        let written: [Entry]
+        let inserted: Int
+        do {
+            (written, inserted) = try runBlocking {
+                var written = entries
+                do {
+                    let inserted = try await context.attempt(&written)
+                    return (written, inserted)
+                } catch {
+                    throw AttemptFailed(entries: written, underlying: error)
+                }
+            }
+        } catch let failed as AttemptFailed {
+            // Keep what was dead-lettered, so the retry does not send it again.
+            batch = failed.entries
+            throw failed.underlying
         }
         commit(written, inserted: inserted, started: started)
         clear()
@@ -476,7 +569,7 @@ private final class ConsumerLoop: @unchecked Sendable {
         logger.info("partitions revoked", metadata: ["cinder.kafka.partitions": "\(partitions)"])
         let leaving = Set(partitions)
         _ = joinAll()
-        if !retrying, !batch.isEmpty {
+        if !retrying, !gaveUp, !batch.isEmpty {
             do {
                 try writeAndCommit()
             } catch {

@@ -78,6 +78,41 @@ import Testing
         #expect(redelivered == 0)
     }
 
+    /// A poison message that the dead-letter topic cannot take either (larger than the producer allows
+    /// with its headers) is skipped and counted, not retried forever: later spans are still stored.
+    @Test func poisonThatCannotBeDeadLetteredDoesNotBlockThePartition() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("spans", partitions: 1)
+        try cluster.createTopic("spans.dlq", partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
+        defer { producer.close() }
+        let strict = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["message.max.bytes": "1500"]),
+            logger: Self.logger)
+        defer { strict.close() }
+        _ = try await producer.send(topic: "spans", key: [], value: [UInt8](repeating: 0xff, count: 1_480))
+        let spans = (0..<4).map { i in Spans.make(name: "after-\(i)") }
+        _ = try await producer.send(
+            topic: "spans", key: [], value: SpanBatchCodec.encode(ProjectSpans(organizationID: OrganizationID(1), projectName: "p", spans: spans)))
+
+        let database = try await TestDatabase.create()
+        try await database.withClient { client async throws in
+            let writer = SpanTopicWriter(
+                kafka: kafka, deadLetters: strict, store: SpanIngestStore(client: client, logger: Self.logger),
+                configuration: .init(topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchInterval: .milliseconds(20)),
+                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+            let running = Task { try await writer.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await database.scalar("SELECT count(*) FROM spans") < 4, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            running.cancel()
+            try await running.value
+        }
+        #expect(try await database.scalar("SELECT count(*) FROM spans") == 4)
+    }
+
     /// The writer stores the topic's rows without parsing attributes; what it stores must be exactly what
     /// the all-in-one stores from the same spans (derived token counts, session, events included).
     @Test func rowsFromTheTopicEqualRowsWrittenInProcess() async throws {
