@@ -16,6 +16,28 @@ import Testing
         return logger
     }()
 
+    /// Runs a writer on topic "spans" until `database` holds `count` spans (or 30 s pass), then stops it.
+    static func runWriter(
+        kafka: KafkaConfiguration, deadLetters: KafkaProducer, database: TestDatabase, batchSpans: Int, until count: Int64,
+        settle: Duration = .zero
+    ) async throws {
+        try await database.withClient { client async throws in
+            let writer = SpanTopicWriter(
+                kafka: kafka, deadLetters: deadLetters, store: SpanIngestStore(client: client, logger: Self.logger),
+                configuration: .init(
+                    topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchSpans: batchSpans, batchInterval: .milliseconds(20)),
+                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+            let running = Task { try await writer.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await database.scalar("SELECT count(*) FROM spans") < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: settle)
+            running.cancel()
+            try await running.value
+        }
+    }
+
     /// Spans published by the collector's queue (some twice) and a poison message: every span is stored
     /// once, the poison message lands in the dead-letter topic with its reason, and the group's offsets
     /// are committed, so a new member reads nothing again.
@@ -39,21 +61,8 @@ import Testing
         try await queue.publish([ProjectSpans(organizationID: organization, projectName: "writer-test", spans: traces.prefix(5).flatMap { $0 })])
 
         let database = try await TestDatabase.create()
-        try await database.withClient { client async throws in
-            let writer = SpanTopicWriter(
-                kafka: kafka, deadLetters: producer, store: SpanIngestStore(client: client, logger: Self.logger),
-                configuration: .init(topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchSpans: 20, batchInterval: .milliseconds(20)),
-                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
-            let running = Task { try await writer.run() }
-            let deadline = ContinuousClock.now + .seconds(30)
-            while try await database.scalar("SELECT count(*) FROM spans") < 90, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            // Let the last batch's offsets be committed before stopping (stopping also commits).
-            try await Task.sleep(for: .milliseconds(300))
-            running.cancel()
-            try await running.value
-        }
+        // The last batch's offsets are committed before stopping (stopping also commits).
+        try await Self.runWriter(kafka: kafka, deadLetters: producer, database: database, batchSpans: 20, until: 90, settle: .milliseconds(300))
         #expect(try await database.scalar("SELECT count(*) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(DISTINCT span_id) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(*) FROM traces") == 30)
@@ -97,19 +106,7 @@ import Testing
             topic: "spans", key: [], value: SpanBatchCodec.encode(ProjectSpans(organizationID: OrganizationID(1), projectName: "p", spans: spans)))
 
         let database = try await TestDatabase.create()
-        try await database.withClient { client async throws in
-            let writer = SpanTopicWriter(
-                kafka: kafka, deadLetters: strict, store: SpanIngestStore(client: client, logger: Self.logger),
-                configuration: .init(topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchInterval: .milliseconds(20)),
-                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
-            let running = Task { try await writer.run() }
-            let deadline = ContinuousClock.now + .seconds(30)
-            while try await database.scalar("SELECT count(*) FROM spans") < 4, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            running.cancel()
-            try await running.value
-        }
+        try await Self.runWriter(kafka: kafka, deadLetters: strict, database: database, batchSpans: 5_000, until: 4)
         #expect(try await database.scalar("SELECT count(*) FROM spans") == 4)
     }
 
