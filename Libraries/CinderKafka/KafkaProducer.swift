@@ -20,10 +20,31 @@ public struct KafkaHeader: Sendable, Hashable {
     }
 }
 
-/// One in-flight message: its delivery report resumes the waiting task.
-private final class DeliveryBox {
-    let continuation: CheckedContinuation<KafkaDelivery, any Error>
-    init(_ continuation: CheckedContinuation<KafkaDelivery, any Error>) { self.continuation = continuation }
+/// The messages of one `send` or `sendAll`: each holds a reference; the waiting task is resumed when the
+/// last of them is reported (with the first failure, if any), so a request costs one continuation.
+private final class DeliveryBox: Sendable {
+    private let state: Mutex<(remaining: Int, failure: (any Error)?, last: KafkaDelivery?)>
+    private let continuation: CheckedContinuation<KafkaDelivery, any Error>
+
+    init(messages: Int, _ continuation: CheckedContinuation<KafkaDelivery, any Error>) {
+        self.state = Mutex((messages, nil, nil))
+        self.continuation = continuation
+    }
+
+    /// Reports `count` messages at once (delivered, or never produced).
+    func report(_ result: Result<KafkaDelivery, any Error>, count: Int = 1) {
+        let finished: Result<KafkaDelivery, any Error>? = state.withLock { state in
+            state.remaining -= count
+            switch result {
+            case .success(let delivery): state.last = delivery
+            case .failure(let error): if state.failure == nil { state.failure = error }
+            }
+            guard state.remaining == 0 else { return nil }
+            if let failure = state.failure { return .failure(failure) }
+            return .success(state.last!)
+        }
+        if let finished { continuation.resume(with: finished) }
+    }
 }
 
 /// A librdkafka producer: idempotent, `acks=all`, compressed. `send` returns only once the broker
@@ -52,9 +73,9 @@ public final class KafkaProducer: @unchecked Sendable {
             guard let message = message?.pointee, let opaque = message._private else { return }
             let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
             if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                box.continuation.resume(returning: KafkaDelivery(partition: message.partition, offset: message.offset))
+                box.report(.success(KafkaDelivery(partition: message.partition, offset: message.offset)))
             } else {
-                box.continuation.resume(throwing: KafkaError(message.err, context: "delivery failed"))
+                box.report(.failure(KafkaError(message.err, context: "delivery failed")))
             }
         }
         var errstr = [CChar](repeating: 0, count: 512)
@@ -92,21 +113,41 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Sends one message and waits for the broker's acknowledgement.
     public func send(topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader] = []) async throws -> KafkaDelivery {
         try await withCheckedThrowingContinuation { continuation in
+            let box = DeliveryBox(messages: 1, continuation)
             do {
-                try using { try produce(topic: name, key: key, value: value, headers: headers, continuation: continuation) }
+                try using { try produce(topic: self.topic(name), key: key, value: value, headers: headers, box: box) }
             } catch {
-                continuation.resume(throwing: error)
+                box.report(.failure(error))
             }
         }
     }
 
-    /// Hands one message to librdkafka; its delivery report resumes `continuation`.
-    private func produce(
-        topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader],
-        continuation: CheckedContinuation<KafkaDelivery, any Error>
-    ) throws {
-        let topic = try self.topic(name)
-        let opaque = Unmanaged.passRetained(DeliveryBox(continuation)).toOpaque()
+    /// Sends messages to one topic and waits until the broker acknowledged every one of them; throws the
+    /// first failure (the others may still have been delivered).
+    public func sendAll(topic name: String, messages: [(key: [UInt8], value: [UInt8])]) async throws {
+        guard !messages.isEmpty else { return }
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<KafkaDelivery, any Error>) in
+            let box = DeliveryBox(messages: messages.count, continuation)
+            var produced = 0
+            do {
+                try using {
+                    let topic = try self.topic(name)
+                    for message in messages {
+                        try produce(topic: topic, key: message.key, value: message.value, headers: [], box: box)
+                        produced += 1
+                    }
+                }
+            } catch {
+                // The message that failed and those after it were never handed over: report them now.
+                box.report(.failure(error), count: messages.count - produced)
+            }
+        }
+    }
+
+    /// Hands one message to librdkafka, which reports its delivery to `box`; throws (and reports
+    /// nothing) if librdkafka refuses it at once.
+    private func produce(topic: OpaquePointer, key: [UInt8], value: [UInt8], headers: [KafkaHeader], box: DeliveryBox) throws {
+        let opaque = Unmanaged.passRetained(box).toOpaque()
         // Owned by librdkafka once the produce call succeeds, by us otherwise.
         var recordHeaders: OpaquePointer?
         if !headers.isEmpty {
@@ -140,7 +181,7 @@ public final class KafkaProducer: @unchecked Sendable {
             defer { rd_kafka_error_destroy(error) }
             if let recordHeaders { rd_kafka_headers_destroy(recordHeaders) }
             Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
-            continuation.resume(throwing: KafkaError(rd_kafka_error_code(error), context: "produce failed"))
+            throw KafkaError(rd_kafka_error_code(error), context: "produce failed")
         }
     }
 

@@ -72,14 +72,7 @@ public final class KafkaSpanQueue: SpanQueue {
         }
         let started = ContinuousClock.now
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for message in messages {
-                    group.addTask {
-                        _ = try await self.producer.send(topic: self.configuration.topic, key: message.key, value: message.value)
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await producer.sendAll(topic: configuration.topic, messages: messages)
             produceDuration.recordInterval(since: started)
         } catch let error as KafkaError where error.isQueueFull {
             refusedForCapacity.increment()
