@@ -76,10 +76,8 @@ public enum CinderBuilder {
     /// `cinder-api`: the REST API against an existing database (spans sent through the REST API are
     /// written directly; OTLP ingestion belongs to the collector and writer).
     public static func apiServer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
-        guard let url = configuration.databaseURL else {
-            throw CinderConfiguration.Invalid(description: "cinder-api needs PHOENIX_SQL_DATABASE_URL (or --database-url)")
-        }
-        return try await compose(configuration, database: try DatabaseURL(parsing: url), ingestion: false, services: [], logger: logger)
+        let url = try configuration.requireDatabaseURL(for: "cinder-api")
+        return try await compose(configuration, database: url, ingestion: false, services: [], logger: logger)
     }
 
     static func compose(
@@ -90,10 +88,7 @@ public enum CinderBuilder {
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
 
-        try await migrate(url, logger: logger)
-        var clientConfiguration = url.clientConfiguration()
-        clientConfiguration.options.maximumConnections = configuration.databasePoolSize
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let client = try await migratedClient(url, configuration: configuration, logger: logger)
         services.append(client)
         let db = Database(primary: client)
 
@@ -109,14 +104,7 @@ public enum CinderBuilder {
         // Outermost first: the version header goes on error responses too.
         router.add(middleware: PhoenixVersionHeaderMiddleware())
         router.add(middleware: ErrorMiddleware(translate: DatabaseErrors.apiError))
-        OperationalRoutes.add(to: router, registry: registry) {
-            do {
-                _ = try await client.query("SELECT 1", logger: logger).collect()
-                return nil
-            } catch {
-                return "database unavailable"
-            }
-        }
+        OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue).addRoutes(to: router)
@@ -136,6 +124,24 @@ public enum CinderBuilder {
         services.append(app)
         if let grpc { services.append(grpc) }
         return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: grpc)
+    }
+
+    /// The pool a service uses, after the migrations ran.
+    static func migratedClient(_ url: DatabaseURL, configuration: CinderConfiguration, logger: Logger) async throws -> PostgresClient {
+        try await migrate(url, logger: logger)
+        var clientConfiguration = url.clientConfiguration()
+        clientConfiguration.options.maximumConnections = configuration.databasePoolSize
+        return PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// nil when the database answers a query now.
+    static func databaseReadiness(_ client: PostgresClient, logger: Logger) async -> String? {
+        do {
+            _ = try await client.query("SELECT 1", logger: logger).collect()
+            return nil
+        } catch {
+            return "database unavailable"
+        }
     }
 
     /// Migrations run on a dedicated connection before any service starts.

@@ -1,5 +1,6 @@
 import CinderIngest
 import CinderOTLP
+import CinderStorage
 import Foundation
 import Logging
 
@@ -37,6 +38,12 @@ public struct CinderConfiguration: Sendable {
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
+    }
+
+    /// The configured database, for the services that cannot run without one.
+    func requireDatabaseURL(for service: String) throws -> DatabaseURL {
+        guard let databaseURL else { throw Invalid(description: "\(service) needs PHOENIX_SQL_DATABASE_URL (or --database-url)") }
+        return try DatabaseURL(parsing: databaseURL)
     }
 
     public init(workingDirectory: String) {

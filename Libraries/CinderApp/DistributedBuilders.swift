@@ -57,17 +57,11 @@ extension CinderBuilder {
     /// `cinder-writer`: the span topic into PostgreSQL, as one member of the writers' consumer group.
     public static func writer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
         let brokers = try configuration.kafka.requireBrokers(for: "cinder-writer")
-        guard let rawURL = configuration.databaseURL else {
-            throw CinderConfiguration.Invalid(description: "cinder-writer needs PHOENIX_SQL_DATABASE_URL (or --database-url)")
-        }
-        let url = try DatabaseURL(parsing: rawURL)
+        let url = try configuration.requireDatabaseURL(for: "cinder-writer")
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
 
-        try await migrate(url, logger: logger)
-        var clientConfiguration = url.clientConfiguration()
-        clientConfiguration.options.maximumConnections = configuration.databasePoolSize
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let client = try await migratedClient(url, configuration: configuration, logger: logger)
         let deadLetters = try KafkaProducer(configuration: configuration.kafka.producer(brokers: brokers), logger: logger)
         let kafka = configuration.kafka
         let topics = KafkaTopicSetup(
@@ -87,11 +81,7 @@ extension CinderBuilder {
         let router = Router(context: CinderRequestContext.self)
         OperationalRoutes.add(to: router, registry: registry) {
             guard writer.isRunning else { return "span writer not running" }
-            do {
-                _ = try await client.query("SELECT 1", logger: logger).collect()
-            } catch {
-                return "database unavailable"
-            }
+            if let problem = await databaseReadiness(client, logger: logger) { return problem }
             return await topics.readiness()
         }
         let httpPort = PortBox()

@@ -101,7 +101,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Runs `body` unless the producer is closing; `close` waits for it to return.
-    private func using<T>(_ body: () throws -> T) throws -> T {
+    private func using<T>(_ body: () throws(KafkaError) -> T) throws(KafkaError) -> T {
         try usage.withLock { (usage) throws(KafkaError) in
             guard !usage.closed else { throw KafkaError(message: "Kafka producer is closed") }
             usage.active += 1
@@ -115,7 +115,7 @@ public final class KafkaProducer: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let box = DeliveryBox(messages: 1, continuation)
             do {
-                try using { try produce(topic: self.topic(name), key: key, value: value, headers: headers, box: box) }
+                try using { () throws(KafkaError) in try produce(topic: self.topic(name), key: key, value: value, headers: headers, box: box) }
             } catch {
                 box.report(.failure(error))
             }
@@ -130,7 +130,7 @@ public final class KafkaProducer: @unchecked Sendable {
             let box = DeliveryBox(messages: messages.count, continuation)
             var produced = 0
             do {
-                try using {
+                try using { () throws(KafkaError) in
                     let topic = try self.topic(name)
                     for message in messages {
                         try produce(topic: topic, key: message.key, value: message.value, headers: [], box: box)
@@ -146,7 +146,7 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Hands one message to librdkafka, which reports its delivery to `box`; throws (and reports
     /// nothing) if librdkafka refuses it at once.
-    private func produce(topic: OpaquePointer, key: [UInt8], value: [UInt8], headers: [KafkaHeader], box: DeliveryBox) throws {
+    private func produce(topic: OpaquePointer, key: [UInt8], value: [UInt8], headers: [KafkaHeader], box: DeliveryBox) throws(KafkaError) {
         let opaque = Unmanaged.passRetained(box).toOpaque()
         // Owned by librdkafka once the produce call succeeds, by us otherwise.
         var recordHeaders: OpaquePointer?
@@ -187,20 +187,14 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Whether a broker answers a metadata request within `timeout` (blocks the calling thread).
     public func isReachable(timeout: Duration) -> Bool {
-        (try? using { try KafkaMetadata.topics(handle, timeout: timeout) }) != nil
+        (try? using { () throws(KafkaError) in try KafkaMetadata.topics(handle, timeout: timeout) }) != nil
     }
 
     /// Makes sure `name` exists, creating it with `partitions` when it does not; returns its partition count.
     /// Blocks the calling thread for up to about `timeout`.
     public func ensureTopic(_ name: String, partitions: Int, replicationFactor: Int, timeout: Duration) throws(KafkaError) -> Int {
-        do {
-            return try using {
-                try KafkaMetadata.ensureTopic(handle, name: name, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
-            }
-        } catch let error as KafkaError {
-            throw error
-        } catch {
-            throw KafkaError(message: "\(error)")
+        try using { () throws(KafkaError) in
+            try KafkaMetadata.ensureTopic(handle, name: name, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
         }
     }
 

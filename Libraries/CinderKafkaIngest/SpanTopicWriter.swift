@@ -157,18 +157,36 @@ struct WriteTimedOut: Error, CustomStringConvertible {
     var description: String { "the database did not complete the write within \(timeout)" }
 }
 
-/// Runs an async operation to completion from the consumer thread (never from a concurrency thread).
-private func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    let result = Mutex<Result<T, any Error>?>(nil)
-    Task {
-        let outcome: Result<T, any Error>
-        do { outcome = .success(try await operation()) } catch { outcome = .failure(error) }
-        result.withLock { $0 = outcome }
-        done.signal()
+/// Async work started from the consumer thread, which later blocks for its result (never do that on a
+/// concurrency thread).
+private final class BlockingTask<Value: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = Atomic<Bool>(false)
+    // Written by the task before `finished` and `done` are set, read only after either.
+    private var value: Value?
+
+    init(_ operation: @escaping @Sendable () async -> Value) {
+        Task { [self] in
+            value = await operation()
+            finished.store(true, ordering: .releasing)
+            done.signal()
+        }
     }
-    done.wait()
-    return try result.withLock { $0! }.get()
+
+    var isDone: Bool { finished.load(ordering: .acquiring) }
+
+    func wait() -> Value {
+        done.wait()
+        done.signal()  // later waits return at once
+        return value!
+    }
+}
+
+/// How a write attempt ended, with the entries as they then were (dead letters already sent are
+/// marked, so a retry does not send them again).
+private enum WriteOutcome: Sendable {
+    case written([ConsumerLoop.Entry], inserted: Int)
+    case failed([ConsumerLoop.Entry], any Error)
 }
 
 /// Everything a write attempt needs, shareable with the task that runs it.
@@ -183,8 +201,19 @@ private struct WriteContext: Sendable {
     /// One attempt: the entries' bad messages to the dead-letter topic, their spans in one transaction
     /// (one message at a time if the database refuses some; those are dead-lettered too). Returns the
     /// rows inserted.
-    /// On failure `entries` still records what was dead-lettered, so a retry does not send it again.
-    func attempt(_ entries: inout [ConsumerLoop.Entry]) async throws -> Int {
+    func write(_ entries: [ConsumerLoop.Entry]) async -> WriteOutcome {
+        var written = entries
+        do {
+            let inserted = try await attempt(&written)
+            // Counted as soon as the transaction committed, whatever happens to the offsets.
+            metrics.spansWritten.increment(by: inserted)
+            return .written(written, inserted: inserted)
+        } catch {
+            return .failed(written, error)
+        }
+    }
+
+    private func attempt(_ entries: inout [ConsumerLoop.Entry]) async throws -> Int {
         try await deadLetter(&entries)
         do {
             return try await insert(entries.compactMap(\.spans))
@@ -277,42 +306,15 @@ private struct WriteContext: Sendable {
     }
 }
 
-/// A failed attempt, with its entries as they were when it failed (dead letters already sent marked).
-private struct AttemptFailed: Error {
-    let entries: [ConsumerLoop.Entry]
-    let underlying: any Error
-}
-
 /// A batch being written by a task while the consumer thread reads the next one.
-private final class InFlightWrite: @unchecked Sendable {
+private struct InFlightWrite {
     let entries: [ConsumerLoop.Entry]
     let started = ContinuousClock.now
-    private let done = DispatchSemaphore(value: 0)
-    private let finished = Atomic<Bool>(false)
-    // Written by the task before `done` is signalled, read after `wait` returns.
-    private var result: Result<([ConsumerLoop.Entry], Int), any Error>?
+    let outcome: BlockingTask<WriteOutcome>
 
     init(_ entries: [ConsumerLoop.Entry], context: WriteContext) {
         self.entries = entries
-        Task { [self] in
-            var written = entries
-            do {
-                let inserted = try await context.attempt(&written)
-                result = .success((written, inserted))
-            } catch {
-                result = .failure(AttemptFailed(entries: written, underlying: error))
-            }
-            finished.store(true, ordering: .releasing)
-            done.signal()
-        }
-    }
-
-    var isDone: Bool { finished.load(ordering: .acquiring) }
-
-    /// Blocks until the attempt ends (bounded by the write timeout).
-    func wait() -> Result<([ConsumerLoop.Entry], Int), any Error> {
-        done.wait()
-        return result!
+        outcome = BlockingTask { await context.write(entries) }
     }
 }
 
@@ -391,7 +393,7 @@ private final class ConsumerLoop: @unchecked Sendable {
             let ready = batchSpans >= configuration.batchSpans
                 || (batchStarted.map { ContinuousClock.now - $0 >= configuration.batchInterval } ?? false)
             // Finished writes are committed at once, not only when the next batch is due.
-            while let oldest = inFlight.first, oldest.isDone || (ready && inFlight.count >= configuration.concurrentWrites) {
+            while let oldest = inFlight.first, oldest.outcome.isDone || (ready && inFlight.count >= configuration.concurrentWrites) {
                 if !joinOldest() {
                     flush(deadline: nil)
                     break
@@ -430,28 +432,18 @@ private final class ConsumerLoop: @unchecked Sendable {
     /// be committed past the failed one's) and returns false.
     private func joinOldest() -> Bool {
         let oldest = inFlight.removeFirst()
-        switch oldest.wait() {
-        case .success((let entries, let inserted)):
+        switch oldest.outcome.wait() {
+        case .written(let entries, let inserted):
             commit(entries, inserted: inserted, started: oldest.started)
             return true
-        case .failure(let error):
-            let failed = error as? AttemptFailed
-            metrics.retries.increment()
-            logger.warning(
-                "span batch write failed, retrying with consumption paused",
-                metadata: [
-                    "cinder.messages": "\(oldest.entries.count)", "cinder.error": "\(String(reflecting: failed?.underlying ?? error))",
-                ])
-            var requeued = failed?.entries ?? oldest.entries
+        case .failed(let entries, let error):
+            noteRetry(messages: entries.count, error: error)
+            var requeued = entries
             for later in inFlight {
-                switch later.wait() {
-                case .success((let entries, let inserted)):
-                    // Rows a later write did insert are skipped as duplicates when the batch is written again,
-                    // so they are counted now (their offsets wait for the failed write).
-                    metrics.spansWritten.increment(by: inserted)
+                switch later.outcome.wait() {
+                // A later write's offsets wait for the failed one's; its rows are skipped as duplicates then.
+                case .written(let entries, _), .failed(let entries, _):
                     requeued += entries
-                case .failure(let error):
-                    requeued += (error as? AttemptFailed)?.entries ?? later.entries
                 }
             }
             inFlight.removeAll()
@@ -493,10 +485,7 @@ private final class ConsumerLoop: @unchecked Sendable {
                         metadata: ["cinder.messages": "\(batch.count)", "cinder.error": "\(String(reflecting: error))"])
                     return false
                 }
-                metrics.retries.increment()
-                logger.warning(
-                    "span batch write failed, retrying with consumption paused",
-                    metadata: ["cinder.messages": "\(batch.count)", "cinder.error": "\(String(reflecting: error))"])
+                noteRetry(messages: batch.count, error: error)
                 retrying = true
                 // Re-paused every time: a rebalance meanwhile may have brought partitions that are not.
                 consumer.pauseAll()
@@ -517,25 +506,21 @@ private final class ConsumerLoop: @unchecked Sendable {
         let started = ContinuousClock.now
         let entries = batch
         let context = self.context
-        let written: [Entry]
-        let inserted: Int
-        do {
-            (written, inserted) = try runBlocking {
-                var written = entries
-                do {
-                    let inserted = try await context.attempt(&written)
-                    return (written, inserted)
-                } catch {
-                    throw AttemptFailed(entries: written, underlying: error)
-                }
-            }
-        } catch let failed as AttemptFailed {
-            // Keep what was dead-lettered, so the retry does not send it again.
-            batch = failed.entries
-            throw failed.underlying
+        switch BlockingTask({ await context.write(entries) }).wait() {
+        case .written(let written, let inserted):
+            commit(written, inserted: inserted, started: started)
+            clear()
+        case .failed(let entries, let error):
+            batch = entries
+            throw error
         }
-        commit(written, inserted: inserted, started: started)
-        clear()
+    }
+
+    private func noteRetry(messages: Int, error: any Error) {
+        metrics.retries.increment()
+        logger.warning(
+            "span batch write failed, retrying with consumption paused",
+            metadata: ["cinder.messages": "\(messages)", "cinder.error": "\(String(reflecting: error))"])
     }
 
     private func commit(_ entries: [Entry], inserted: Int, started: ContinuousClock.Instant) {
@@ -545,7 +530,6 @@ private final class ConsumerLoop: @unchecked Sendable {
             // The rows are committed; if the group re-delivers, they are skipped as duplicates.
             logger.warning("offset commit failed after the batch was written", metadata: ["cinder.error": "\(error)"])
         }
-        metrics.spansWritten.increment(by: inserted)
         metrics.batches.increment()
         metrics.batchDuration.recordInterval(since: started)
         logger.debug("span batch written", metadata: ["cinder.messages": "\(entries.count)", "cinder.inserted": "\(inserted)"])

@@ -321,17 +321,11 @@ struct JSONText: PostgresArrayEncodable, PostgresNonThrowingEncodable, Sendable 
 public enum SpanRows {
     /// Events as Phoenix stores them: `[{"name", "timestamp" (ISO-8601), "attributes" (flat)}]`.
     public static func eventsJSON(_ events: [SpanEvent]) -> [UInt8] {
-        if events.isEmpty { return Array("[]".utf8) }
-        return JSONValue.array(events.map { event in
-            .object([
-                "name": .string(event.name),
-                "timestamp": .string(Timestamp.iso8601(nanos: event.time)),
-                "attributes": .object(event.attributes),
-            ])
-        }).jsonBytes
+        eventsJSON(serialized: events.lazy.map { (name: $0.name, time: $0.time, attributesJSON: JSONValue.object($0.attributes).jsonBytes) })
     }
 
-    /// The same document from events whose attributes are already a serialized JSON object.
+    /// The same document from events whose attributes are already a serialized JSON object (the writer's
+    /// case: it never parses them).
     public static func eventsJSON(serialized events: some Collection<(name: String, time: UnixNanos, attributesJSON: [UInt8])>) -> [UInt8] {
         if events.isEmpty { return Array("[]".utf8) }
         var out: [UInt8] = [UInt8(ascii: "[")]

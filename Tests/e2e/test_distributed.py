@@ -231,8 +231,17 @@ class Cluster:
                 return stored
             time.sleep(0.25)
 
-    def written_total(self) -> float:
-        return sum(w.metric("cinder_spans_written_total") for w in self.writers if w.running())
+    def wait_written_equals_stored(self, timeout: float = 10) -> None:
+        """Waits until the writers' cinder_spans_written_total adds up to every span in the database (no
+        writer restarted in between): the counters have caught up with the commits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            written = sum(w.metric("cinder_spans_written_total") for w in self.writers)
+            stored = int(self.pg.query("SELECT count(*) FROM spans")[0])
+            if written == stored:
+                return
+            assert time.monotonic() < deadline, f"cinder_spans_written_total {written} != {stored} spans stored"
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +312,7 @@ def test_sdk_http_and_grpc_through_two_collectors_and_two_writers(cluster):
 def test_consumer_group_spreads_partitions_over_both_writers(cluster):
     project = unique_name("spread")
     rng = random.Random(1)
+    cluster.wait_written_equals_stored()
     before = [w.metric("cinder_spans_written_total") for w in cluster.writers]
     expected: set[str] = set()
     for i in range(40):
@@ -311,10 +321,7 @@ def test_consumer_group_spreads_partitions_over_both_writers(cluster):
         expected |= ids
     stored = cluster.wait_stored(project, expected)
     assert sorted(stored) == sorted(expected)
-    deadline = time.monotonic() + 10
-    while sum(w.metric("cinder_spans_written_total") for w in cluster.writers) - sum(before) < len(expected):
-        assert time.monotonic() < deadline, "cinder_spans_written_total did not reach the stored count"
-        time.sleep(0.2)
+    cluster.wait_written_equals_stored()
     after = [w.metric("cinder_spans_written_total") for w in cluster.writers]
     assert sum(after) - sum(before) == len(expected)
     assert all(a > b for a, b in zip(after, before)), f"one writer wrote nothing: {before} → {after}"
