@@ -38,6 +38,8 @@ public struct PhoenixAPI: Sendable {
         SpanDataFrameAPI(api: self).add(to: router)
         TracesAPI(api: self).add(to: router)
         SessionsAPI(api: self).add(to: router)
+        AnnotationsAPI(api: self).add(to: router)
+        AnnotationConfigsAPI(api: self).add(to: router)
     }
 }
 

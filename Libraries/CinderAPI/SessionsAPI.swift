@@ -44,7 +44,7 @@ struct SessionsAPI {
         }
         router.post("/v1/sessions/delete") { request, context in
             let body = try await JSONBody.object(request, context)
-            let identifiers = try JSONBody.stringList(body, "session_identifiers")
+            let identifiers = try BodyFields(body).stringList("session_identifiers")
             guard !identifiers.isEmpty else { throw CinderError.unprocessable("Session identifier list must not be empty.") }
             let ids = identifiers.map { GlobalID(encoded: $0, type: NodeType.session) }
             let globalCount = ids.compactMap { $0 }.count

@@ -54,10 +54,10 @@ struct SpanDataFrameAPI {
         var filter = SpanFilter()
         filter.sort = .startTime
         filter.order = .desc
-        if let start = try JSONBody.optionalString(body, "start_time") {
+        if let start = try BodyFields(body).optionalString("start_time") {
             filter.startMicros = try QueryParameters.parseDatetime(start, location: ["body", "start_time"])
         }
-        if let end = try JSONBody.optionalString(body, "end_time") ?? JSONBody.optionalString(body, "stop_time") {
+        if let end = try BodyFields(body).optionalString("end_time") ?? BodyFields(body).optionalString("stop_time") {
             filter.endMicros = try QueryParameters.parseDatetime(end, location: ["body", "end_time"])
         }
         if case .bool(true)? = body["root_spans_only"] { filter.parentID = .some(nil) }

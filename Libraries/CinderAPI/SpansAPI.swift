@@ -171,14 +171,14 @@ enum RESTSpanInput {
         guard case .object(let o) = value else {
             throw .invalid(path, "Input should be a valid dictionary", type: "model_type", input: nil)
         }
-        let name = try JSONBody.requiredString(o, "name", path: path)
+        let name = try BodyFields(o, path: path).string("name")
         guard case .object(let context)? = o["context"] else {
             throw .invalid(path + ["context"], "Field required", type: "missing", input: nil)
         }
-        let traceID = try JSONBody.requiredString(context, "trace_id", path: path + ["context"])
-        let spanID = try JSONBody.requiredString(context, "span_id", path: path + ["context"])
-        let kindText = try JSONBody.requiredString(o, "span_kind", path: path)
-        let statusText = try JSONBody.requiredString(o, "status_code", path: path)
+        let traceID = try BodyFields(context, path: path + ["context"]).string("trace_id")
+        let spanID = try BodyFields(context, path: path + ["context"]).string("span_id")
+        let kindText = try BodyFields(o, path: path).string("span_kind")
+        let statusText = try BodyFields(o, path: path).string("status_code")
         let start = try time(o, "start_time", path: path)
         let end = try time(o, "end_time", path: path)
         var pairs: [(key: String, value: JSONValue)] = []
@@ -199,10 +199,10 @@ enum RESTSpanInput {
         }
         return Span(
             traceID: traceID, spanID: spanID,
-            parentID: try JSONBody.optionalString(o, "parent_id", path: path),
+            parentID: try BodyFields(o, path: path).optionalString("parent_id"),
             name: name, kind: SpanKind(attribute: kindText), startTime: start * 1000, endTime: end * 1000,
             statusCode: SpanStatusCode(rawValue: statusText.uppercased()) ?? .unset,
-            statusMessage: try JSONBody.optionalString(o, "status_message", path: path) ?? "",
+            statusMessage: try BodyFields(o, path: path).optionalString("status_message") ?? "",
             attributes: Attributes.unflatten(pairs), events: events)
     }
 
@@ -210,7 +210,7 @@ enum RESTSpanInput {
     static let nanosecondSafeMicros: ClosedRange<Int64> = (Int64.min / 1000 + 1)...(Int64.max / 1000)
 
     static func time(_ o: [String: JSONValue], _ key: String, path: [String]) throws(CinderError) -> Int64 {
-        let text = try JSONBody.requiredString(o, key, path: path)
+        let text = try BodyFields(o, path: path).string(key)
         let hasOffset = text.hasSuffix("Z") || text.hasSuffix("z") || text.dropFirst(19).contains("+")
             || text.dropFirst(19).contains("-")
         guard hasOffset else {

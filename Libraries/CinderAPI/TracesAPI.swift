@@ -102,13 +102,13 @@ struct TracesAPI {
 
     func transfer(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let body = try await JSONBody.object(request, context)
-        let identifiers = try JSONBody.stringList(body, "trace_identifiers")
+        let identifiers = try BodyFields(body).stringList("trace_identifiers")
         guard !identifiers.isEmpty else {
             throw CinderError.invalid(
                 ["body", "trace_identifiers"], "List should have at least 1 item after validation, not 0", type: "too_short",
                 input: nil)
         }
-        let destinationIdentifier = try JSONBody.requiredString(body, "destination_project_identifier")
+        let destinationIdentifier = try BodyFields(body).string("destination_project_identifier")
         let store = api.store(context)
         let destination = try await store.resolveProject(destinationIdentifier)
         var rows: [TraceRow] = []

@@ -28,7 +28,8 @@ extension CinderError: HTTPResponseError {
                 "detail": .array([
                     [
                         "type": .string(validationType ?? "value_error"),
-                        "loc": .array(location.map { .string($0) }),
+                        // FastAPI puts list indexes (and JSON offsets) in `loc` as numbers.
+                        "loc": .array(location.map { Int64($0).map(JSONValue.int) ?? .string($0) }),
                         "msg": .string(message),
                         "input": input.map { .string($0) } ?? .null,
                     ]

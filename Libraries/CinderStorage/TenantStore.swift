@@ -38,6 +38,15 @@ struct SQLBuilder {
         return "$\(binds.count)"
     }
 
+    /// Binds a value or SQL NULL and returns its placeholder.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value?) -> String {
+        guard let value else {
+            binds.appendNull()
+            return "$\(binds.count)"
+        }
+        return bind(value)
+    }
+
     mutating func append(_ fragment: String) { sql += fragment }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }

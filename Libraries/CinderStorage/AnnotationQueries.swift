@@ -1,0 +1,382 @@
+import CinderModel
+import Foundation
+import PostgresNIO
+
+/// What an annotation is about. Each has its own table, the entity it refers to by OpenTelemetry or
+/// user-facing id, and its own uniqueness rule.
+public enum AnnotationTarget: Sendable, CaseIterable {
+    case span, document, trace, session
+
+    var table: String {
+        switch self {
+        case .span: "span_annotations"
+        case .document: "document_annotations"
+        case .trace: "trace_annotations"
+        case .session: "project_session_annotations"
+        }
+    }
+
+    /// The annotation table's reference to its entity's row.
+    var entityReference: String {
+        switch self {
+        case .span, .document: "span_rowid"
+        case .trace: "trace_rowid"
+        case .session: "project_session_id"
+        }
+    }
+
+    var entityTable: String {
+        switch self {
+        case .span, .document: "spans"
+        case .trace: "traces"
+        case .session: "project_sessions"
+        }
+    }
+
+    /// The entity's id as callers know it.
+    var entityIDColumn: String {
+        switch self {
+        case .span, .document: "span_id"
+        case .trace: "trace_id"
+        case .session: "session_id"
+        }
+    }
+
+    var conflictColumns: String {
+        self == .document ? "\(entityReference), document_position, name, identifier" : "\(entityReference), name, identifier"
+    }
+
+    /// The GraphQL type name in annotation global ids.
+    public var nodeType: String {
+        switch self {
+        case .span: "SpanAnnotation"
+        case .document: "DocumentAnnotation"
+        case .trace: "TraceAnnotation"
+        case .session: "ProjectSessionAnnotation"
+        }
+    }
+}
+
+public enum AnnotatorKind: String, Sendable, CaseIterable {
+    case llm = "LLM", code = "CODE", human = "HUMAN"
+}
+
+/// One annotation to upsert, naming its entity by the caller's id.
+public struct AnnotationInput: Sendable {
+    public var entityID: String
+    public var documentPosition: Int?
+    public var name: String
+    public var annotatorKind: AnnotatorKind
+    public var label: String?
+    public var score: Double?
+    public var explanation: String?
+    public var metadata: JSONValue
+    public var identifier: String
+
+    public init(
+        entityID: String, documentPosition: Int? = nil, name: String, annotatorKind: AnnotatorKind, label: String?, score: Double?,
+        explanation: String?, metadata: JSONValue, identifier: String
+    ) {
+        self.entityID = entityID
+        self.documentPosition = documentPosition
+        self.name = name
+        self.annotatorKind = annotatorKind
+        self.label = label
+        self.score = score
+        self.explanation = explanation
+        self.metadata = metadata
+        self.identifier = identifier
+    }
+}
+
+public struct AnnotationRow: Sendable {
+    public var id: Int64
+    public var entityID: String
+    public var documentPosition: Int?
+    public var name: String
+    public var label: String?
+    public var score: Double?
+    public var explanation: String?
+    public var metadata: JSONValue
+    public var annotatorKind: String
+    public var identifier: String
+    public var source: String
+    public var userID: Int64?
+    public var createdMicros: Int64
+    public var updatedMicros: Int64
+}
+
+public enum AnnotationWriteResult: Sendable {
+    /// Row ids in the order of the inputs.
+    case written([Int64])
+    /// Entities that do not exist; nothing was written.
+    case missingEntities([String])
+    /// A document annotation past the end of its span's retrieved documents; nothing was written.
+    case documentOutOfBounds(spanID: String, position: Int, documentCount: Int)
+}
+
+/// Narrowing filters for a bulk annotation delete; all combine with AND.
+public struct AnnotationDeleteFilter: Sendable {
+    public var name: String?
+    public var identifier: String?
+    public var annotatorKind: AnnotatorKind?
+    public var createdFromMicros: Int64?
+    public var createdBeforeMicros: Int64?
+
+    public init(name: String?, identifier: String?, annotatorKind: AnnotatorKind?, createdFromMicros: Int64?, createdBeforeMicros: Int64?) {
+        self.name = name
+        self.identifier = identifier
+        self.annotatorKind = annotatorKind
+        self.createdFromMicros = createdFromMicros
+        self.createdBeforeMicros = createdBeforeMicros
+    }
+}
+
+extension TenantStore {
+    /// Upserts annotations on (entity, name, identifier[, document position]) in one transaction: either
+    /// every input is written or, when an entity is missing, none.
+    public func upsertAnnotations(_ target: AnnotationTarget, _ inputs: [AnnotationInput]) async throws -> AnnotationWriteResult {
+        guard !inputs.isEmpty else { return .written([]) }
+        return try await database.primary.withTransaction(logger: logger) { connection in
+            let wanted = Array(Set(inputs.map(\.entityID)))
+            // Retrieved documents bound document positions; other targets need only the row id.
+            let documentCount =
+                target == .document
+                ? "CASE WHEN json_typeof(attributes #> '{retrieval,documents}') = 'array' THEN json_array_length(attributes #> '{retrieval,documents}') ELSE 0 END"
+                : "0"
+            var lookup = SQLBuilder()
+            lookup.append(
+                """
+                SELECT \(target.entityIDColumn), id, (\(documentCount))::int8 FROM \(target.entityTable)
+                WHERE org_id = \(lookup.bind(org)) AND \(target.entityIDColumn) = ANY(\(lookup.bind(wanted)))
+                """)
+            var entities: [String: (rowID: Int64, documents: Int64)] = [:]
+            for try await (entityID, rowID, documents) in try await connection.query(lookup.query, logger: logger).decode(
+                (String, Int64, Int64).self)
+            {
+                entities[entityID] = (rowID, documents)
+            }
+            let missing = wanted.filter { entities[$0] == nil }.sorted()
+            if !missing.isEmpty { return .missingEntities(missing) }
+            if target == .document {
+                for input in inputs {
+                    let count = entities[input.entityID]!.documents
+                    if let position = input.documentPosition, position < 0 || Int64(position) >= count {
+                        return .documentOutOfBounds(spanID: input.entityID, position: position, documentCount: Int(count))
+                    }
+                }
+            }
+            var ids: [Int64] = []
+            ids.reserveCapacity(inputs.count)
+            // Row by row: a request may name the same annotation twice, which one multi-row upsert refuses.
+            for input in inputs {
+                var q = SQLBuilder()
+                let position = target == .document ? ", document_position" : ""
+                q.append(
+                    """
+                    INSERT INTO \(target.table) (org_id, \(target.entityReference)\(position), name, label, score, explanation, metadata,
+                        annotator_kind, identifier, source)
+                    VALUES (\(q.bind(org)), \(q.bind(entities[input.entityID]!.rowID))
+                    """)
+                if target == .document { q.append(", \(q.bind(Int64(input.documentPosition ?? 0)))") }
+                q.append(
+                    """
+                    , \(q.bind(SQLText.clean(input.name))), \(q.bind(input.label.map(SQLText.clean))), \(q.bind(input.score)),
+                        \(q.bind(input.explanation.map(SQLText.clean))), \(q.bind(input.metadata.jsonString))::jsonb,
+                        \(q.bind(input.annotatorKind.rawValue)), \(q.bind(SQLText.clean(input.identifier))), 'API')
+                    ON CONFLICT (\(target.conflictColumns)) DO UPDATE SET
+                        label = excluded.label, score = excluded.score, explanation = excluded.explanation,
+                        metadata = excluded.metadata, annotator_kind = excluded.annotator_kind, source = excluded.source,
+                        user_id = excluded.user_id, updated_at = now()
+                    RETURNING id
+                    """)
+                for try await id in try await connection.query(q.query, logger: logger).decode(Int64.self) { ids.append(id) }
+            }
+            return .written(ids)
+        }
+    }
+
+    /// Annotations of entities in a project, newest first, from `atOrBeforeID` on.
+    public func annotations(
+        _ target: AnnotationTarget, projectID: Int64, entityIDs: [String], identifiers: [String], includeNames: [String]?,
+        excludeNames: [String], atOrBeforeID cursor: Int64?, limit: Int
+    ) async throws -> [AnnotationRow] {
+        var q = SQLBuilder()
+        let position = target == .document ? "a.document_position" : "NULL::int4"
+        q.append(
+            """
+            SELECT a.id, e.\(target.entityIDColumn), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
+                a.annotator_kind, a.identifier, a.source, a.user_id, \(micros("a.created_at")), \(micros("a.updated_at"))
+            FROM \(target.table) a JOIN \(target.entityTable) e ON e.id = a.\(target.entityReference)
+            WHERE a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
+            """)
+        if !entityIDs.isEmpty { q.append(" AND e.\(target.entityIDColumn) = ANY(\(q.bind(entityIDs)))") }
+        if !identifiers.isEmpty { q.append(" AND a.identifier = ANY(\(q.bind(identifiers)))") }
+        if let includeNames { q.append(" AND a.name = ANY(\(q.bind(includeNames)))") }
+        if !excludeNames.isEmpty { q.append(" AND NOT (a.name = ANY(\(q.bind(excludeNames))))") }
+        if let cursor { q.append(" AND a.id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY a.id DESC LIMIT \(q.bind(Int64(limit)))")
+        var rows: [AnnotationRow] = []
+        for try await c in try await database.reader.query(q.query, logger: logger).decode(
+            (Int64, String, Int32?, String, String?, Double?, String?, String, String, String, String, Int64?, Int64, Int64).self)
+        {
+            rows.append(
+                AnnotationRow(
+                    id: c.0, entityID: c.1, documentPosition: c.2.map(Int.init), name: c.3, label: c.4, score: c.5, explanation: c.6,
+                    metadata: (try? JSONValue(parsing: c.7)) ?? [:], annotatorKind: c.8, identifier: c.9, source: c.10, userID: c.11,
+                    createdMicros: c.12, updatedMicros: c.13))
+        }
+        return rows
+    }
+
+    /// Whether any of the entities exists in the project.
+    public func anyEntityExists(_ target: AnnotationTarget, projectID: Int64, entityIDs: [String]) async throws -> Bool {
+        var q = SQLBuilder()
+        q.append(
+            """
+            SELECT EXISTS (SELECT 1 FROM \(target.entityTable) WHERE org_id = \(q.bind(org))
+                AND project_id = \(q.bind(projectID)) AND \(target.entityIDColumn) = ANY(\(q.bind(entityIDs))))
+            """)
+        return try await database.reader.query(q.query, logger: logger).decode(Bool.self).all().first ?? false
+    }
+
+    /// Deletes a project's annotations that match every given filter; returns how many.
+    @discardableResult
+    public func deleteAnnotations(_ target: AnnotationTarget, projectID: Int64, filter: AnnotationDeleteFilter) async throws -> Int {
+        var q = SQLBuilder()
+        q.append(
+            """
+            DELETE FROM \(target.table) a USING \(target.entityTable) e
+            WHERE e.id = a.\(target.entityReference) AND a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
+            """)
+        if let name = filter.name { q.append(" AND a.name = \(q.bind(name))") }
+        if let identifier = filter.identifier { q.append(" AND a.identifier = \(q.bind(identifier))") }
+        if let kind = filter.annotatorKind { q.append(" AND a.annotator_kind = \(q.bind(kind.rawValue))") }
+        if let from = filter.createdFromMicros { q.append(" AND a.created_at >= \(timestamp(q.bind(from)))") }
+        if let before = filter.createdBeforeMicros { q.append(" AND a.created_at < \(timestamp(q.bind(before)))") }
+        q.append(" RETURNING a.id")
+        return try await database.primary.query(q.query, logger: logger).decode(Int64.self).all().count
+    }
+}
+
+// MARK: Annotation configs
+
+public struct AnnotationConfigRow: Sendable {
+    public var id: Int64
+    public var name: String
+    /// The type and its settings, as the API describes them (without name and id).
+    public var config: JSONValue
+}
+
+extension TenantStore {
+    static let configColumns = "c.id, c.name, c.config::text"
+
+    static func configRows(_ rows: PostgresRowSequence) async throws -> [AnnotationConfigRow] {
+        var out: [AnnotationConfigRow] = []
+        for try await (id, name, config) in rows.decode((Int64, String, String).self) {
+            out.append(AnnotationConfigRow(id: id, name: name, config: (try? JSONValue(parsing: config)) ?? [:]))
+        }
+        return out
+    }
+
+    /// Configs newest first; only those assigned to `projectID` when given.
+    public func annotationConfigs(projectID: Int64? = nil, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [AnnotationConfigRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.configColumns) FROM annotation_configs c")
+        if let projectID {
+            q.append(" JOIN project_annotation_configs p ON p.annotation_config_id = c.id AND p.project_id = \(q.bind(projectID))")
+        }
+        q.append(" WHERE c.org_id = \(q.bind(org))")
+        if let cursor { q.append(" AND c.id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY c.id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await Self.configRows(database.reader.query(q.query, logger: logger))
+    }
+
+    public func annotationConfig(id: Int64?, name: String?) async throws -> AnnotationConfigRow? {
+        try await Self.configRows(
+            database.reader.query(
+                """
+                SELECT \(unescaped: Self.configColumns) FROM annotation_configs c
+                WHERE c.org_id = \(org) AND (c.id = \(id ?? -1) OR c.name = \(name ?? ""))
+                ORDER BY c.id = \(id ?? -1) DESC LIMIT 1
+                """, logger: logger)
+        ).first
+    }
+
+    public func annotationConfigs(ids: [Int64]) async throws -> [AnnotationConfigRow] {
+        try await Self.configRows(
+            database.reader.query(
+                "SELECT \(unescaped: Self.configColumns) FROM annotation_configs c WHERE c.org_id = \(org) AND c.id = ANY(\(ids)) ORDER BY c.id DESC",
+                logger: logger))
+    }
+
+    /// Returns nil when the name is taken.
+    public func createAnnotationConfig(name: String, config: JSONValue) async throws -> AnnotationConfigRow? {
+        try await Self.configRows(
+            database.primary.query(
+                """
+                INSERT INTO annotation_configs AS c (org_id, name, config) VALUES (\(org), \(SQLText.clean(name)), \(config.jsonString)::jsonb)
+                ON CONFLICT (org_id, name) DO NOTHING
+                RETURNING \(unescaped: Self.configColumns)
+                """, logger: logger)
+        ).first
+    }
+
+    public enum ConfigUpdate: Sendable { case updated(AnnotationConfigRow), notFound, nameTaken }
+
+    public func updateAnnotationConfig(id: Int64, name: String, config: JSONValue) async throws -> ConfigUpdate {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            let taken = try await connection.query(
+                "SELECT 1::int8 FROM annotation_configs WHERE org_id = \(org) AND name = \(name) AND id <> \(id)", logger: logger
+            ).decode(Int64.self).all()
+            if !taken.isEmpty { return .nameTaken }
+            let rows = try await Self.configRows(
+                connection.query(
+                    """
+                    UPDATE annotation_configs AS c SET name = \(SQLText.clean(name)), config = \(config.jsonString)::jsonb
+                    WHERE c.org_id = \(org) AND c.id = \(id)
+                    RETURNING \(unescaped: Self.configColumns)
+                    """, logger: logger))
+            return rows.first.map { .updated($0) } ?? .notFound
+        }
+    }
+
+    public func deleteAnnotationConfig(id: Int64) async throws -> Bool {
+        try await !database.primary.query(
+            "DELETE FROM annotation_configs WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
+        ).decode(Int64.self).all().isEmpty
+    }
+
+    public func assignAnnotationConfig(_ configID: Int64, toProject projectID: Int64) async throws {
+        try await database.primary.query(
+            """
+            INSERT INTO project_annotation_configs (org_id, project_id, annotation_config_id) VALUES (\(org), \(projectID), \(configID))
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    public func unassignAnnotationConfig(_ configID: Int64, fromProject projectID: Int64) async throws {
+        try await database.primary.query(
+            """
+            DELETE FROM project_annotation_configs
+            WHERE org_id = \(org) AND project_id = \(projectID) AND annotation_config_id = \(configID)
+            """, logger: logger)
+    }
+
+    /// Makes `configIDs` exactly the project's assigned set.
+    public func setProjectAnnotationConfigs(projectID: Int64, configIDs: [Int64]) async throws {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                DELETE FROM project_annotation_configs
+                WHERE org_id = \(org) AND project_id = \(projectID) AND NOT (annotation_config_id = ANY(\(configIDs)))
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO project_annotation_configs (org_id, project_id, annotation_config_id)
+                SELECT \(org), \(projectID), unnest(\(configIDs)::int8[])
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+}
