@@ -114,6 +114,7 @@ let package = Package(
             name: "CinderAPI",
             dependencies: [
                 "CinderModel",
+                "CinderOTLP",
                 "CinderStorage",
                 "CinderIngest",
                 "CinderHTTPSupport",

@@ -133,10 +133,10 @@ struct AnnotationsAPI {
                 "Delete is unbounded. Set delete_all=true to acknowledge, or supply both start_time and end_time to bound the time range.")
         }
         if let start, let end, start >= end { throw CinderError.unprocessable("`start_time` must be strictly earlier than `end_time`.") }
-        for key in ["name", "identifier"] where query.parameters.getAll(key).last == "" {
+        for key in ["name", "identifier"] where query.getAll(key).last == "" {
             throw CinderError.invalid(["query", key], "String should have at least 1 character", type: "string_too_short", input: "")
         }
-        let kind = try query.parameters.getAll("annotator_kind").last.map { raw throws(CinderError) in
+        let kind = try query.getAll("annotator_kind").last.map { raw throws(CinderError) in
             guard let kind = AnnotatorKind(rawValue: raw) else {
                 throw CinderError.invalid(["query", "annotator_kind"], "Input should be 'LLM', 'CODE' or 'HUMAN'", type: "literal_error", input: raw)
             }

@@ -40,6 +40,7 @@ public struct PhoenixAPI: Sendable {
         SessionsAPI(api: self).add(to: router)
         AnnotationsAPI(api: self).add(to: router)
         AnnotationConfigsAPI(api: self).add(to: router)
+        DatasetsAPI(api: self).add(to: router)
     }
 }
 

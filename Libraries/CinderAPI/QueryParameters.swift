@@ -6,22 +6,38 @@ import Hummingbird
 /// parse Phoenix's validation bodies see the same thing. Repeated keys give lists; for single values
 /// the last occurrence wins, as in FastAPI.
 struct QueryParameters {
-    let parameters: Parameters
+    /// Decoded as HTML forms encode them (and Starlette decodes them): `+` is a space.
+    let parameters: [(name: String, value: String)]
 
     init(_ request: Request) {
-        parameters = request.uri.queryParameters
+        parameters = Self.decode(request.uri.query ?? "")
+    }
+
+    static func decode(_ query: String) -> [(name: String, value: String)] {
+        query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
+    func getAll(_ name: String) -> [String] {
+        parameters.filter { $0.name == name }.map(\.value)
     }
 
     func string(_ name: String) -> String? {
-        parameters.getAll(name).last.flatMap { $0.isEmpty ? nil : $0 }
+        getAll(name).last.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func strings(_ name: String) -> [String] {
-        parameters.getAll(name)
+        getAll(name)
     }
 
     func int(_ name: String, default defaultValue: Int, min: Int = 1, max: Int? = 1_000_000) throws(CinderError) -> Int {
-        guard let raw = parameters.getAll(name).last else { return defaultValue }
+        guard let raw = getAll(name).last else { return defaultValue }
         let value: Int
         if let v = Int(raw.trimmingCharacters(in: .whitespaces)) {
             value = v
@@ -43,7 +59,7 @@ struct QueryParameters {
     }
 
     func double(_ name: String, min: Double? = nil, max: Double = 1e15) throws(CinderError) -> Double? {
-        guard let raw = parameters.getAll(name).last, !raw.isEmpty else { return nil }
+        guard let raw = getAll(name).last, !raw.isEmpty else { return nil }
         guard let value = Double(raw), value.isFinite, value <= max else {
             throw .invalid(
                 ["query", name], "Input should be a valid number, unable to parse string as a number", type: "float_parsing",
@@ -57,7 +73,7 @@ struct QueryParameters {
     }
 
     func bool(_ name: String) throws(CinderError) -> Bool? {
-        guard let raw = parameters.getAll(name).last, !raw.isEmpty else { return nil }
+        guard let raw = getAll(name).last, !raw.isEmpty else { return nil }
         switch raw.lowercased() {
         case "true", "1", "yes", "on", "t", "y": return true
         case "false", "0", "no", "off", "f", "n": return false
@@ -73,7 +89,7 @@ struct QueryParameters {
 
     /// ISO-8601 (naive = UTC), a bare date, or Unix seconds. Returns microseconds since the epoch.
     func datetime(_ name: String, required: Bool = false) throws(CinderError) -> Int64? {
-        guard let raw = parameters.getAll(name).last, !raw.isEmpty else {
+        guard let raw = getAll(name).last, !raw.isEmpty else {
             if required { throw .invalid(["query", name], "Field required", type: "missing", input: nil) }
             return nil
         }
@@ -92,7 +108,7 @@ struct QueryParameters {
 
     func literal<T: RawRepresentable>(_ name: String, default defaultValue: T, allowed: [T]) throws(CinderError) -> T
     where T.RawValue == String {
-        guard let raw = parameters.getAll(name).last else { return defaultValue }
+        guard let raw = getAll(name).last else { return defaultValue }
         guard let value = T(rawValue: raw), allowed.contains(where: { $0.rawValue == raw }) else {
             let expected = allowed.map { "'\($0.rawValue)'" }
             let phrase = expected.count <= 2 ? expected.joined(separator: " or ")

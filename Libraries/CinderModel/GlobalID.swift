@@ -41,4 +41,12 @@ public enum NodeType {
     public static let span = "Span"
     public static let trace = "Trace"
     public static let session = "ProjectSession"
+    public static let dataset = "Dataset"
+    public static let datasetVersion = "DatasetVersion"
+    public static let datasetExample = "DatasetExample"
+    public static let datasetSplit = "DatasetSplit"
+    public static let datasetLabel = "DatasetLabel"
+    public static let experiment = "Experiment"
+    public static let experimentRun = "ExperimentRun"
+    public static let experimentEvaluation = "ExperimentEvaluation"
 }

@@ -1,0 +1,339 @@
+import CinderModel
+import PostgresNIO
+
+public struct DatasetRow: Sendable {
+    public var id: Int64
+    public var name: String
+    public var description: String?
+    public var metadata: JSONValue
+    public var createdMicros: Int64
+    public var updatedMicros: Int64
+    /// Examples in the latest version.
+    public var exampleCount: Int64
+}
+
+public struct DatasetVersionRow: Sendable {
+    public var id: Int64
+    public var datasetID: Int64
+    public var description: String?
+    public var metadata: JSONValue
+    public var createdMicros: Int64
+}
+
+/// An example as of one version.
+public struct DatasetExampleRow: Sendable {
+    public var id: Int64
+    public var externalID: String?
+    public var input: JSONValue
+    public var output: JSONValue
+    public var metadata: JSONValue
+    public var updatedMicros: Int64
+    public var spanID: String?
+    public var spanRowID: Int64?
+    public var splits: [String]
+}
+
+/// An example as uploaded.
+public struct NewDatasetExample: Sendable {
+    public var input: JSONValue
+    public var output: JSONValue
+    public var metadata: JSONValue
+    public var splits: [String]
+    public var spanID: String?
+    public var externalID: String?
+
+    public init(input: JSONValue, output: JSONValue, metadata: JSONValue, splits: [String], spanID: String?, externalID: String?) {
+        self.input = input
+        self.output = output
+        self.metadata = metadata
+        self.splits = splits
+        self.spanID = spanID
+        self.externalID = externalID
+    }
+
+    var content: [JSONValue] { [input, output, metadata] }
+}
+
+public enum DatasetUploadAction: String, Sendable, CaseIterable {
+    /// A new dataset; its name must be free.
+    case create
+    /// New examples on top of the current ones (an example id already present revises that example).
+    case append
+    /// The dataset becomes exactly the uploaded examples, created if missing.
+    case update
+}
+
+public enum DatasetUploadResult: Sendable {
+    case nameTaken
+    case written(datasetID: Int64, versionID: Int64, created: Int, updated: Int, deleted: Int)
+}
+
+extension TenantStore {
+    static let datasetColumns = """
+        d.id, d.name, d.description, d.metadata::text, \(micros("d.created_at")), \(micros("d.updated_at")),
+        (SELECT count(*) FROM (
+            SELECT DISTINCT ON (r.dataset_example_id) r.revision_kind FROM dataset_example_revisions r
+            JOIN dataset_examples e ON e.id = r.dataset_example_id WHERE e.dataset_id = d.id
+            ORDER BY r.dataset_example_id, r.dataset_version_id DESC) latest WHERE latest.revision_kind <> 'DELETE')
+        """
+
+    static func datasetRows(_ rows: PostgresRowSequence) async throws -> [DatasetRow] {
+        var out: [DatasetRow] = []
+        for try await c in rows.decode((Int64, String, String?, String, Int64, Int64, Int64).self) {
+            out.append(
+                DatasetRow(
+                    id: c.0, name: c.1, description: c.2, metadata: JSONValue(storedJSON: c.3), createdMicros: c.4, updatedMicros: c.5,
+                    exampleCount: c.6))
+        }
+        return out
+    }
+
+    public func datasets(named name: String?, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [DatasetRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.datasetColumns) FROM datasets d WHERE d.org_id = \(q.bind(org))")
+        if let name { q.append(" AND d.name = \(q.bind(name))") }
+        if let cursor { q.append(" AND d.id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY d.id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await Self.datasetRows(database.reader.query(q.query, logger: logger))
+    }
+
+    public func dataset(id: Int64?, name: String? = nil) async throws -> DatasetRow? {
+        try await Self.datasetRows(
+            database.reader.query(
+                """
+                SELECT \(unescaped: Self.datasetColumns) FROM datasets d
+                WHERE d.org_id = \(org) AND (d.id = \(id ?? -1) OR d.name = \(name ?? ""))
+                ORDER BY d.id = \(id ?? -1) DESC LIMIT 1
+                """, logger: logger)
+        ).first
+    }
+
+    public func deleteDataset(id: Int64) async throws -> Bool {
+        try await !database.primary.query(
+            "DELETE FROM datasets WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
+        ).decode(Int64.self).all().isEmpty
+    }
+
+    public func datasetVersions(datasetID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [DatasetVersionRow] {
+        var q = SQLBuilder()
+        q.append(
+            """
+            SELECT id, dataset_id, description, metadata::text, \(micros("created_at")) FROM dataset_versions
+            WHERE org_id = \(q.bind(org)) AND dataset_id = \(q.bind(datasetID))
+            """)
+        if let cursor { q.append(" AND id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY id DESC LIMIT \(q.bind(Int64(limit)))")
+        var out: [DatasetVersionRow] = []
+        for try await c in try await database.reader.query(q.query, logger: logger).decode((Int64, Int64, String?, String, Int64).self) {
+            out.append(DatasetVersionRow(id: c.0, datasetID: c.1, description: c.2, metadata: JSONValue(storedJSON: c.3), createdMicros: c.4))
+        }
+        return out
+    }
+
+    /// The version, if it belongs to the dataset; the latest version when `id` is nil.
+    public func datasetVersion(datasetID: Int64, id: Int64?) async throws -> DatasetVersionRow? {
+        var q = SQLBuilder()
+        q.append(
+            """
+            SELECT id, dataset_id, description, metadata::text, \(micros("created_at")) FROM dataset_versions
+            WHERE org_id = \(q.bind(org)) AND dataset_id = \(q.bind(datasetID))
+            """)
+        if let id { q.append(" AND id = \(q.bind(id))") }
+        q.append(" ORDER BY id DESC LIMIT 1")
+        return try await database.reader.query(q.query, logger: logger).decode((Int64, Int64, String?, String, Int64).self).all().first.map {
+            DatasetVersionRow(id: $0.0, datasetID: $0.1, description: $0.2, metadata: JSONValue(storedJSON: $0.3), createdMicros: $0.4)
+        }
+    }
+
+    /// The dataset's examples as of a version, in id order; only those in one of `splitIDs` when given.
+    public func datasetExamples(datasetID: Int64, versionID: Int64, splitIDs: [Int64]? = nil) async throws -> [DatasetExampleRow] {
+        var q = SQLBuilder()
+        q.append(
+            """
+            SELECT x.id, x.external_id, x.input, x.output, x.metadata, x.updated, s.span_id, x.span_rowid,
+                coalesce((SELECT array_agg(sp.name ORDER BY sp.name) FROM dataset_splits_dataset_examples se
+                    JOIN dataset_splits sp ON sp.id = se.dataset_split_id WHERE se.dataset_example_id = x.id), '{}')
+            FROM (
+                SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
+                    r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
+                FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
+                WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
+            """)
+        if let splitIDs {
+            q.append(
+                " AND e.id IN (SELECT dataset_example_id FROM dataset_splits_dataset_examples WHERE dataset_split_id = ANY(\(q.bind(splitIDs))))")
+        }
+        q.append(
+            """
+                ORDER BY e.id, r.dataset_version_id DESC
+            ) x LEFT JOIN spans s ON s.id = x.span_rowid
+            WHERE x.revision_kind <> 'DELETE'
+            ORDER BY x.id
+            """)
+        var out: [DatasetExampleRow] = []
+        for try await c in try await database.reader.query(q.query, logger: logger).decode(
+            (Int64, String?, String, String, String, Int64, String?, Int64?, [String]).self)
+        {
+            out.append(
+                DatasetExampleRow(
+                    id: c.0, externalID: c.1, input: JSONValue(storedJSON: c.2), output: JSONValue(storedJSON: c.3),
+                    metadata: JSONValue(storedJSON: c.4), updatedMicros: c.5, spanID: c.6, spanRowID: c.7, splits: c.8))
+        }
+        return out
+    }
+
+    /// Writes an upload as one new version in one transaction. A version that would change nothing
+    /// (an `update` with the current content) is not created; the latest version is returned instead.
+    public func uploadDataset(
+        name: String, description: String?, action: DatasetUploadAction, examples: [NewDatasetExample]
+    ) async throws -> DatasetUploadResult {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            // The upsert also locks the dataset row, so concurrent uploads to one dataset run one at a time.
+            let conflict = action == .create ? "DO NOTHING" : "DO UPDATE SET updated_at = now()"
+            let datasetRows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO datasets (org_id, name, description) VALUES ($1, $2, $3)
+                        ON CONFLICT (org_id, name) \(conflict) RETURNING id
+                        """,
+                    binds: Self.binds(org, SQLText.clean(name), description.map(SQLText.clean))),
+                logger: logger
+            ).decode(Int64.self).all()
+            guard let datasetID = datasetRows.first else { return .nameTaken }
+
+            // The current examples, with their latest content.
+            var current: [(id: Int64, externalID: String?, content: [JSONValue], deleted: Bool)] = []
+            if action != .create {
+                for try await c in try await connection.query(
+                    """
+                    SELECT DISTINCT ON (e.id) e.id, e.external_id, r.input::text, r.output::text, r.metadata::text, r.revision_kind
+                    FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
+                    WHERE e.org_id = \(org) AND e.dataset_id = \(datasetID)
+                    ORDER BY e.id, r.dataset_version_id DESC
+                    """, logger: logger
+                ).decode((Int64, String?, String, String, String, String).self) {
+                    current.append(
+                        (c.0, c.1, [JSONValue(storedJSON: c.2), JSONValue(storedJSON: c.3), JSONValue(storedJSON: c.4)], c.5 == "DELETE"))
+                }
+            }
+
+            // Decide each example's revision.
+            var creates: [NewDatasetExample] = []
+            var patches: [(exampleID: Int64, example: NewDatasetExample)] = []
+            var deletes: [Int64] = []
+            let byExternalID = Dictionary(current.compactMap { c in c.externalID.map { ($0, c) } }, uniquingKeysWith: { a, _ in a })
+            var unmatched = Dictionary(uniqueKeysWithValues: current.filter { !$0.deleted }.map { ($0.id, $0) })
+            var byContent: [[JSONValue]: [Int64]] = [:]
+            if action == .update {
+                for c in current where !c.deleted && c.externalID == nil { byContent[c.content, default: []].append(c.id) }
+            }
+            for example in examples {
+                if let externalID = example.externalID, let existing = byExternalID[externalID] {
+                    unmatched[existing.id] = nil
+                    if existing.deleted || existing.content != example.content { patches.append((existing.id, example)) }
+                } else if action == .update, example.externalID == nil, var ids = byContent[example.content], !ids.isEmpty {
+                    unmatched[ids.removeFirst()] = nil
+                    byContent[example.content] = ids
+                } else {
+                    creates.append(example)
+                }
+            }
+            if action == .update { deletes = unmatched.keys.sorted() }
+
+            let changed = !creates.isEmpty || !patches.isEmpty || !deletes.isEmpty
+            if !changed, action != .create {
+                let latest = try await connection.query(
+                    "SELECT max(id) FROM dataset_versions WHERE dataset_id = \(datasetID)", logger: logger
+                ).decode(Int64?.self).all().first ?? nil
+                if let latest { return .written(datasetID: datasetID, versionID: latest, created: 0, updated: 0, deleted: 0) }
+            }
+            let versionID = try await connection.query(
+                """
+                INSERT INTO dataset_versions (org_id, dataset_id, description) VALUES (\(org), \(datasetID), \(description.map(SQLText.clean)))
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self).all()[0]
+
+            // New examples get ids drawn first, so that each stays paired with its content. Arrays cannot hold
+            // NULL through the driver: empty strings stand for none (neither id may be empty).
+            var newIDs: [Int64] = []
+            if !creates.isEmpty {
+                newIDs = try await connection.query(
+                    """
+                    SELECT nextval(pg_get_serial_sequence('dataset_examples', 'id')) FROM generate_series(1, \(creates.count))
+                    """, logger: logger
+                ).decode(Int64.self).all()
+                try await connection.query(
+                    """
+                    INSERT INTO dataset_examples (id, org_id, dataset_id, external_id, span_rowid)
+                    SELECT u.id, \(org), \(datasetID), nullif(u.external_id, ''), s.id
+                    FROM unnest(\(newIDs)::int8[], \(creates.map { $0.externalID ?? "" })::text[], \(creates.map { $0.spanID ?? "" })::text[])
+                        AS u(id, external_id, span_id)
+                    LEFT JOIN spans s ON s.org_id = \(org) AND s.span_id = u.span_id
+                    """, logger: logger)
+            }
+            var revisionIDs: [Int64] = newIDs
+            var revisionContent: [NewDatasetExample] = creates
+            var kinds = Array(repeating: "CREATE", count: creates.count)
+            for patch in patches {
+                revisionIDs.append(patch.exampleID)
+                revisionContent.append(patch.example)
+                kinds.append("PATCH")
+            }
+            let empty = NewDatasetExample(input: [:], output: [:], metadata: [:], splits: [], spanID: nil, externalID: nil)
+            for id in deletes {
+                revisionIDs.append(id)
+                revisionContent.append(empty)
+                kinds.append("DELETE")
+            }
+            if !revisionIDs.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO dataset_example_revisions
+                        (org_id, dataset_example_id, dataset_version_id, input, output, metadata, revision_kind)
+                    SELECT \(org), u.id, \(versionID), u.input::jsonb, u.output::jsonb, u.metadata::jsonb, u.kind
+                    FROM unnest(\(revisionIDs)::int8[], \(revisionContent.map(\.input.jsonString))::text[],
+                        \(revisionContent.map(\.output.jsonString))::text[], \(revisionContent.map(\.metadata.jsonString))::text[],
+                        \(kinds)::text[]) AS u(id, input, output, metadata, kind)
+                    """, logger: logger)
+            }
+
+            // Splits named in the upload, created on first use.
+            var splitPairs: [(exampleID: Int64, split: String)] = []
+            for (id, example) in zip(newIDs, creates) { splitPairs += example.splits.map { (id, $0) } }
+            for patch in patches { splitPairs += patch.example.splits.map { (patch.exampleID, $0) } }
+            if !splitPairs.isEmpty {
+                let names = Array(Set(splitPairs.map(\.split)))
+                try await connection.query(
+                    """
+                    INSERT INTO dataset_splits (org_id, name, color) SELECT \(org), unnest(\(names)::text[]), \(DatasetSplitRow.defaultColor)
+                    ON CONFLICT (org_id, name) DO NOTHING
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO dataset_splits_dataset_examples (dataset_split_id, dataset_example_id)
+                    SELECT sp.id, u.example_id FROM unnest(\(splitPairs.map(\.exampleID))::int8[], \(splitPairs.map(\.split))::text[])
+                        AS u(example_id, name)
+                    JOIN dataset_splits sp ON sp.org_id = \(org) AND sp.name = u.name
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+            return .written(datasetID: datasetID, versionID: versionID, created: creates.count, updated: patches.count, deleted: deletes.count)
+        }
+    }
+
+    static func binds(_ values: (any PostgresDynamicTypeEncodable)?...) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values {
+            if let value { binds.append(value) } else { binds.appendNull() }
+        }
+        return binds
+    }
+}
+
+extension JSONValue {
+    /// A document read back from a `json`/`jsonb` column; the database only holds valid JSON.
+    init(storedJSON text: String) {
+        self = (try? JSONValue(parsing: text)) ?? .null
+    }
+}
