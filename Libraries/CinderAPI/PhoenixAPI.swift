@@ -41,6 +41,7 @@ public struct PhoenixAPI: Sendable {
         AnnotationsAPI(api: self).add(to: router)
         AnnotationConfigsAPI(api: self).add(to: router)
         DatasetsAPI(api: self).add(to: router)
+        ExperimentsAPI(api: self).add(to: router)
     }
 }
 

@@ -56,6 +56,26 @@ struct BodyFields {
         return value
     }
 
+    /// Checks that every key is present (null allowed), reporting all missing ones together.
+    func requirePresent(_ keys: [String]) throws(CinderError) {
+        let missing = keys.filter { fields[$0] == nil }.map { error($0, "Field required", "missing") }
+        guard var first = missing.first else { return }
+        first.related = Array(missing.dropFirst())
+        throw first
+    }
+
+    /// A name in Phoenix's identifier form: lower-case letters, digits, `_` and `-`, starting and
+    /// ending with a letter or digit.
+    func identifier(_ key: String) throws(CinderError) -> String {
+        let text = try string(key)
+        let inner = text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2D }
+        let edges = [text.utf8.first, text.utf8.last].allSatisfy { c in c.map { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) } ?? false }
+        guard inner, edges else {
+            throw .invalid(path + [key], "String should match pattern '^[a-z0-9]([_a-z0-9-]*[a-z0-9])?$'", type: "string_pattern_mismatch", input: text)
+        }
+        return text
+    }
+
     func string(_ key: String, minLength: Int = 0) throws(CinderError) -> String {
         guard case .string(let s) = try required(key) else { throw error(key, "Input should be a valid string", "string_type") }
         if s.count < minLength {

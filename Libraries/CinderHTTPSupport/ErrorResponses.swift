@@ -22,23 +22,26 @@ extension CinderError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
-        if code == .unprocessable, let location {
+        if code == .unprocessable, location != nil {
             headers[.contentType] = "application/json"
-            let detail: JSONValue = [
-                "detail": .array([
-                    [
-                        "type": .string(validationType ?? "value_error"),
-                        // FastAPI puts list indexes (and JSON offsets) in `loc` as numbers.
-                        "loc": .array(location.map { Int64($0).map(JSONValue.int) ?? .string($0) }),
-                        "msg": .string(message),
-                        "input": input.map { .string($0) } ?? .null,
-                    ]
-                ])
-            ]
+            let detail: JSONValue = ["detail": .array(([self] + related).map(\.validationDetail))]
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: detail.jsonBytes)))
         }
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}
+
+extension CinderError {
+    /// One entry of FastAPI's validation error list.
+    var validationDetail: JSONValue {
+        [
+            "type": .string(validationType ?? "value_error"),
+            // FastAPI puts list indexes (and JSON offsets) in `loc` as numbers.
+            "loc": .array((location ?? []).map { Int64($0).map(JSONValue.int) ?? .string($0) }),
+            "msg": .string(message),
+            "input": input.map { .string($0) } ?? .null,
+        ]
     }
 }
 

@@ -28,6 +28,8 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
     /// For validation errors: pydantic's error type (`int_parsing`, `missing`, ...) and the offending input.
     public var validationType: String?
     public var input: String?
+    /// Further validation errors reported with this one (pydantic reports every bad field at once).
+    public var related: [CinderError] = []
 
     public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil, location: [String]? = nil) {
         self.code = code

@@ -1,0 +1,327 @@
+import CinderModel
+import PostgresNIO
+
+public struct ExperimentRow: Sendable {
+    public var id: Int64
+    public var datasetID: Int64
+    public var datasetVersionID: Int64
+    public var name: String
+    public var description: String?
+    public var repetitions: Int
+    public var metadata: JSONValue
+    public var projectName: String?
+    public var createdMicros: Int64
+    public var updatedMicros: Int64
+    public var splitIDs: [Int64]
+    public var successfulRuns: Int64
+    public var failedRuns: Int64
+}
+
+public struct ExperimentRunRow: Sendable {
+    public var id: Int64
+    public var experimentID: Int64
+    public var exampleID: Int64
+    public var repetition: Int
+    public var output: JSONValue
+    public var startMicros: Int64
+    public var endMicros: Int64
+    public var traceID: String?
+    public var error: String?
+    public var promptTokens: Int64?
+    public var completionTokens: Int64?
+}
+
+public struct ExperimentRunInput: Sendable {
+    public var exampleID: Int64
+    public var repetition: Int
+    public var output: JSONValue
+    public var startMicros: Int64
+    public var endMicros: Int64
+    public var traceID: String?
+    public var error: String?
+
+    public init(exampleID: Int64, repetition: Int, output: JSONValue, startMicros: Int64, endMicros: Int64, traceID: String?, error: String?) {
+        self.exampleID = exampleID
+        self.repetition = repetition
+        self.output = output
+        self.startMicros = startMicros
+        self.endMicros = endMicros
+        self.traceID = traceID
+        self.error = error
+    }
+}
+
+public struct ExperimentEvaluationRow: Sendable {
+    public var id: Int64
+    public var runID: Int64
+    public var name: String
+    public var annotatorKind: String
+    public var label: String?
+    public var score: Double?
+    public var explanation: String?
+    public var traceID: String?
+    public var error: String?
+    public var metadata: JSONValue
+    public var startMicros: Int64
+    public var endMicros: Int64
+}
+
+public struct ExperimentEvaluationInput: Sendable {
+    public var runID: Int64
+    public var name: String
+    public var annotatorKind: AnnotatorKind
+    public var label: String?
+    public var score: Double?
+    public var explanation: String?
+    public var traceID: String?
+    public var error: String?
+    public var metadata: JSONValue
+    public var startMicros: Int64
+    public var endMicros: Int64
+
+    public init(
+        runID: Int64, name: String, annotatorKind: AnnotatorKind, label: String?, score: Double?, explanation: String?, traceID: String?,
+        error: String?, metadata: JSONValue, startMicros: Int64, endMicros: Int64
+    ) {
+        self.runID = runID
+        self.name = name
+        self.annotatorKind = annotatorKind
+        self.label = label
+        self.score = score
+        self.explanation = explanation
+        self.traceID = traceID
+        self.error = error
+        self.metadata = metadata
+        self.startMicros = startMicros
+        self.endMicros = endMicros
+    }
+}
+
+public struct ExperimentTagRow: Sendable {
+    public var id: Int64
+    public var name: String
+    public var description: String?
+}
+
+extension TenantStore {
+    static let experimentColumns = """
+        x.id, x.dataset_id, x.dataset_version_id, x.name, x.description, x.repetitions::int8, x.metadata::text, x.project_name,
+        \(micros("x.created_at")), \(micros("x.updated_at")),
+        coalesce((SELECT array_agg(dataset_split_id ORDER BY dataset_split_id) FROM experiments_dataset_splits WHERE experiment_id = x.id), '{}'),
+        (SELECT count(*) FROM experiment_runs r WHERE r.experiment_id = x.id AND r.error IS NULL),
+        (SELECT count(*) FROM experiment_runs r WHERE r.experiment_id = x.id AND r.error IS NOT NULL)
+        """
+
+    static func experimentRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRow] {
+        var out: [ExperimentRow] = []
+        for try await c in rows.decode(
+            (Int64, Int64, Int64, String, String?, Int64, String, String?, Int64, Int64, [Int64], Int64, Int64).self)
+        {
+            out.append(
+                ExperimentRow(
+                    id: c.0, datasetID: c.1, datasetVersionID: c.2, name: c.3, description: c.4, repetitions: Int(c.5),
+                    metadata: JSONValue(storedJSON: c.6), projectName: c.7, createdMicros: c.8, updatedMicros: c.9, splitIDs: c.10,
+                    successfulRuns: c.11, failedRuns: c.12))
+        }
+        return out
+    }
+
+    public func experiment(id: Int64) async throws -> ExperimentRow? {
+        try await Self.experimentRows(
+            database.reader.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2",
+                    binds: Self.binds(org, id)), logger: logger)
+        ).first
+    }
+
+    public func experiments(datasetID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [ExperimentRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = \(q.bind(org)) AND x.dataset_id = \(q.bind(datasetID))")
+        if let cursor { q.append(" AND x.id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY x.id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await Self.experimentRows(database.reader.query(q.query, logger: logger))
+    }
+
+    public func createExperiment(
+        datasetID: Int64, versionID: Int64, name: String, description: String?, repetitions: Int, metadata: JSONValue,
+        projectName: String, splitIDs: [Int64]
+    ) async throws -> ExperimentRow {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            let id = try await connection.query(
+                """
+                INSERT INTO experiments (org_id, dataset_id, dataset_version_id, name, description, repetitions, metadata, project_name)
+                VALUES (\(org), \(datasetID), \(versionID), \(SQLText.clean(name)), \(description.map(SQLText.clean)), \(Int64(repetitions)),
+                    \(metadata.jsonString)::jsonb, \(projectName))
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self).all()[0]
+            if !splitIDs.isEmpty {
+                try await connection.query(
+                    "INSERT INTO experiments_dataset_splits (experiment_id, dataset_split_id) SELECT \(id), unnest(\(splitIDs)::int8[])",
+                    logger: logger)
+            }
+            return try await Self.experimentRows(
+                connection.query(
+                    PostgresQuery(unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.id = $1", binds: Self.binds(id)),
+                    logger: logger)
+            )[0]
+        }
+    }
+
+    public func updateExperiment(id: Int64, name: String?, description: String??, metadata: JSONValue?) async throws -> ExperimentRow? {
+        var q = SQLBuilder()
+        q.append("UPDATE experiments SET updated_at = now()")
+        if let name { q.append(", name = \(q.bind(SQLText.clean(name)))") }
+        if let description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
+        if let metadata { q.append(", metadata = \(q.bind(metadata.jsonString))::jsonb") }
+        q.append(" WHERE org_id = \(q.bind(org)) AND id = \(q.bind(id)) RETURNING id")
+        guard try await !database.primary.query(q.query, logger: logger).decode(Int64.self).all().isEmpty else { return nil }
+        return try await Self.experimentRows(
+            database.primary.query(
+                PostgresQuery(unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.id = $1", binds: Self.binds(id)),
+                logger: logger)
+        ).first
+    }
+
+    /// Deletes the experiment; returns its project name when it existed.
+    public func deleteExperiment(id: Int64) async throws -> String?? {
+        let rows = try await database.primary.query(
+            "DELETE FROM experiments WHERE org_id = \(org) AND id = \(id) RETURNING project_name", logger: logger
+        ).decode(String?.self).all()
+        return rows.first
+    }
+
+    // MARK: Runs
+
+    static let runColumns = """
+        r.id, r.experiment_id, r.dataset_example_id, r.repetition_number::int8, r.output::text, \(micros("r.start_time")), \(micros("r.end_time")),
+        r.trace_id, r.error, r.prompt_token_count::int8, r.completion_token_count::int8
+        """
+
+    static func runRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRunRow] {
+        var out: [ExperimentRunRow] = []
+        for try await c in rows.decode((Int64, Int64, Int64, Int64, String, Int64, Int64, String?, String?, Int64?, Int64?).self) {
+            out.append(
+                ExperimentRunRow(
+                    id: c.0, experimentID: c.1, exampleID: c.2, repetition: Int(c.3), output: JSONValue(storedJSON: c.4), startMicros: c.5,
+                    endMicros: c.6, traceID: c.7, error: c.8, promptTokens: c.9, completionTokens: c.10))
+        }
+        return out
+    }
+
+    /// Runs newest first; `limit` nil for all.
+    public func experimentRuns(experimentID: Int64, atOrBeforeID cursor: Int64?, limit: Int?) async throws -> [ExperimentRunRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = \(q.bind(org)) AND r.experiment_id = \(q.bind(experimentID))")
+        if let cursor { q.append(" AND r.id <= \(q.bind(cursor))") }
+        q.append(" ORDER BY r.id DESC")
+        if let limit { q.append(" LIMIT \(q.bind(Int64(limit)))") }
+        return try await Self.runRows(database.reader.query(q.query, logger: logger))
+    }
+
+    public func experimentRun(id: Int64) async throws -> ExperimentRunRow? {
+        try await Self.runRows(
+            database.reader.query(
+                PostgresQuery(unsafeSQL: "SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = $1 AND r.id = $2", binds: Self.binds(org, id)),
+                logger: logger)
+        ).first
+    }
+
+    public enum RunWrite: Sendable { case written(Int64), alreadySucceeded }
+
+    /// Records a run; a run already recorded for the example and repetition is replaced only if it failed.
+    public func recordExperimentRun(experimentID: Int64, _ run: ExperimentRunInput) async throws -> RunWrite {
+        try await database.primary.withTransaction(logger: logger) { connection in
+            let existing = try await connection.query(
+                """
+                SELECT id, error IS NULL FROM experiment_runs
+                WHERE experiment_id = \(experimentID) AND dataset_example_id = \(run.exampleID) AND repetition_number = \(Int64(run.repetition))
+                FOR UPDATE
+                """, logger: logger
+            ).decode((Int64, Bool).self).all()
+            if let (_, succeeded) = existing.first, succeeded { return .alreadySucceeded }
+            let id = try await connection.query(
+                """
+                INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time, error)
+                VALUES (\(org), \(experimentID), \(run.exampleID), \(Int64(run.repetition)), \(run.traceID), \(run.output.jsonString)::jsonb,
+                    to_timestamp(0) + \(run.startMicros) * interval '1 microsecond', to_timestamp(0) + \(run.endMicros) * interval '1 microsecond',
+                    \(run.error.map(SQLText.clean)))
+                ON CONFLICT (experiment_id, dataset_example_id, repetition_number) DO UPDATE SET
+                    trace_id = excluded.trace_id, output = excluded.output, start_time = excluded.start_time,
+                    end_time = excluded.end_time, error = excluded.error
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self).all()[0]
+            return .written(id)
+        }
+    }
+
+    // MARK: Evaluations
+
+    public func upsertExperimentEvaluation(_ e: ExperimentEvaluationInput) async throws -> Int64 {
+        try await database.primary.query(
+            """
+            INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
+                error, metadata, start_time, end_time)
+            VALUES (\(org), \(e.runID), \(SQLText.clean(e.name)), \(e.annotatorKind.rawValue), \(e.label.map(SQLText.clean)), \(e.score),
+                \(e.explanation.map(SQLText.clean)), \(e.traceID), \(e.error.map(SQLText.clean)), \(e.metadata.jsonString)::jsonb,
+                to_timestamp(0) + \(e.startMicros) * interval '1 microsecond', to_timestamp(0) + \(e.endMicros) * interval '1 microsecond')
+            ON CONFLICT (experiment_run_id, name) DO UPDATE SET
+                annotator_kind = excluded.annotator_kind, label = excluded.label, score = excluded.score,
+                explanation = excluded.explanation, trace_id = excluded.trace_id, error = excluded.error,
+                metadata = excluded.metadata, start_time = excluded.start_time, end_time = excluded.end_time
+            RETURNING id
+            """, logger: logger
+        ).decode(Int64.self).all()[0]
+    }
+
+    /// Evaluations of an experiment's runs, by run id.
+    public func experimentEvaluations(experimentID: Int64) async throws -> [Int64: [ExperimentEvaluationRow]] {
+        var out: [Int64: [ExperimentEvaluationRow]] = [:]
+        for try await c in try await database.reader.query(
+            """
+            SELECT a.id, a.experiment_run_id, a.name, a.annotator_kind, a.label, a.score, a.explanation, a.trace_id, a.error,
+                a.metadata::text, \(unescaped: micros("a.start_time")), \(unescaped: micros("a.end_time"))
+            FROM experiment_run_annotations a JOIN experiment_runs r ON r.id = a.experiment_run_id
+            WHERE r.org_id = \(org) AND r.experiment_id = \(experimentID)
+            ORDER BY a.id
+            """, logger: logger
+        ).decode((Int64, Int64, String, String, String?, Double?, String?, String?, String?, String, Int64, Int64).self) {
+            out[c.1, default: []].append(
+                ExperimentEvaluationRow(
+                    id: c.0, runID: c.1, name: c.2, annotatorKind: c.3, label: c.4, score: c.5, explanation: c.6, traceID: c.7, error: c.8,
+                    metadata: JSONValue(storedJSON: c.9), startMicros: c.10, endMicros: c.11))
+        }
+        return out
+    }
+
+    // MARK: Tags
+
+    public func experimentTags(experimentID: Int64) async throws -> [ExperimentTagRow] {
+        try await database.reader.query(
+            "SELECT id, name, description FROM experiment_tags WHERE org_id = \(org) AND experiment_id = \(experimentID) ORDER BY name",
+            logger: logger
+        ).decode((Int64, String, String?).self).all().map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }
+    }
+
+    /// Points the dataset's tag `name` at the experiment (moving it from another experiment).
+    public func setExperimentTag(experimentID: Int64, datasetID: Int64, name: String, description: String?) async throws -> ExperimentTagRow {
+        try await database.primary.query(
+            """
+            INSERT INTO experiment_tags (org_id, experiment_id, dataset_id, name, description)
+            VALUES (\(org), \(experimentID), \(datasetID), \(SQLText.clean(name)), \(description.map(SQLText.clean)))
+            ON CONFLICT (dataset_id, name) DO UPDATE SET experiment_id = excluded.experiment_id, description = excluded.description
+            RETURNING id, name, description
+            """, logger: logger
+        ).decode((Int64, String, String?).self).all().map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }[0]
+    }
+
+    public func removeExperimentTag(experimentID: Int64, tagID: Int64?, name: String?) async throws {
+        try await database.primary.query(
+            """
+            DELETE FROM experiment_tags WHERE org_id = \(org) AND experiment_id = \(experimentID)
+            AND (id = \(tagID ?? -1) OR name = \(name ?? ""))
+            """, logger: logger)
+    }
+}
