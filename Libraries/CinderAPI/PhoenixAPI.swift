@@ -42,6 +42,7 @@ public struct PhoenixAPI: Sendable {
         AnnotationConfigsAPI(api: self).add(to: router)
         DatasetsAPI(api: self).add(to: router)
         ExperimentsAPI(api: self).add(to: router)
+        PromptsAPI(api: self).add(to: router)
     }
 }
 

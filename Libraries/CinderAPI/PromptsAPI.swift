@@ -1,0 +1,181 @@
+import CinderHTTPSupport
+import CinderModel
+import CinderStorage
+import Hummingbird
+
+/// `/v1/prompts` and `/v1/prompt_versions`: prompts, their immutable versions, and version tags.
+struct PromptsAPI {
+    let api: PhoenixAPI
+
+    static let promptType = "Prompt"
+    static let versionType = "PromptVersion"
+    static let tagType = "PromptVersionTag"
+
+    func add(to router: Router<CinderRequestContext>) {
+        router.get("/v1/prompts") { request, context in
+            let query = QueryParameters(request)
+            let limit = try query.int("limit", default: 100)
+            let cursor = try rowIDCursor(query.string("cursor"))
+            let rows = try await api.store(context).prompts(atOrBeforeID: cursor, limit: limit + 1)
+            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.promptType, rows[limit].id).encoded) : .null
+            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+        }
+        router.post("/v1/prompts") { request, context in
+            let body = try await JSONBody.fields(request, context)
+            try body.requirePresent(["prompt", "version"])
+            let prompt = try body.requiredObject("prompt")
+            let name = try prompt.identifier("name")
+            let version = try PromptVersionSchema.parse(try body.requiredObject("version"))
+            let source = try prompt.optionalString("source_prompt_id").flatMap { GlobalID(encoded: $0, type: Self.promptType)?.rowID }
+            guard
+                let row = try await api.store(context).addPromptVersion(
+                    promptID: nil,
+                    newPrompt: (name, try prompt.optionalString("description"), .object(try prompt.dictionary("metadata") ?? [:]), source),
+                    version)
+            else { throw CinderError(.internal, "The prompt could not be created") }
+            return jsonResponse(["data": Self.json(row)])
+        }
+        router.get("/v1/prompts/:prompt/versions") { request, context in
+            let query = QueryParameters(request)
+            let limit = try query.int("limit", default: 100)
+            let cursor = try rowIDCursor(query.string("cursor"))
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            let rows = try await store.promptVersions(promptID: prompt.id, atOrBeforeID: cursor, limit: limit + 1)
+            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.versionType, rows[limit].id).encoded) : .null
+            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+        }
+        router.post("/v1/prompts/:prompt/versions") { request, context in
+            let body = try await JSONBody.fields(request, context)
+            let version = try PromptVersionSchema.parse(try body.requiredObject("version"))
+            let tags = try (body.value("tags") == nil ? [] : body.objects("tags")).map { tag throws(CinderError) in
+                (name: try tag.identifier("name"), description: try tag.optionalString("description"))
+            }
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            guard let row = try await store.addPromptVersion(promptID: prompt.id, newPrompt: nil, version, tags: tags) else {
+                throw Self.promptNotFound(try pathParameter(context, "prompt"))
+            }
+            return jsonResponse(["data": Self.json(row)], status: .created)
+        }
+        router.get("/v1/prompts/:prompt/latest") { _, context in
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            guard let row = try await store.promptVersions(promptID: prompt.id, atOrBeforeID: nil, limit: 1).first else {
+                throw CinderError.notFound("Prompt \(prompt.name) has no versions")
+            }
+            return jsonResponse(["data": Self.json(row)])
+        }
+        router.get("/v1/prompts/:prompt/tags/:tag") { _, context in
+            let tag = try Self.identifier(try pathParameter(context, "tag"), "tag_name")
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            guard let row = try await store.promptVersion(promptID: prompt.id, tag: tag) else {
+                throw CinderError.notFound("Prompt version with tag \(tag) not found")
+            }
+            return jsonResponse(["data": Self.json(row)])
+        }
+        router.patch("/v1/prompts/:prompt") { request, context in
+            let body = try await JSONBody.fields(request, context)
+            if body.fields["metadata"] == .null { throw CinderError.unprocessable("metadata cannot be null") }
+            let description: String?? = body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none
+            let metadata = try body.dictionary("metadata").map { JSONValue.object($0) }
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            guard let updated = try await store.updatePrompt(id: prompt.id, description: description, metadata: metadata) else {
+                throw Self.promptNotFound(prompt.name)
+            }
+            return jsonResponse(["data": Self.json(updated)])
+        }
+        router.delete("/v1/prompts/:prompt") { _, context in
+            let store = api.store(context)
+            let prompt = try await prompt(context, store)
+            _ = try await store.deletePrompt(id: prompt.id)
+            return Response(status: .noContent)
+        }
+        router.get("/v1/prompt_versions/:version") { _, context in
+            jsonResponse(["data": Self.json(try await version(context, api.store(context)))])
+        }
+        router.get("/v1/prompt_versions/:version/tags") { request, context in
+            let query = QueryParameters(request)
+            let limit = try query.int("limit", default: 100)
+            let cursor = try rowIDCursor(query.string("cursor"))
+            let store = api.store(context)
+            let version = try await version(context, store)
+            let rows = try await store.promptVersionTags(versionID: version.id, atOrBeforeID: cursor, limit: limit + 1)
+            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.tagType, rows[limit].id).encoded) : .null
+            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+        }
+        router.post("/v1/prompt_versions/:version/tags") { request, context in
+            let body = try await JSONBody.fields(request, context)
+            let name = try body.identifier("name")
+            let store = api.store(context)
+            let version = try await version(context, store)
+            try await store.tagPromptVersion(version, name: name, description: try body.optionalString("description"))
+            return Response(status: .noContent)
+        }
+        router.delete("/v1/prompt_versions/:version/tags/:tag") { _, context in
+            let tag = try Self.identifier(try pathParameter(context, "tag"), "tag_name")
+            let store = api.store(context)
+            let version = try await version(context, store)
+            guard try await store.untagPromptVersion(version, name: tag) else {
+                throw CinderError.notFound("Tag \(tag) not found on this prompt version")
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    static func promptNotFound(_ identifier: String) -> CinderError { .notFound("Prompt not found: \(identifier)") }
+
+    static func identifier(_ text: String, _ parameter: String) throws(CinderError) -> String {
+        _ = try BodyFields(["value": .string(text)], path: ["path"]).identifier("value")
+        return text
+    }
+
+    /// The path's prompt, by global id or name (which must be a valid identifier).
+    func prompt(_ context: CinderRequestContext, _ store: TenantStore) async throws -> PromptRow {
+        let text = try pathParameter(context, "prompt")
+        let id = GlobalID(encoded: text, type: Self.promptType)
+        if id == nil {
+            do {
+                _ = try Self.identifier(text, "prompt_identifier")
+            } catch {
+                throw CinderError.unprocessable("Invalid prompt identifier: \(text)")
+            }
+        }
+        guard let prompt = try await store.prompt(id: id?.rowID, name: id == nil ? text : nil) else { throw Self.promptNotFound(text) }
+        return prompt
+    }
+
+    func version(_ context: CinderRequestContext, _ store: TenantStore) async throws -> PromptVersionRow {
+        let text = try pathParameter(context, "version")
+        guard let id = GlobalID(encoded: text, type: Self.versionType) else {
+            throw CinderError.unprocessable("Invalid prompt version ID: \(text)")
+        }
+        guard let version = try await store.promptVersion(id: id.rowID) else { throw CinderError.notFound("Prompt version \(text) not found") }
+        return version
+    }
+
+    static func json(_ prompt: PromptRow) -> JSONValue {
+        [
+            "id": .string(GlobalID(promptType, prompt.id).encoded), "name": .string(prompt.name),
+            "description": prompt.description.map { .string($0) } ?? .null,
+            "source_prompt_id": prompt.sourcePromptID.map { .string(GlobalID(promptType, $0).encoded) } ?? .null,
+            "metadata": prompt.metadata,
+        ]
+    }
+
+    static func json(_ version: PromptVersionRow) -> JSONValue {
+        let c = version.content
+        return [
+            "id": .string(GlobalID(versionType, version.id).encoded), "description": c.description.map { .string($0) } ?? .null,
+            "metadata": c.metadata, "model_provider": .string(c.modelProvider), "model_name": .string(c.modelName),
+            "template": c.template, "template_type": .string(c.templateType), "template_format": .string(c.templateFormat),
+            "invocation_parameters": c.invocationParameters, "tools": c.tools ?? .null, "response_format": c.responseFormat ?? .null,
+        ]
+    }
+
+    static func json(_ tag: PromptTagRow) -> JSONValue {
+        ["id": .string(GlobalID(tagType, tag.id).encoded), "name": .string(tag.name), "description": tag.description.map { .string($0) } ?? .null]
+    }
+}
