@@ -58,10 +58,11 @@ struct BodyFields {
 
     /// Checks that every key is present (null allowed), reporting all missing ones together.
     func requirePresent(_ keys: [String]) throws(CinderError) {
-        let missing = keys.filter { fields[$0] == nil }.map { error($0, "Field required", "missing") }
-        guard var first = missing.first else { return }
-        first.related = Array(missing.dropFirst())
-        throw first
+        let missing = keys.filter { fields[$0] == nil }
+        guard let first = missing.first else { return }
+        var error = error(first, "Field required", "missing")
+        error.related = missing.dropFirst().map { ValidationIssue(location: path + [$0], message: "Field required", type: "missing", input: nil) }
+        throw error
     }
 
     /// A name in Phoenix's identifier form: lower-case letters, digits, `_` and `-`, starting and

@@ -24,7 +24,8 @@ extension CinderError: HTTPResponseError {
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         if code == .unprocessable, location != nil {
             headers[.contentType] = "application/json"
-            let detail: JSONValue = ["detail": .array(([self] + related).map(\.validationDetail))]
+            let issues = [ValidationIssue(location: location ?? [], message: message, type: validationType ?? "value_error", input: input)] + related
+            let detail: JSONValue = ["detail": .array(issues.map(\.detail))]
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: detail.jsonBytes)))
         }
         headers[.contentType] = "text/plain; charset=utf-8"
@@ -32,13 +33,13 @@ extension CinderError: HTTPResponseError {
     }
 }
 
-extension CinderError {
+extension ValidationIssue {
     /// One entry of FastAPI's validation error list.
-    var validationDetail: JSONValue {
+    var detail: JSONValue {
         [
-            "type": .string(validationType ?? "value_error"),
+            "type": .string(type),
             // FastAPI puts list indexes (and JSON offsets) in `loc` as numbers.
-            "loc": .array((location ?? []).map { Int64($0).map(JSONValue.int) ?? .string($0) }),
+            "loc": .array(location.map { Int64($0).map(JSONValue.int) ?? .string($0) }),
             "msg": .string(message),
             "input": input.map { .string($0) } ?? .null,
         ]

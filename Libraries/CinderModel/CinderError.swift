@@ -29,7 +29,7 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
     public var validationType: String?
     public var input: String?
     /// Further validation errors reported with this one (pydantic reports every bad field at once).
-    public var related: [CinderError] = []
+    public var related: [ValidationIssue] = []
 
     public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil, location: [String]? = nil) {
         self.code = code
@@ -50,5 +50,20 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
         error.validationType = type
         error.input = input
         return error
+    }
+}
+
+/// One more bad field of a validation error.
+public struct ValidationIssue: Sendable {
+    public var location: [String]
+    public var message: String
+    public var type: String
+    public var input: String?
+
+    public init(location: [String], message: String, type: String, input: String?) {
+        self.location = location
+        self.message = message
+        self.type = type
+        self.input = input
     }
 }
