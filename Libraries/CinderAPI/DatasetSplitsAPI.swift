@@ -26,7 +26,8 @@ struct DatasetSplitsAPI {
             guard
                 let split = try await store.createDatasetSplit(
                     datasetID: dataset.id, name: name, description: try body.optionalString("description"),
-                    color: try body.optionalString("color"), metadata: .object(try body.dictionary("metadata") ?? [:]), exampleIDs: examples)
+                    color: try body.optionalString("color").map { text throws(CinderError) in try Self.color(text, body) },
+                    metadata: .object(try body.dictionary("metadata") ?? [:]), exampleIDs: examples)
             else { throw CinderError(.conflict, "A dataset split named '\(name)' already exists") }
             return jsonResponse(["data": Self.json(split)], status: .created)
         }
@@ -41,7 +42,8 @@ struct DatasetSplitsAPI {
             let change = DatasetSplitChange(
                 name: try body.optionalString("name"),
                 description: body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none,
-                color: try body.optionalString("color"), metadata: try body.dictionary("metadata").map { .object($0) },
+                color: try body.optionalString("color").map { text throws(CinderError) in try Self.color(text, body) },
+                metadata: try body.dictionary("metadata").map { .object($0) },
                 addExampleIDs: add, removeExampleIDs: remove)
             switch try await store.updateDatasetSplit(datasetID: dataset.id, splitID: splitID, change: change) {
             case .updated(let split): return jsonResponse(["data": Self.json(split)])
@@ -52,8 +54,11 @@ struct DatasetSplitsAPI {
         router.delete("/v1/datasets/:id/splits/:split") { _, context in
             _ = try await dataset(context)
             let splitID = try Self.id(try pathParameter(context, "split"), NodeType.datasetSplit, "dataset split")
-            guard try await api.store(context).deleteDatasetSplit(id: splitID) else { throw CinderError.notFound("Dataset split not found") }
-            return Response(status: .noContent)
+            switch try await api.store(context).deleteDatasetSplit(id: splitID) {
+            case .deleted: return Response(status: .noContent)
+            case .notFound: throw CinderError.notFound("Dataset split not found")
+            case .usedByExperiments: throw CinderError(.conflict, "The dataset split is used by experiments and cannot be deleted")
+            }
         }
         addLabelRoutes(to: router)
     }

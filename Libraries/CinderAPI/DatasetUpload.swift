@@ -28,7 +28,8 @@ struct DatasetUpload {
                     throw CinderError.unprocessable("Malformed multipart body: no boundary in the content type")
                 }
                 let body = try await request.body.collect(upTo: context.maxUploadSize)
-                upload = try Self.parse(form: try MultipartForm(parsing: Array(body.readableBytesView), boundary: boundary))
+                upload = try Self.parse(
+                    form: try MultipartForm(parsing: Array(body.readableBytesView), boundary: boundary), maxBytes: context.maxUploadSize)
             } else {
                 upload = try Self.parse(json: try await JSONBody.parse(request, context))
             }
@@ -148,7 +149,8 @@ struct DatasetUpload {
 
     // MARK: Multipart
 
-    static func parse(form: MultipartForm) throws(CinderError) -> Upload {
+    /// `maxBytes` bounds the file after decompression, as the request size bounds it before.
+    static func parse(form: MultipartForm, maxBytes: Int) throws(CinderError) -> Upload {
         let name = try name(form.value("name"))
         let action = try action(form.value("action"))
         guard let file = form.file("file") else { throw CinderError.unprocessable("Malformed file in form data.") }
@@ -170,9 +172,11 @@ struct DatasetUpload {
         var content = ByteBuffer(bytes: file.body)
         if let encoding = file.headers["content-encoding"] {
             content = try OTLPBody.decompress(
-                content, contentEncoding: encoding, limits: OTLPLimits(maxBodyBytes: Int.max, maxDecompressedBytes: 256 << 20))
+                content, contentEncoding: encoding, limits: OTLPLimits(maxBodyBytes: Int.max, maxDecompressedBytes: maxBytes))
         }
-        let mediaType = (file.headers["content-type"] ?? "text/csv").split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let mediaType =
+            file.headers["content-type"].flatMap { $0.split(separator: ";").first }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .flatMap { $0.isEmpty ? nil : $0 } ?? "text/csv"
         let (headers, rows) = try table(Array(content.readableBytesView), mediaType: mediaType)
         for (kind, keys) in [("input", inputKeys), ("output", outputKeys), ("metadata", metadataKeys),
                              ("split", Set(splitKeys + [splitKey].compactMap { $0 })),

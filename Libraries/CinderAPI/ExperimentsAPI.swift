@@ -21,8 +21,14 @@ struct ExperimentsAPI {
             }
             let store = api.store(context)
             let rows = try await store.experiments(datasetID: datasetID, atOrBeforeID: cursor, limit: limit + 1)
+            // Experiments of one dataset mostly share a version: count each version's examples once.
+            var counts: [[Int64]: Int64] = [:]
             var page: [JSONValue] = []
-            for row in rows.prefix(limit) { page.append(try await json(row, store)) }
+            for row in rows.prefix(limit) {
+                let key = [row.datasetVersionID] + row.splitIDs
+                if counts[key] == nil { counts[key] = Int64(try await examples(of: row, store).count) }
+                page.append(Self.json(row, exampleCount: counts[key]!))
+            }
             let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.experiment, rows[limit].id).encoded) : .null
             return jsonResponse(["data": .array(page), "next_cursor": next])
         }
@@ -103,6 +109,7 @@ struct ExperimentsAPI {
     }
 
     static let notFound = CinderError.notFound("Experiment not found")
+    static let maxRepetitions = 10_000
 
     func experiment(_ context: CinderRequestContext, _ store: TenantStore) async throws -> ExperimentRow {
         let text = try pathParameter(context, "experiment")
@@ -121,7 +128,10 @@ struct ExperimentsAPI {
     }
 
     func json(_ experiment: ExperimentRow, _ store: TenantStore) async throws -> JSONValue {
-        let exampleCount = Int64(try await examples(of: experiment, store).count)
+        Self.json(experiment, exampleCount: Int64(try await examples(of: experiment, store).count))
+    }
+
+    static func json(_ experiment: ExperimentRow, exampleCount: Int64) -> JSONValue {
         let expected = exampleCount * Int64(experiment.repetitions)
         return [
             "id": .string(GlobalID(NodeType.experiment, experiment.id).encoded),
@@ -172,6 +182,12 @@ struct ExperimentsAPI {
         let repetitions = try body.optionalInt("repetitions") ?? 1
         if repetitions < 1 {
             throw CinderError.invalid(["body", "repetitions"], "Input should be greater than 0", type: "greater_than", input: String(repetitions))
+        }
+        // Incomplete-run lists enumerate repetitions per example; a bound keeps them finite.
+        if repetitions > Self.maxRepetitions {
+            throw CinderError.invalid(
+                ["body", "repetitions"], "Input should be less than or equal to \(Self.maxRepetitions)", type: "less_than_equal",
+                input: String(repetitions))
         }
         var splitIDs: [Int64] = []
         if body.value("splits") != nil {

@@ -26,9 +26,16 @@ struct PromptsAPI {
             let prompt = try body.requiredObject("prompt")
             let name = try prompt.identifier("name")
             let version = try PromptVersionSchema.parse(try body.requiredObject("version"))
-            let source = try prompt.optionalString("source_prompt_id").flatMap { GlobalID(encoded: $0, type: Self.promptType)?.rowID }
+            let store = api.store(context)
+            var source: Int64?
+            if let text = try prompt.optionalString("source_prompt_id") {
+                guard let id = GlobalID(encoded: text, type: Self.promptType)?.rowID, let row = try await store.prompt(id: id, name: nil) else {
+                    throw CinderError.notFound("Source prompt \(text) not found")
+                }
+                source = row.id
+            }
             guard
-                let row = try await api.store(context).addPromptVersion(
+                let row = try await store.addPromptVersion(
                     promptID: nil,
                     newPrompt: (name, try prompt.optionalString("description"), .object(try prompt.dictionary("metadata") ?? [:]), source),
                     version)

@@ -325,6 +325,14 @@ extension TenantStore {
     public enum ConfigUpdate: Sendable { case updated(AnnotationConfigRow), notFound, nameTaken }
 
     public func updateAnnotationConfig(id: Int64, name: String, config: JSONValue) async throws -> ConfigUpdate {
+        do {
+            return try await updateAnnotationConfigChecked(id: id, name: name, config: config)
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            return .nameTaken
+        }
+    }
+
+    private func updateAnnotationConfigChecked(id: Int64, name: String, config: JSONValue) async throws -> ConfigUpdate {
         try await database.primary.withTransaction(logger: logger) { connection in
             let taken = try await connection.query(
                 "SELECT 1::int8 FROM annotation_configs WHERE org_id = \(org) AND name = \(name) AND id <> \(id)", logger: logger

@@ -135,6 +135,14 @@ extension TenantStore {
     public enum SplitUpdate: Sendable { case updated(DatasetSplitRow), notFound, nameTaken }
 
     public func updateDatasetSplit(datasetID: Int64, splitID: Int64, change: DatasetSplitChange) async throws -> SplitUpdate {
+        do {
+            return try await updateDatasetSplitChecked(datasetID: datasetID, splitID: splitID, change: change)
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            return .nameTaken
+        }
+    }
+
+    private func updateDatasetSplitChecked(datasetID: Int64, splitID: Int64, change: DatasetSplitChange) async throws -> SplitUpdate {
         try await database.primary.withTransaction(logger: logger) { connection in
             let found = try await connection.query(
                 "SELECT id FROM dataset_splits WHERE org_id = \(org) AND id = \(splitID) FOR UPDATE", logger: logger
@@ -171,10 +179,18 @@ extension TenantStore {
         }
     }
 
-    public func deleteDatasetSplit(id: Int64) async throws -> Bool {
-        try await !database.primary.query(
-            "DELETE FROM dataset_splits WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
-        ).decode(Int64.self).all().isEmpty
+    public enum SplitDeletion: Sendable { case deleted, notFound, usedByExperiments }
+
+    /// A split an experiment was run on stays: deleting it would widen that experiment to all examples.
+    public func deleteDatasetSplit(id: Int64) async throws -> SplitDeletion {
+        do {
+            let deleted = try await database.primary.query(
+                "DELETE FROM dataset_splits WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
+            ).decode(Int64.self).all()
+            return deleted.isEmpty ? .notFound : .deleted
+        } catch where DatabaseErrors.isForeignKeyViolation(error) {
+            return .usedByExperiments
+        }
     }
 
     // MARK: Labels
@@ -227,6 +243,14 @@ extension TenantStore {
     public enum LabelUpdate: Sendable { case updated(DatasetLabelRow), notFound, nameTaken }
 
     public func updateDatasetLabel(id: Int64, name: String?, description: String??, color: String?) async throws -> LabelUpdate {
+        do {
+            return try await updateDatasetLabelChecked(id: id, name: name, description: description, color: color)
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            return .nameTaken
+        }
+    }
+
+    private func updateDatasetLabelChecked(id: Int64, name: String?, description: String??, color: String?) async throws -> LabelUpdate {
         try await database.primary.withTransaction(logger: logger) { connection in
             if let name {
                 let taken = try await connection.query(

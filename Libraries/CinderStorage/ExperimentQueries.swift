@@ -232,29 +232,21 @@ extension TenantStore {
 
     /// Records a run; a run already recorded for the example and repetition is replaced only if it failed.
     public func recordExperimentRun(experimentID: Int64, _ run: ExperimentRunInput) async throws -> RunWrite {
-        try await database.primary.withTransaction(logger: logger) { connection in
-            let existing = try await connection.query(
-                """
-                SELECT id, error IS NULL FROM experiment_runs
-                WHERE experiment_id = \(experimentID) AND dataset_example_id = \(run.exampleID) AND repetition_number = \(Int64(run.repetition))
-                FOR UPDATE
-                """, logger: logger
-            ).decode((Int64, Bool).self).all()
-            if let (_, succeeded) = existing.first, succeeded { return .alreadySucceeded }
-            let id = try await connection.query(
-                """
-                INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time, error)
-                VALUES (\(org), \(experimentID), \(run.exampleID), \(Int64(run.repetition)), \(run.traceID), \(run.output.jsonString)::jsonb,
-                    to_timestamp(0) + \(run.startMicros) * interval '1 microsecond', to_timestamp(0) + \(run.endMicros) * interval '1 microsecond',
-                    \(run.error.map(SQLText.clean)))
-                ON CONFLICT (experiment_id, dataset_example_id, repetition_number) DO UPDATE SET
-                    trace_id = excluded.trace_id, output = excluded.output, start_time = excluded.start_time,
-                    end_time = excluded.end_time, error = excluded.error
-                RETURNING id
-                """, logger: logger
-            ).decode(Int64.self).all()[0]
-            return .written(id)
-        }
+        // The upsert is the check: a successful run is never replaced, even by a concurrent first post.
+        let ids = try await database.primary.query(
+            """
+            INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time, error)
+            VALUES (\(org), \(experimentID), \(run.exampleID), \(Int64(run.repetition)), \(run.traceID), \(run.output.jsonString)::jsonb,
+                to_timestamp(0) + \(run.startMicros) * interval '1 microsecond', to_timestamp(0) + \(run.endMicros) * interval '1 microsecond',
+                \(run.error.map(SQLText.clean)))
+            ON CONFLICT (experiment_id, dataset_example_id, repetition_number) DO UPDATE SET
+                trace_id = excluded.trace_id, output = excluded.output, start_time = excluded.start_time,
+                end_time = excluded.end_time, error = excluded.error
+            WHERE experiment_runs.error IS NOT NULL
+            RETURNING id
+            """, logger: logger
+        ).decode(Int64.self).all()
+        return ids.first.map { .written($0) } ?? .alreadySucceeded
     }
 
     // MARK: Evaluations

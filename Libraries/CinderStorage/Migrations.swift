@@ -288,7 +288,8 @@ public enum Migrations {
             CREATE INDEX ix_experiments_version ON experiments (dataset_version_id);
             CREATE TABLE experiments_dataset_splits (
                 experiment_id bigint NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
-                dataset_split_id bigint NOT NULL REFERENCES dataset_splits (id) ON DELETE CASCADE,
+                -- An experiment's examples are defined by its splits: a split in use cannot be deleted.
+                dataset_split_id bigint NOT NULL REFERENCES dataset_splits (id) ON DELETE NO ACTION,
                 PRIMARY KEY (experiment_id, dataset_split_id)
             );
             CREATE INDEX ix_experiments_dataset_splits_split ON experiments_dataset_splits (dataset_split_id);

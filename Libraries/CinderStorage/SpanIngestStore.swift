@@ -353,6 +353,12 @@ public enum DatabaseErrors {
         return underlying as? PSQLError
     }
 
+    /// A unique constraint refused the write (a concurrent insert or rename won the race).
+    static func isUniqueViolation(_ error: any Error) -> Bool { serverError(error)?.serverInfo?[.sqlState] == "23505" }
+
+    /// A foreign key refused the write or delete.
+    static func isForeignKeyViolation(_ error: any Error) -> Bool { serverError(error)?.serverInfo?[.sqlState] == "23503" }
+
     /// Errors the server reports about the statement or its data fail again on retry: they become
     /// `.unprocessable`. Retried (returned as they are): errors without a server SQLSTATE (connections
     /// closing, timeouts), the classes that describe the server's state rather than the request
