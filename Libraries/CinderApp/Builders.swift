@@ -55,6 +55,15 @@ final class PortBox: Sendable {
     }
 }
 
+/// Health checks of the read replicas for as long as the service group runs.
+struct ReadReplicaMonitor: Service {
+    let replicas: ReadReplicas
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await replicas.monitor() }
+    }
+}
+
 public enum CinderBuilder {
     /// `cinder serve`: OTLP (HTTP and gRPC), the REST API and the in-process queue and writer, over a
     /// private PostgreSQL cluster unless a database URL is configured.
@@ -90,7 +99,12 @@ public enum CinderBuilder {
 
         let client = try await migratedClient(url, configuration: configuration, logger: logger)
         services.append(client)
-        let db = Database(primary: client)
+        let replicas = try readReplicas(configuration, metrics: metrics, logger: logger)
+        if let replicas {
+            services += replicas.replicas.map(\.client) as [any Service]
+            services.append(ReadReplicaMonitor(replicas: replicas))
+        }
+        let db = Database(primary: client, replicas: replicas)
 
         let queue = InProcessSpanQueue(
             store: SpanIngestStore(client: client, logger: logger),
@@ -124,6 +138,18 @@ public enum CinderBuilder {
         services.append(app)
         if let grpc { services.append(grpc) }
         return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: grpc)
+    }
+
+    /// The configured read replicas (they get no migrations: replication brings the primary's schema).
+    static func readReplicas(_ configuration: CinderConfiguration, metrics: any MetricsFactory, logger: Logger) throws -> ReadReplicas? {
+        guard !configuration.databaseReadURLs.isEmpty else { return nil }
+        let replicas = try configuration.databaseReadURLs.map { text in
+            let url = try DatabaseURL(parsing: text)
+            var clientConfiguration = url.clientConfiguration()
+            clientConfiguration.options.maximumConnections = configuration.databasePoolSize
+            return ReadReplicas.Replica(client: PostgresClient(configuration: clientConfiguration, backgroundLogger: logger), name: url.redactedDescription)
+        }
+        return ReadReplicas(replicas: replicas, logger: logger, metrics: metrics)
     }
 
     /// The pool a service uses, after the migrations ran.

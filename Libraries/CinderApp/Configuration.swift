@@ -13,6 +13,8 @@ public struct CinderConfiguration: Sendable {
     public var workingDirectory: String
     /// nil: run a private PostgreSQL cluster under the working directory.
     public var databaseURL: String?
+    /// Streaming replicas of the database for reads (cinder-api and cinder serve).
+    public var databaseReadURLs: [String] = []
     public var maxSpansQueueSize = 20_000
     public var maxBatchSpans = 5_000
     public var writers = 2
@@ -46,6 +48,10 @@ public struct CinderConfiguration: Sendable {
         return try DatabaseURL(parsing: databaseURL)
     }
 
+    public static func urlList(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     public init(workingDirectory: String) {
         self.workingDirectory = workingDirectory
     }
@@ -70,6 +76,7 @@ public struct CinderConfiguration: Sendable {
         if let v = try int("PHOENIX_PORT", "CINDER_PORT") { port = v }
         if let v = try int("PHOENIX_GRPC_PORT", "CINDER_GRPC_PORT") { grpcPort = v }
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
+        databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         if let v = try int("PHOENIX_MAX_SPANS_QUEUE_SIZE", "CINDER_MAX_SPANS_QUEUE_SIZE") { maxSpansQueueSize = v }
         if let v = try int("CINDER_WRITER_BATCH_SIZE") { maxBatchSpans = v }
         if let v = try int("CINDER_WRITER_CONCURRENCY") { writers = v }

@@ -5,11 +5,13 @@ import PostgresNIO
 /// The database handles a service holds: the primary for writes, and the pool reads go to.
 public struct Database: Sendable {
     public let primary: PostgresClient
-    public let reader: PostgresClient
+    /// Reads that may lag the primary slightly; a request that must see its own write reads it on
+    /// the primary (in the writing transaction or through `primary`).
+    public let reader: DatabaseReader
 
-    public init(primary: PostgresClient, reader: PostgresClient? = nil) {
+    public init(primary: PostgresClient, replicas: ReadReplicas? = nil) {
         self.primary = primary
-        self.reader = reader ?? primary
+        self.reader = DatabaseReader(primary: primary, replicas: replicas.flatMap { $0.replicas.isEmpty ? nil : $0 })
     }
 
     /// Every read and write of tenant data goes through a store scoped to one organization, so a query

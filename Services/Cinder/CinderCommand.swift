@@ -19,6 +19,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "OTLP/gRPC port (PHOENIX_GRPC_PORT).") var grpcPort: Int?
     @Option(help: "Working directory; holds the private database (PHOENIX_WORKING_DIR).") var workingDir: String?
     @Option(help: "PostgreSQL URL; without it a private cluster is used (PHOENIX_SQL_DATABASE_URL).") var databaseURL: String?
+    @Option(help: "Comma-separated read replica URLs; reads go to healthy replicas (CINDER_DATABASE_READ_URLS).")
+    var databaseReadURLs: String?
 
     func run() async throws {
         var configuration = try CinderConfiguration(environment: ProcessInfo.processInfo.environment)
@@ -27,6 +29,7 @@ struct Serve: AsyncParsableCommand {
         if let grpcPort { configuration.grpcPort = grpcPort }
         if let workingDir { configuration.workingDirectory = workingDir }
         if let databaseURL { configuration.databaseURL = databaseURL }
+        if let databaseReadURLs { configuration.databaseReadURLs = CinderConfiguration.urlList(databaseReadURLs) }
         let logger = CinderLogging.bootstrap(configuration, label: "cinder")
         try await CinderBuilder.allInOne(configuration, logger: logger).serviceGroup.run()
     }
