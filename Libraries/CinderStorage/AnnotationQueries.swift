@@ -322,30 +322,16 @@ extension TenantStore {
         ).first
     }
 
-    public enum ConfigUpdate: Sendable { case updated(AnnotationConfigRow), notFound, nameTaken }
-
-    public func updateAnnotationConfig(id: Int64, name: String, config: JSONValue) async throws -> ConfigUpdate {
-        do {
-            return try await updateAnnotationConfigChecked(id: id, name: name, config: config)
-        } catch where DatabaseErrors.isUniqueViolation(error) {
-            return .nameTaken
-        }
-    }
-
-    private func updateAnnotationConfigChecked(id: Int64, name: String, config: JSONValue) async throws -> ConfigUpdate {
-        try await database.primary.withTransaction(logger: logger) { connection in
-            let taken = try await connection.query(
-                "SELECT 1::int8 FROM annotation_configs WHERE org_id = \(org) AND name = \(name) AND id <> \(id)", logger: logger
-            ).decode(Int64.self).all()
-            if !taken.isEmpty { return .nameTaken }
-            let rows = try await Self.configRows(
-                connection.query(
+    public func updateAnnotationConfig(id: Int64, name: String, config: JSONValue) async throws -> RenameResult<AnnotationConfigRow> {
+        try await renaming {
+            try await Self.configRows(
+                database.primary.query(
                     """
                     UPDATE annotation_configs AS c SET name = \(SQLText.clean(name)), config = \(config.jsonString)::jsonb
                     WHERE c.org_id = \(org) AND c.id = \(id)
                     RETURNING \(unescaped: Self.configColumns)
-                    """, logger: logger))
-            return rows.first.map { .updated($0) } ?? .notFound
+                    """, logger: logger)
+            ).first
         }
     }
 

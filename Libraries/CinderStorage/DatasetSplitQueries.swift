@@ -132,51 +132,43 @@ extension TenantStore {
             """, logger: logger)
     }
 
-    public enum SplitUpdate: Sendable { case updated(DatasetSplitRow), notFound, nameTaken }
-
-    public func updateDatasetSplit(datasetID: Int64, splitID: Int64, change: DatasetSplitChange) async throws -> SplitUpdate {
-        do {
-            return try await updateDatasetSplitChecked(datasetID: datasetID, splitID: splitID, change: change)
-        } catch where DatabaseErrors.isUniqueViolation(error) {
-            return .nameTaken
+    public func updateDatasetSplit(datasetID: Int64, splitID: Int64, change: DatasetSplitChange) async throws -> RenameResult<DatasetSplitRow> {
+        try await renaming {
+            try await database.primary.withTransaction(logger: logger) { connection in
+                try await Self.update(splitID, datasetID: datasetID, change: change, org: org, on: connection, logger: logger)
+            }
         }
     }
 
-    private func updateDatasetSplitChecked(datasetID: Int64, splitID: Int64, change: DatasetSplitChange) async throws -> SplitUpdate {
-        try await database.primary.withTransaction(logger: logger) { connection in
-            let found = try await connection.query(
-                "SELECT id FROM dataset_splits WHERE org_id = \(org) AND id = \(splitID) FOR UPDATE", logger: logger
-            ).decode(Int64.self).all()
-            guard !found.isEmpty else { return .notFound }
-            if let name = change.name {
-                let taken = try await connection.query(
-                    "SELECT id FROM dataset_splits WHERE org_id = \(org) AND name = \(name) AND id <> \(splitID)", logger: logger
-                ).decode(Int64.self).all()
-                if !taken.isEmpty { return .nameTaken }
-            }
-            var q = SQLBuilder()
-            q.append("UPDATE dataset_splits SET updated_at = now()")
-            if let name = change.name { q.append(", name = \(q.bind(SQLText.clean(name)))") }
-            if let description = change.description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
-            if let color = change.color { q.append(", color = \(q.bind(color))") }
-            if let metadata = change.metadata { q.append(", metadata = \(q.bind(metadata.jsonString))::jsonb") }
-            q.append(" WHERE id = \(q.bind(splitID))")
-            try await connection.query(q.query, logger: logger)
-            try await Self.linkSplit(splitID, examples: change.addExampleIDs, on: connection, logger: logger)
-            if !change.removeExampleIDs.isEmpty {
-                try await connection.query(
-                    """
-                    DELETE FROM dataset_splits_dataset_examples
-                    WHERE dataset_split_id = \(splitID) AND dataset_example_id = ANY(\(change.removeExampleIDs))
-                    """, logger: logger)
-            }
-            let rows = try await Self.splitRows(
-                connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT \(Self.splitColumns(datasetID: datasetID)) FROM dataset_splits sp WHERE sp.id = $1",
-                        binds: Self.binds(splitID)), logger: logger))
-            return rows.first.map { .updated($0) } ?? .notFound
+    static func update(
+        _ splitID: Int64, datasetID: Int64, change: DatasetSplitChange, org: Int64, on connection: PostgresConnection, logger: Logger
+    ) async throws -> DatasetSplitRow? {
+        let found = try await connection.query(
+            "SELECT id FROM dataset_splits WHERE org_id = \(org) AND id = \(splitID) FOR UPDATE", logger: logger
+        ).decode(Int64.self).all()
+        guard !found.isEmpty else { return nil }
+        var q = SQLBuilder()
+        q.append("UPDATE dataset_splits SET updated_at = now()")
+        if let name = change.name { q.append(", name = \(q.bind(SQLText.clean(name)))") }
+        if let description = change.description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
+        if let color = change.color { q.append(", color = \(q.bind(color))") }
+        if let metadata = change.metadata { q.append(", metadata = \(q.bind(metadata.jsonString))::jsonb") }
+        q.append(" WHERE id = \(q.bind(splitID))")
+        try await connection.query(q.query, logger: logger)
+        try await Self.linkSplit(splitID, examples: change.addExampleIDs, on: connection, logger: logger)
+        if !change.removeExampleIDs.isEmpty {
+            try await connection.query(
+                """
+                DELETE FROM dataset_splits_dataset_examples
+                WHERE dataset_split_id = \(splitID) AND dataset_example_id = ANY(\(change.removeExampleIDs))
+                """, logger: logger)
         }
+        return try await Self.splitRows(
+            connection.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(Self.splitColumns(datasetID: datasetID)) FROM dataset_splits sp WHERE sp.id = $1",
+                    binds: Self.binds(splitID)), logger: logger)
+        ).first
     }
 
     public enum SplitDeletion: Sendable { case deleted, notFound, usedByExperiments }
@@ -240,31 +232,14 @@ extension TenantStore {
         ).first
     }
 
-    public enum LabelUpdate: Sendable { case updated(DatasetLabelRow), notFound, nameTaken }
-
-    public func updateDatasetLabel(id: Int64, name: String?, description: String??, color: String?) async throws -> LabelUpdate {
-        do {
-            return try await updateDatasetLabelChecked(id: id, name: name, description: description, color: color)
-        } catch where DatabaseErrors.isUniqueViolation(error) {
-            return .nameTaken
-        }
-    }
-
-    private func updateDatasetLabelChecked(id: Int64, name: String?, description: String??, color: String?) async throws -> LabelUpdate {
-        try await database.primary.withTransaction(logger: logger) { connection in
-            if let name {
-                let taken = try await connection.query(
-                    "SELECT id FROM dataset_labels WHERE org_id = \(org) AND name = \(name) AND id <> \(id)", logger: logger
-                ).decode(Int64.self).all()
-                if !taken.isEmpty { return .nameTaken }
-            }
-            var q = SQLBuilder()
-            q.append("UPDATE dataset_labels SET name = \(name.map { q.bind(SQLText.clean($0)) } ?? "name")")
-            if let description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
-            if let color { q.append(", color = \(q.bind(color))") }
-            q.append(" WHERE org_id = \(q.bind(org)) AND id = \(q.bind(id)) RETURNING id, name, description, color")
-            return try await Self.labelRows(connection.query(q.query, logger: logger)).first.map { .updated($0) } ?? .notFound
-        }
+    public func updateDatasetLabel(id: Int64, name: String?, description: String??, color: String?) async throws -> RenameResult<DatasetLabelRow> {
+        var q = SQLBuilder()
+        q.append("UPDATE dataset_labels SET name = \(name.map { q.bind(SQLText.clean($0)) } ?? "name")")
+        if let description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
+        if let color { q.append(", color = \(q.bind(color))") }
+        q.append(" WHERE org_id = \(q.bind(org)) AND id = \(q.bind(id)) RETURNING id, name, description, color")
+        let update = q.query
+        return try await renaming { try await Self.labelRows(database.primary.query(update, logger: logger)).first }
     }
 
     public func deleteDatasetLabel(id: Int64) async throws -> Bool {

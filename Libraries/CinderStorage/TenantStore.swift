@@ -29,6 +29,25 @@ public struct TenantStore: Sendable {
     var org: Int64 { organization.rawValue }
 }
 
+/// The outcome of changing a named row whose name is unique in its organization.
+public enum RenameResult<Row: Sendable>: Sendable {
+    case updated(Row)
+    case notFound
+    case nameTaken
+}
+
+extension TenantStore {
+    /// Runs an update that may rename a row; the unique constraint on the name decides, so a
+    /// concurrent rename to the same name is answered as taken rather than failing.
+    func renaming<Row: Sendable>(_ update: () async throws -> Row?) async throws -> RenameResult<Row> {
+        do {
+            return try await update().map { .updated($0) } ?? .notFound
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            return .nameTaken
+        }
+    }
+}
+
 /// Builds a parameterized statement piece by piece (for optional filters).
 struct SQLBuilder {
     var sql = ""
