@@ -116,8 +116,7 @@ struct AnnotationConfigsAPI {
     }
 
     static func page(_ rows: [AnnotationConfigRow], limit: Int) -> Response {
-        let next: JSONValue = rows.count > limit ? .string(nodeID(rows[limit])) : .null
-        return jsonResponse(["data": .array(rows.prefix(limit).map(json)), "next_cursor": next])
+        return pageResponse(rows, limit: limit, cursor: { nodeID($0) }, json)
     }
 
     static func nodeID(_ row: AnnotationConfigRow) -> String {

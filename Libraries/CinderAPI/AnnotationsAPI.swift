@@ -120,8 +120,7 @@ struct AnnotationsAPI {
         if rows.isEmpty, identifiers.isEmpty, try await !store.anyEntityExists(target, projectID: project.id, entityIDs: entityIDs) {
             throw CinderError.notFound("None of the supplied \(idsParameter) exist in this project")
         }
-        let next: JSONValue = rows.count > limit ? .string(GlobalID(target.nodeType, rows[limit].id).encoded) : .null
-        return jsonResponse(["data": .array(rows.prefix(limit).map { Self.json($0, target) }), "next_cursor": next])
+        return pageResponse(rows, limit: limit, cursor: { GlobalID(target.nodeType, $0.id).encoded }) { Self.json($0, target) }
     }
 
     func delete(_ target: AnnotationTarget, _ request: Request, _ context: CinderRequestContext) async throws -> Response {

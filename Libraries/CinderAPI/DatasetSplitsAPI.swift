@@ -14,8 +14,7 @@ struct DatasetSplitsAPI {
             let cursor = try rowIDCursor(query.string("cursor"))
             let dataset = try await dataset(context)
             let rows = try await api.store(context).datasetSplits(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.datasetSplit, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetSplit, $0.id).encoded }, Self.json)
         }
         router.post("/v1/datasets/:id/splits") { request, context in
             let body = try await JSONBody.fields(request, context)
@@ -69,8 +68,7 @@ struct DatasetSplitsAPI {
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
             let rows = try await api.store(context).datasetLabels(atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.datasetLabel, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetLabel, $0.id).encoded }, Self.json)
         }
         router.post("/v1/dataset_labels") { request, context in
             let body = try await JSONBody.fields(request, context)

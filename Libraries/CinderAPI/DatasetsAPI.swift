@@ -15,8 +15,7 @@ struct DatasetsAPI {
             let limit = try query.int("limit", default: 10)
             let cursor = try rowIDCursor(query.string("cursor"))
             let rows = try await api.store(context).datasets(named: query.string("name"), atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.dataset, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.dataset, $0.id).encoded }, Self.json)
         }
         router.get("/v1/datasets/:id") { _, context in
             let dataset = try await dataset(context)
@@ -39,8 +38,7 @@ struct DatasetsAPI {
                 cursor = id.rowID
             }
             let rows = try await api.store(context).datasetVersions(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.datasetVersion, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetVersion, $0.id).encoded }, Self.json)
         }
         router.get("/v1/datasets/:id/examples") { request, context in try await examples(request, context) }
         for format in ExportFormat.allCases {

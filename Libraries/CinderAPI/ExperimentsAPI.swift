@@ -23,14 +23,12 @@ struct ExperimentsAPI {
             let rows = try await store.experiments(datasetID: datasetID, atOrBeforeID: cursor, limit: limit + 1)
             // Experiments of one dataset mostly share a version: count each version's examples once.
             var counts: [[Int64]: Int64] = [:]
-            var page: [JSONValue] = []
-            for row in rows.prefix(limit) {
-                let key = [row.datasetVersionID] + row.splitIDs
-                if counts[key] == nil { counts[key] = Int64(try await examples(of: row, store).count) }
-                page.append(Self.json(row, exampleCount: counts[key]!))
+            for row in rows.prefix(limit) where counts[Self.countKey(row)] == nil {
+                counts[Self.countKey(row)] = try await exampleCount(of: row, store)
             }
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(NodeType.experiment, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(page), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.experiment, $0.id).encoded }) {
+                Self.json($0, exampleCount: counts[Self.countKey($0)]!)
+            }
         }
         router.get("/v1/experiments/:experiment") { _, context in
             let store = api.store(context)
@@ -120,15 +118,23 @@ struct ExperimentsAPI {
         return experiment
     }
 
-    /// The examples an experiment runs over: its version's, narrowed to its splits.
+    /// The examples an experiment runs over: its version's, narrowed to its splits when it has any.
     func examples(of experiment: ExperimentRow, _ store: TenantStore) async throws -> [DatasetExampleRow] {
         try await store.datasetExamples(
             datasetID: experiment.datasetID, versionID: experiment.datasetVersionID,
-            splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs)
+            splitIDs: experiment.splitFilter)
     }
 
+    func exampleCount(of experiment: ExperimentRow, _ store: TenantStore) async throws -> Int64 {
+        try await store.datasetExampleCount(
+            datasetID: experiment.datasetID, versionID: experiment.datasetVersionID,
+            splitIDs: experiment.splitFilter)
+    }
+
+    static func countKey(_ experiment: ExperimentRow) -> [Int64] { [experiment.datasetVersionID] + experiment.splitIDs }
+
     func json(_ experiment: ExperimentRow, _ store: TenantStore) async throws -> JSONValue {
-        Self.json(experiment, exampleCount: Int64(try await examples(of: experiment, store).count))
+        Self.json(experiment, exampleCount: try await exampleCount(of: experiment, store))
     }
 
     static func json(_ experiment: ExperimentRow, exampleCount: Int64) -> JSONValue {
@@ -258,11 +264,7 @@ struct ExperimentsAPI {
     func incompleteRuns(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let query = QueryParameters(request)
         let limit = try query.int("limit", default: 50)
-        var cursor: Int64?
-        if let text = query.string("cursor") {
-            guard let id = GlobalID(encoded: text) else { throw CinderError.unprocessable("Invalid cursor format: \(text)") }
-            cursor = id.rowID
-        }
+        let cursor = try rowIDCursor(query.string("cursor"))
         let store = api.store(context)
         let experiment = try await experiment(context, store)
         let runs = try await store.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
@@ -283,11 +285,7 @@ struct ExperimentsAPI {
         let query = QueryParameters(request)
         let names = Array(Set(query.strings("evaluation_name").filter { !$0.isEmpty })).sorted()
         let limit = try query.int("limit", default: 50)
-        var cursor: Int64?
-        if let text = query.string("cursor") {
-            guard let id = GlobalID(encoded: text) else { throw CinderError.unprocessable("Invalid cursor format: \(text)") }
-            cursor = id.rowID
-        }
+        let cursor = try rowIDCursor(query.string("cursor"))
         let store = api.store(context)
         let experiment = try await experiment(context, store)
         guard !names.isEmpty else { throw CinderError.badRequest("No evaluator names provided") }
@@ -404,4 +402,9 @@ struct ExperimentsAPI {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+extension ExperimentRow {
+    /// The splits an experiment is limited to, nil when it covers every example.
+    var splitFilter: [Int64]? { splitIDs.isEmpty ? nil : splitIDs }
 }

@@ -1,6 +1,8 @@
+import CinderHTTPSupport
 import CinderModel
 import CinderStorage
 import Foundation
+import Hummingbird
 
 /// Phoenix's cursor for keyset pages: base64 of `"<rowid>:<TYPE>:<value>"` (`DATETIME` values are
 /// ISO-8601, `FLOAT` values Python-style floats).
@@ -62,6 +64,13 @@ extension GlobalID {
     static func span(_ id: Int64) -> JSONValue { .string(GlobalID(NodeType.span, id).encoded) }
     static func trace(_ id: Int64) -> JSONValue { .string(GlobalID(NodeType.trace, id).encoded) }
     static func session(_ id: Int64) -> JSONValue { .string(GlobalID(NodeType.session, id).encoded) }
+}
+
+/// Phoenix's keyset page from rows fetched with one extra: that extra row is the next cursor, which
+/// is null on the last page.
+func pageResponse<Row>(_ rows: [Row], limit: Int, cursor: (Row) -> String, _ json: (Row) -> JSONValue) -> Response {
+    let next: JSONValue = rows.count > limit ? .string(cursor(rows[limit])) : .null
+    return jsonResponse(["data": .array(rows.prefix(limit).map(json)), "next_cursor": next])
 }
 
 func iso(_ micros: Int64) -> JSONValue { .string(Timestamp.iso8601(micros: micros)) }

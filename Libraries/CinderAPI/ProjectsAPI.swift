@@ -38,9 +38,7 @@ struct ProjectsAPI {
         let rows = try await api.store(context).listProjects(
             atOrBeforeID: cursor, limit: limit + 1, nameContains: query.string("name_contains"),
             includeExperimentProjects: try query.bool("include_experiment_projects", default: false))
-        let page = rows.prefix(limit)
-        let next: JSONValue = rows.count > limit ? GlobalID.project(rows[limit].id) : .null
-        return jsonResponse(["data": .array(page.map(Self.json)), "next_cursor": next])
+        return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.project, $0.id).encoded }, Self.json)
     }
 
     func create(_ request: Request, _ context: CinderRequestContext) async throws -> Response {

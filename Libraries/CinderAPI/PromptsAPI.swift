@@ -17,8 +17,7 @@ struct PromptsAPI {
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
             let rows = try await api.store(context).prompts(atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.promptType, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.promptType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompts") { request, context in
             let body = try await JSONBody.fields(request, context)
@@ -49,8 +48,7 @@ struct PromptsAPI {
             let store = api.store(context)
             let prompt = try await prompt(context, store)
             let rows = try await store.promptVersions(promptID: prompt.id, atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.versionType, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.versionType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompts/:prompt/versions") { request, context in
             let body = try await JSONBody.fields(request, context)
@@ -110,8 +108,7 @@ struct PromptsAPI {
             let store = api.store(context)
             let version = try await version(context, store)
             let rows = try await store.promptVersionTags(versionID: version.id, atOrBeforeID: cursor, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.tagType, rows[limit].id).encoded) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.tagType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompt_versions/:version/tags") { request, context in
             let body = try await JSONBody.fields(request, context)

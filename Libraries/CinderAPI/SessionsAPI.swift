@@ -19,8 +19,7 @@ struct SessionsAPI {
             let store = api.store(context)
             let project = try await store.resolveProject(try pathParameter(context, "project"))
             let rows = try await store.sessions(projectID: project.id, afterID: cursor, order: order, limit: limit + 1)
-            let next: JSONValue = rows.count > limit ? GlobalID.session(rows[limit].id) : .null
-            return jsonResponse(["data": .array(rows.prefix(limit).map(Self.json)), "next_cursor": next])
+            return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.session, $0.id).encoded }, Self.json)
         }
         router.get("/v1/sessions/:session") { _, context in
             let identifier = try pathParameter(context, "session")

@@ -114,13 +114,24 @@ extension TenantStore {
         ).decode(Int64.self).all().isEmpty
     }
 
+    /// The dataset's versions, newest first.
     public func datasetVersions(datasetID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [DatasetVersionRow] {
+        try await versions(datasetID: datasetID, id: nil, atOrBeforeID: cursor, limit: limit)
+    }
+
+    /// The version, if it belongs to the dataset; the latest version when `id` is nil.
+    public func datasetVersion(datasetID: Int64, id: Int64?) async throws -> DatasetVersionRow? {
+        try await versions(datasetID: datasetID, id: id, atOrBeforeID: nil, limit: 1).first
+    }
+
+    private func versions(datasetID: Int64, id: Int64?, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [DatasetVersionRow] {
         var q = SQLBuilder()
         q.append(
             """
             SELECT id, dataset_id, description, metadata::text, \(micros("created_at")) FROM dataset_versions
             WHERE org_id = \(q.bind(org)) AND dataset_id = \(q.bind(datasetID))
             """)
+        if let id { q.append(" AND id = \(q.bind(id))") }
         if let cursor { q.append(" AND id <= \(q.bind(cursor))") }
         q.append(" ORDER BY id DESC LIMIT \(q.bind(Int64(limit)))")
         var out: [DatasetVersionRow] = []
@@ -130,19 +141,30 @@ extension TenantStore {
         return out
     }
 
-    /// The version, if it belongs to the dataset; the latest version when `id` is nil.
-    public func datasetVersion(datasetID: Int64, id: Int64?) async throws -> DatasetVersionRow? {
-        var q = SQLBuilder()
+    /// Appends a subquery `x` of the dataset's examples as of a version (their latest revision up to it,
+    /// deleted ones included, with `x.revision_kind`), only those in one of `splitIDs` when given.
+    func appendExamplesAsOf(_ q: inout SQLBuilder, datasetID: Int64, versionID: Int64, splitIDs: [Int64]?) {
         q.append(
             """
-            SELECT id, dataset_id, description, metadata::text, \(micros("created_at")) FROM dataset_versions
-            WHERE org_id = \(q.bind(org)) AND dataset_id = \(q.bind(datasetID))
+            (SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
+                r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
+            FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
+            WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
             """)
-        if let id { q.append(" AND id = \(q.bind(id))") }
-        q.append(" ORDER BY id DESC LIMIT 1")
-        return try await database.reader.query(q.query, logger: logger).decode((Int64, Int64, String?, String, Int64).self).all().first.map {
-            DatasetVersionRow(id: $0.0, datasetID: $0.1, description: $0.2, metadata: JSONValue(storedJSON: $0.3), createdMicros: $0.4)
+        if let splitIDs {
+            q.append(
+                " AND e.id IN (SELECT dataset_example_id FROM dataset_splits_dataset_examples WHERE dataset_split_id = ANY(\(q.bind(splitIDs))))")
         }
+        q.append(" ORDER BY e.id, r.dataset_version_id DESC) x")
+    }
+
+    /// How many examples the dataset has as of a version (in one of `splitIDs` when given).
+    public func datasetExampleCount(datasetID: Int64, versionID: Int64, splitIDs: [Int64]? = nil) async throws -> Int64 {
+        var q = SQLBuilder()
+        q.append("SELECT count(*) FROM ")
+        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
+        q.append(" WHERE x.revision_kind <> 'DELETE'")
+        return try await database.reader.query(q.query, logger: logger).decode(Int64.self).all().first ?? 0
     }
 
     /// The dataset's examples as of a version, in id order; only those in one of `splitIDs` when given.
@@ -153,23 +175,10 @@ extension TenantStore {
             SELECT x.id, x.external_id, x.input, x.output, x.metadata, x.updated, s.span_id, x.span_rowid,
                 coalesce((SELECT array_agg(sp.name ORDER BY sp.name) FROM dataset_splits_dataset_examples se
                     JOIN dataset_splits sp ON sp.id = se.dataset_split_id WHERE se.dataset_example_id = x.id), '{}')
-            FROM (
-                SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
-                    r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
-                FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
-                WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
             """)
-        if let splitIDs {
-            q.append(
-                " AND e.id IN (SELECT dataset_example_id FROM dataset_splits_dataset_examples WHERE dataset_split_id = ANY(\(q.bind(splitIDs))))")
-        }
-        q.append(
-            """
-                ORDER BY e.id, r.dataset_version_id DESC
-            ) x LEFT JOIN spans s ON s.id = x.span_rowid
-            WHERE x.revision_kind <> 'DELETE'
-            ORDER BY x.id
-            """)
+        q.append(" FROM ")
+        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
+        q.append(" LEFT JOIN spans s ON s.id = x.span_rowid WHERE x.revision_kind <> 'DELETE' ORDER BY x.id")
         var out: [DatasetExampleRow] = []
         for try await c in try await database.reader.query(q.query, logger: logger).decode(
             (Int64, String?, String, String, String, Int64, String?, Int64?, [String]).self)
