@@ -76,12 +76,7 @@ enum PromptVersionSchema {
         if let format = try body.object("response_format") {
             try closed(format.fields, ["type", "json_schema"], format.path)
             _ = try format.literal("type", ["json_schema"])
-            let schema = try format.requiredObject("json_schema")
-            try closed(schema.fields, ["name", "description", "schema", "strict"], schema.path)
-            _ = try schema.string("name")
-            _ = try schema.optionalString("description")
-            _ = try schema.dictionary("schema")
-            _ = try schema.bool("strict")
+            try namedDefinition(try format.requiredObject("json_schema"), schemaKey: "schema")
             responseFormat = .object(format.fields)
         }
         return PromptVersionContent(
@@ -159,6 +154,16 @@ enum PromptVersionSchema {
         }
     }
 
+    /// A function tool or a JSON-schema response format: a name, an optional description, a JSON
+    /// schema under `schemaKey`, and `strict`.
+    static func namedDefinition(_ definition: BodyFields, schemaKey: String) throws(CinderError) {
+        try closed(definition.fields, ["name", "description", schemaKey, "strict"], definition.path)
+        _ = try definition.string("name")
+        _ = try definition.optionalString("description")
+        _ = try definition.dictionary(schemaKey)
+        _ = try definition.bool("strict")
+    }
+
     static func validateTools(_ tools: BodyFields) throws(CinderError) {
         try closed(tools.fields, ["type", "tools", "tool_choice", "disable_parallel_tool_calls"], tools.path)
         _ = try tools.literal("type", ["tools"])
@@ -168,12 +173,7 @@ enum PromptVersionSchema {
             switch try tool.literal("type", ["function", "raw"]) {
             case "function":
                 try closed(tool.fields, ["type", "function"], tool.path)
-                let function = try tool.requiredObject("function")
-                try closed(function.fields, ["name", "description", "parameters", "strict"], function.path)
-                _ = try function.string("name")
-                _ = try function.optionalString("description")
-                _ = try function.dictionary("parameters")
-                _ = try function.bool("strict")
+                try namedDefinition(try tool.requiredObject("function"), schemaKey: "parameters")
             default:
                 try closed(tool.fields, ["type", "raw"], tool.path)
                 guard try tool.dictionary("raw") != nil else { throw invalid(tool.path + ["raw"], "Field required", "missing") }
