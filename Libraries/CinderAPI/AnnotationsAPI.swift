@@ -186,15 +186,6 @@ extension AnnotationTarget {
         }
     }
 
-    /// The field naming the annotated entity in request and response bodies.
-    var entityKey: String {
-        switch self {
-        case .span, .document: "span_id"
-        case .trace: "trace_id"
-        case .session: "session_id"
-        }
-    }
-
     var entityNoun: String {
         switch self {
         case .span, .document: "Span"

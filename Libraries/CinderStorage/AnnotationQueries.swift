@@ -33,8 +33,9 @@ public enum AnnotationTarget: Sendable, CaseIterable {
         }
     }
 
-    /// The entity's id as callers know it.
-    var entityIDColumn: String {
+    /// The entity's id as callers name it (`span_id`, `trace_id`, `session_id`): the API's field and
+    /// the entity table's column alike.
+    public var entityKey: String {
         switch self {
         case .span, .document: "span_id"
         case .trace: "trace_id"
@@ -147,8 +148,8 @@ extension TenantStore {
             var lookup = SQLBuilder()
             lookup.append(
                 """
-                SELECT \(target.entityIDColumn), id, (\(documentCount))::int8 FROM \(target.entityTable)
-                WHERE org_id = \(lookup.bind(org)) AND \(target.entityIDColumn) = ANY(\(lookup.bind(wanted)))
+                SELECT \(target.entityKey), id, (\(documentCount))::int8 FROM \(target.entityTable)
+                WHERE org_id = \(lookup.bind(org)) AND \(target.entityKey) = ANY(\(lookup.bind(wanted)))
                 """)
             var entities: [String: (rowID: Int64, documents: Int64)] = [:]
             for try await (entityID, rowID, documents) in try await connection.query(lookup.query, logger: logger).decode(
@@ -205,12 +206,12 @@ extension TenantStore {
         let position = target == .document ? "a.document_position" : "NULL::int4"
         q.append(
             """
-            SELECT a.id, e.\(target.entityIDColumn), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
+            SELECT a.id, e.\(target.entityKey), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
                 a.annotator_kind, a.identifier, a.source, a.user_id, \(micros("a.created_at")), \(micros("a.updated_at"))
             FROM \(target.table) a JOIN \(target.entityTable) e ON e.id = a.\(target.entityReference)
             WHERE a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
             """)
-        if !entityIDs.isEmpty { q.append(" AND e.\(target.entityIDColumn) = ANY(\(q.bind(entityIDs)))") }
+        if !entityIDs.isEmpty { q.append(" AND e.\(target.entityKey) = ANY(\(q.bind(entityIDs)))") }
         if !identifiers.isEmpty { q.append(" AND a.identifier = ANY(\(q.bind(identifiers)))") }
         if let includeNames { q.append(" AND a.name = ANY(\(q.bind(includeNames)))") }
         if !excludeNames.isEmpty { q.append(" AND NOT (a.name = ANY(\(q.bind(excludeNames))))") }
@@ -235,7 +236,7 @@ extension TenantStore {
         q.append(
             """
             SELECT EXISTS (SELECT 1 FROM \(target.entityTable) WHERE org_id = \(q.bind(org))
-                AND project_id = \(q.bind(projectID)) AND \(target.entityIDColumn) = ANY(\(q.bind(entityIDs))))
+                AND project_id = \(q.bind(projectID)) AND \(target.entityKey) = ANY(\(q.bind(entityIDs))))
             """)
         return try await database.reader.query(q.query, logger: logger).decode(Bool.self).all().first ?? false
     }
