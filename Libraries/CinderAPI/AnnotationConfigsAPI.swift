@@ -116,7 +116,7 @@ struct AnnotationConfigsAPI {
     }
 
     static func page(_ rows: [AnnotationConfigRow], limit: Int) -> Response {
-        return pageResponse(rows, limit: limit, cursor: { nodeID($0) }, json)
+        pageResponse(rows, limit: limit, cursor: { nodeID($0) }, json)
     }
 
     static func nodeID(_ row: AnnotationConfigRow) -> String {

@@ -330,14 +330,6 @@ extension TenantStore {
             return .written(datasetID: datasetID, versionID: versionID, created: creates.count, updated: patches.count, deleted: deletes.count)
         }
     }
-
-    static func binds(_ values: (any PostgresDynamicTypeEncodable)?...) -> PostgresBindings {
-        var binds = PostgresBindings()
-        for value in values {
-            if let value { binds.append(value) } else { binds.appendNull() }
-        }
-        return binds
-    }
 }
 
 extension JSONValue {

@@ -39,6 +39,15 @@ public enum RenameResult<Row: Sendable>: Sendable {
 extension TenantStore {
     /// Runs an update that may rename a row; the unique constraint on the name decides, so a
     /// concurrent rename to the same name is answered as taken rather than failing.
+    /// Bindings for a statement whose SQL text is assembled (a shared column list), in `$n` order.
+    static func binds(_ values: (any PostgresDynamicTypeEncodable)?...) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values {
+            if let value { binds.append(value) } else { binds.appendNull() }
+        }
+        return binds
+    }
+
     func renaming<Row: Sendable>(_ update: () async throws -> Row?) async throws -> RenameResult<Row> {
         do {
             return try await update().map { .updated($0) } ?? .notFound
