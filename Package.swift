@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/GraphQLSwift/Graphiti.git", from: "3.1.0"),
+        .package(url: "https://github.com/GraphQLSwift/GraphQL.git", from: "4.3.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
@@ -124,6 +126,22 @@ let package = Package(
             path: "Libraries/CinderAPI",
             swiftSettings: swiftSettings
         ),
+        // GraphQL (/graphql) over Cinder's storage: Phoenix's schema, Relay ids and connections, and
+        // loaders that fetch a field for all sibling objects in one statement.
+        .target(
+            name: "CinderGraphQL",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                "CinderHTTPSupport",
+                .product(name: "Graphiti", package: "Graphiti"),
+                .product(name: "GraphQL", package: "GraphQL"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Libraries/CinderGraphQL",
+            swiftSettings: swiftSettings
+        ),
         // Shared HTTP plumbing: error mapping, health/readiness, Prometheus /metrics.
         .target(
             name: "CinderHTTPSupport",
@@ -200,6 +218,7 @@ let package = Package(
                 "CinderIngest",
                 "CinderReceiver",
                 "CinderAPI",
+                "CinderGraphQL",
                 "CinderHTTPSupport",
                 "CinderLocalPostgres",
                 "CinderKafka",
@@ -311,6 +330,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Tests/CinderKafkaTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderGraphQLTests",
+            dependencies: [
+                "CinderGraphQL", "CinderStorage", "CinderModel", "CinderTestSupport",
+                .product(name: "GraphQL", package: "GraphQL"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CinderGraphQLTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,9 +7,9 @@ import Hummingbird
 struct PromptsAPI {
     let api: PhoenixAPI
 
-    static let promptType = "Prompt"
-    static let versionType = "PromptVersion"
-    static let tagType = "PromptVersionTag"
+    static let promptType = NodeType.prompt
+    static let versionType = NodeType.promptVersion
+    static let tagType = NodeType.promptVersionTag
 
     func add(to router: Router<CinderRequestContext>) {
         router.get("/v1/prompts") { request, context in

@@ -56,7 +56,7 @@ struct SpansAPI {
             case .id:
                 guard let id = GlobalID(encoded: cursor) else { throw CinderError.unprocessable("Invalid cursor") }
                 filter.cursor = .id(id.rowID)
-            case .startTime:
+            case .startTime, .endTime:
                 guard let (rowID, value) = SortCursor.decode(cursor), case .datetime(let micros) = value else {
                     throw CinderError.unprocessable("Invalid cursor")
                 }

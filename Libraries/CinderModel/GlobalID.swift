@@ -49,4 +49,7 @@ public enum NodeType {
     public static let experiment = "Experiment"
     public static let experimentRun = "ExperimentRun"
     public static let experimentEvaluation = "ExperimentEvaluation"
+    public static let prompt = "Prompt"
+    public static let promptVersion = "PromptVersion"
+    public static let promptVersionTag = "PromptVersionTag"
 }

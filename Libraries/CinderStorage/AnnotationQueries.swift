@@ -93,6 +93,8 @@ public struct AnnotationInput: Sendable {
 public struct AnnotationRow: Sendable {
     public var id: Int64
     public var entityID: String
+    /// The annotated span's, trace's or session's row.
+    public var entityRowID: Int64 = 0
     public var documentPosition: Int?
     public var name: String
     public var label: String?
@@ -203,27 +205,35 @@ extension TenantStore {
         excludeNames: [String], atOrBeforeID cursor: Int64?, limit: Int
     ) async throws -> [AnnotationRow] {
         var q = SQLBuilder()
-        let position = target == .document ? "a.document_position" : "NULL::int4"
-        q.append(
-            """
-            SELECT a.id, e.\(target.entityKey), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
-                a.annotator_kind, a.identifier, a.source, a.user_id, \(micros("a.created_at")), \(micros("a.updated_at"))
-            FROM \(target.table) a JOIN \(target.entityTable) e ON e.id = a.\(target.entityReference)
-            WHERE a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
-            """)
+        q.append("\(Self.annotationSelect(target)) WHERE a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))")
         if !entityIDs.isEmpty { q.append(" AND e.\(target.entityKey) = ANY(\(q.bind(entityIDs)))") }
         if !identifiers.isEmpty { q.append(" AND a.identifier = ANY(\(q.bind(identifiers)))") }
         if let includeNames { q.append(" AND a.name = ANY(\(q.bind(includeNames)))") }
         if !excludeNames.isEmpty { q.append(" AND NOT (a.name = ANY(\(q.bind(excludeNames))))") }
         if let cursor { q.append(" AND a.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY a.id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await Self.annotationRows(database.reader.query(q.query, logger: logger))
+    }
+
+    /// The columns `annotationRows` decodes, from annotations `a` joined to their entities `e`.
+    static func annotationSelect(_ target: AnnotationTarget) -> String {
+        let position = target == .document ? "a.document_position" : "NULL::int4"
+        return """
+            SELECT a.id, e.\(target.entityKey), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
+                a.annotator_kind, a.identifier, a.source, a.user_id, \(micros("a.created_at")), \(micros("a.updated_at")),
+                e.id
+            FROM \(target.table) a JOIN \(target.entityTable) e ON e.id = a.\(target.entityReference)
+            """
+    }
+
+    static func annotationRows(_ sequence: PostgresRowSequence) async throws -> [AnnotationRow] {
         var rows: [AnnotationRow] = []
-        for try await c in try await database.reader.query(q.query, logger: logger).decode(
-            (Int64, String, Int32?, String, String?, Double?, String?, String, String, String, String, Int64?, Int64, Int64).self)
+        for try await c in sequence.decode(
+            (Int64, String, Int32?, String, String?, Double?, String?, String, String, String, String, Int64?, Int64, Int64, Int64).self)
         {
             rows.append(
                 AnnotationRow(
-                    id: c.0, entityID: c.1, documentPosition: c.2.map(Int.init), name: c.3, label: c.4, score: c.5, explanation: c.6,
+                    id: c.0, entityID: c.1, entityRowID: c.14, documentPosition: c.2.map(Int.init), name: c.3, label: c.4, score: c.5, explanation: c.6,
                     metadata: (try? JSONValue(parsing: c.7)) ?? [:], annotatorKind: c.8, identifier: c.9, source: c.10, userID: c.11,
                     createdMicros: c.12, updatedMicros: c.13))
         }

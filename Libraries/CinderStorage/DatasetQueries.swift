@@ -31,6 +31,8 @@ public struct DatasetExampleRow: Sendable {
     public var spanID: String?
     public var spanRowID: Int64?
     public var splits: [String]
+    /// How the example's latest revision (as of the version read) changed it: CREATE or PATCH.
+    public var revisionKind: String = "CREATE"
 }
 
 /// An example as uploaded.
@@ -172,7 +174,7 @@ extension TenantStore {
         var q = SQLBuilder()
         q.append(
             """
-            SELECT x.id, x.external_id, x.input, x.output, x.metadata, x.updated, s.span_id, x.span_rowid,
+            SELECT x.id, x.external_id, x.input, x.output, x.metadata, x.updated, s.span_id, x.span_rowid, x.revision_kind,
                 coalesce((SELECT array_agg(sp.name ORDER BY sp.name) FROM dataset_splits_dataset_examples se
                     JOIN dataset_splits sp ON sp.id = se.dataset_split_id WHERE se.dataset_example_id = x.id), '{}')
             """)
@@ -181,12 +183,13 @@ extension TenantStore {
         q.append(" LEFT JOIN spans s ON s.id = x.span_rowid WHERE x.revision_kind <> 'DELETE' ORDER BY x.id")
         var out: [DatasetExampleRow] = []
         for try await c in try await database.reader.query(q.query, logger: logger).decode(
-            (Int64, String?, String, String, String, Int64, String?, Int64?, [String]).self)
+            (Int64, String?, String, String, String, Int64, String?, Int64?, String, [String]).self)
         {
             out.append(
                 DatasetExampleRow(
                     id: c.0, externalID: c.1, input: JSONValue(storedJSON: c.2), output: JSONValue(storedJSON: c.3),
-                    metadata: JSONValue(storedJSON: c.4), updatedMicros: c.5, spanID: c.6, spanRowID: c.7, splits: c.8))
+                    metadata: JSONValue(storedJSON: c.4), updatedMicros: c.5, spanID: c.6, spanRowID: c.7, splits: c.9,
+                    revisionKind: c.8))
         }
         return out
     }

@@ -7,6 +7,7 @@ public struct PromptRow: Sendable {
     public var description: String?
     public var sourcePromptID: Int64?
     public var metadata: JSONValue
+    public var createdMicros: Int64 = 0
 }
 
 /// A prompt version's content, validated by the API.
@@ -43,6 +44,7 @@ public struct PromptVersionRow: Sendable {
     public var id: Int64
     public var promptID: Int64
     public var content: PromptVersionContent
+    public var createdMicros: Int64 = 0
 }
 
 public struct PromptTagRow: Sendable {
@@ -52,31 +54,35 @@ public struct PromptTagRow: Sendable {
 }
 
 extension TenantStore {
-    static let promptColumns = "p.id, p.name, p.description, p.source_prompt_id, p.metadata::text"
+    static let promptColumns = "p.id, p.name, p.description, p.source_prompt_id, p.metadata::text, \(micros("p.created_at"))"
 
     static func promptRows(_ rows: PostgresRowSequence) async throws -> [PromptRow] {
         var out: [PromptRow] = []
-        for try await c in rows.decode((Int64, String, String?, Int64?, String).self) {
-            out.append(PromptRow(id: c.0, name: c.1, description: c.2, sourcePromptID: c.3, metadata: JSONValue(storedJSON: c.4)))
+        for try await c in rows.decode((Int64, String, String?, Int64?, String, Int64).self) {
+            out.append(
+                PromptRow(id: c.0, name: c.1, description: c.2, sourcePromptID: c.3, metadata: JSONValue(storedJSON: c.4), createdMicros: c.5))
         }
         return out
     }
 
     static let versionColumns = """
         v.id, v.prompt_id, v.description, v.metadata::text, v.model_provider, v.model_name, v.template_type, v.template_format,
-        v.template::text, v.invocation_parameters::text, v.tools::text, v.response_format::text
+        v.template::text, v.invocation_parameters::text, v.tools::text, v.response_format::text, \(micros("v.created_at"))
         """
 
     static func versionRows(_ rows: PostgresRowSequence) async throws -> [PromptVersionRow] {
         var out: [PromptVersionRow] = []
-        for try await c in rows.decode((Int64, Int64, String?, String, String, String, String, String, String, String, String?, String?).self) {
+        for try await c in rows.decode(
+            (Int64, Int64, String?, String, String, String, String, String, String, String, String?, String?, Int64).self)
+        {
             out.append(
                 PromptVersionRow(
                     id: c.0, promptID: c.1,
                     content: PromptVersionContent(
                         description: c.2, metadata: JSONValue(storedJSON: c.3), modelProvider: c.4, modelName: c.5, templateType: c.6,
                         templateFormat: c.7, template: JSONValue(storedJSON: c.8), invocationParameters: JSONValue(storedJSON: c.9),
-                        tools: c.10.map(JSONValue.init(storedJSON:)), responseFormat: c.11.map(JSONValue.init(storedJSON:)))))
+                        tools: c.10.map(JSONValue.init(storedJSON:)), responseFormat: c.11.map(JSONValue.init(storedJSON:))),
+                    createdMicros: c.12))
         }
         return out
     }

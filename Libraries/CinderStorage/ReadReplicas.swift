@@ -131,6 +131,17 @@ struct ReplicaTimeout: Error, CustomStringConvertible {
     var description: String { "the read replica did not answer within \(timeout)" }
 }
 
+/// Counts the read statements a piece of work issues (all tasks under `withValue` share it), so that
+/// tests can hold GraphQL's batched loading to a bound instead of one statement per row.
+public final class ReadStatementCounter: Sendable {
+    @TaskLocal public static var current: ReadStatementCounter?
+
+    private let count = Atomic<Int>(0)
+    public init() {}
+    public var statements: Int { count.load(ordering: .relaxed) }
+    func increment() { count.add(1, ordering: .relaxed) }
+}
+
 /// Where a tenant store's reads go: a healthy replica when there is one, else the primary.
 public struct DatabaseReader: Sendable {
     let primary: PostgresClient
@@ -139,6 +150,7 @@ public struct DatabaseReader: Sendable {
     public func query(
         _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> PostgresRowSequence {
+        ReadStatementCounter.current?.increment()
         guard let replicas else { return try await primary.query(query, logger: logger, file: file, line: line) }
         guard let (index, replica) = replicas.pick() else {
             replicas.primaryReads.increment()

@@ -30,10 +30,19 @@ extension TenantStore {
         return out
     }
 
-    public func sessions(projectID: Int64, afterID cursor: Int64?, order: SortOrder, limit: Int) async throws -> [SessionRow] {
+    /// A page of a project's sessions; with a time range, the sessions with a trace starting in it.
+    public func sessions(
+        projectID: Int64, afterID cursor: Int64?, order: SortOrder, limit: Int, startMicros: Int64? = nil, endMicros: Int64? = nil
+    ) async throws -> [SessionRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.sessionColumns) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org))")
         q.append(" AND ps.project_id = \(q.bind(projectID))")
+        if startMicros != nil || endMicros != nil {
+            q.append(" AND EXISTS (SELECT 1 FROM traces t WHERE t.project_session_id = ps.id")
+            if let startMicros { q.append(" AND t.start_time >= \(timestamp(q.bind(startMicros)))") }
+            if let endMicros { q.append(" AND t.start_time < \(timestamp(q.bind(endMicros)))") }
+            q.append(")")
+        }
         if let cursor { q.append(" AND ps.id \(order.atOrAfter) \(q.bind(cursor))") }
         q.append(" ORDER BY ps.id \(order.sql) LIMIT \(q.bind(Int64(limit)))")
         var rows = try await Self.sessionRows(database.reader.query(q.query, logger: logger))

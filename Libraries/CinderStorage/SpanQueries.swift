@@ -29,11 +29,12 @@ public enum SortOrder: String, Sendable {
 }
 
 public struct SpanFilter: Sendable {
-    public enum Sort: String, Sendable { case id, startTime = "start_time" }
+    public enum Sort: String, Sendable { case id, startTime = "start_time", endTime = "end_time" }
     /// Start of the page in sort order: the first row of the page, as the previous page's extra row gave it.
     public enum Cursor: Sendable, Hashable {
         case id(Int64)
         case startTime(micros: Int64, id: Int64)
+        case endTime(micros: Int64, id: Int64)
     }
 
     public var startMicros: Int64?
@@ -100,11 +101,14 @@ extension TenantStore {
             q.append(" AND s.id \(f.order.atOrAfter) \(q.bind(id))")
         case (.startTime, .startTime(let start, let id)?):
             q.append(" AND (s.start_time, s.id) \(f.order.atOrAfter) (\(timestamp(q.bind(start))), \(q.bind(id)))")
+        case (.endTime, .endTime(let end, let id)?):
+            q.append(" AND (s.end_time, s.id) \(f.order.atOrAfter) (\(timestamp(q.bind(end))), \(q.bind(id)))")
         default: break
         }
         switch f.sort {
         case .id: q.append(" ORDER BY s.id \(f.order.sql)")
         case .startTime: q.append(" ORDER BY s.start_time \(f.order.sql), s.id \(f.order.sql)")
+        case .endTime: q.append(" ORDER BY s.end_time \(f.order.sql), s.id \(f.order.sql)")
         }
         q.append(" LIMIT \(q.bind(Int64(limit)))")
         return try await Self.spanRows(database.reader.query(q.query, logger: logger))

@@ -5,15 +5,15 @@ import Hummingbird
 /// Typed access to query parameters with FastAPI/pydantic-compatible 422 errors, so clients that
 /// parse Phoenix's validation bodies see the same thing. Repeated keys give lists; for single values
 /// the last occurrence wins, as in FastAPI.
-struct QueryParameters {
+public struct QueryParameters: Sendable {
     /// Decoded as HTML forms encode them (and Starlette decodes them): `+` is a space.
-    let parameters: [(name: String, value: String)]
+    public let parameters: [(name: String, value: String)]
 
-    init(_ request: Request) {
+    public init(_ request: Request) {
         parameters = Self.decode(request.uri.query ?? "")
     }
 
-    static func decode(_ query: String) -> [(name: String, value: String)] {
+    public static func decode(_ query: String) -> [(name: String, value: String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ text: Substring) -> String {
@@ -24,19 +24,19 @@ struct QueryParameters {
         }
     }
 
-    func getAll(_ name: String) -> [String] {
+    public func getAll(_ name: String) -> [String] {
         parameters.filter { $0.name == name }.map(\.value)
     }
 
-    func string(_ name: String) -> String? {
+    public func string(_ name: String) -> String? {
         getAll(name).last.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func strings(_ name: String) -> [String] {
+    public func strings(_ name: String) -> [String] {
         getAll(name)
     }
 
-    func int(_ name: String, default defaultValue: Int, min: Int = 1, max: Int? = 1_000_000) throws(CinderError) -> Int {
+    public func int(_ name: String, default defaultValue: Int, min: Int = 1, max: Int? = 1_000_000) throws(CinderError) -> Int {
         guard let raw = getAll(name).last else { return defaultValue }
         let value: Int
         if let v = Int(raw.trimmingCharacters(in: .whitespaces)) {
@@ -58,7 +58,7 @@ struct QueryParameters {
         return value
     }
 
-    func double(_ name: String, min: Double? = nil, max: Double = 1e15) throws(CinderError) -> Double? {
+    public func double(_ name: String, min: Double? = nil, max: Double = 1e15) throws(CinderError) -> Double? {
         guard let raw = getAll(name).last, !raw.isEmpty else { return nil }
         guard let value = Double(raw), value.isFinite, value <= max else {
             throw .invalid(
@@ -72,7 +72,7 @@ struct QueryParameters {
         return value
     }
 
-    func bool(_ name: String) throws(CinderError) -> Bool? {
+    public func bool(_ name: String) throws(CinderError) -> Bool? {
         guard let raw = getAll(name).last, !raw.isEmpty else { return nil }
         switch raw.lowercased() {
         case "true", "1", "yes", "on", "t", "y": return true
@@ -83,12 +83,12 @@ struct QueryParameters {
         }
     }
 
-    func bool(_ name: String, default defaultValue: Bool) throws(CinderError) -> Bool {
+    public func bool(_ name: String, default defaultValue: Bool) throws(CinderError) -> Bool {
         try bool(name) ?? defaultValue
     }
 
     /// ISO-8601 (naive = UTC), a bare date, or Unix seconds. Returns microseconds since the epoch.
-    func datetime(_ name: String, required: Bool = false) throws(CinderError) -> Int64? {
+    public func datetime(_ name: String, required: Bool = false) throws(CinderError) -> Int64? {
         guard let raw = getAll(name).last, !raw.isEmpty else {
             if required { throw .invalid(["query", name], "Field required", type: "missing", input: nil) }
             return nil
@@ -96,7 +96,7 @@ struct QueryParameters {
         return try Self.parseDatetime(raw, location: ["query", name])
     }
 
-    static func parseDatetime(_ raw: String, location: [String]) throws(CinderError) -> Int64 {
+    public static func parseDatetime(_ raw: String, location: [String]) throws(CinderError) -> Int64 {
         if let micros = Timestamp.parseMicros(raw) { return micros }
         if let number = Double(raw), number.isFinite {
             // pydantic reads large epoch numbers as milliseconds.
@@ -106,7 +106,7 @@ struct QueryParameters {
         throw .invalid(location, "Input should be a valid datetime or date, invalid character in date", type: "datetime_from_date_parsing", input: raw)
     }
 
-    func literal<T: RawRepresentable>(_ name: String, default defaultValue: T, allowed: [T]) throws(CinderError) -> T
+    public func literal<T: RawRepresentable>(_ name: String, default defaultValue: T, allowed: [T]) throws(CinderError) -> T
     where T.RawValue == String {
         guard let raw = getAll(name).last else { return defaultValue }
         guard let value = T(rawValue: raw), allowed.contains(where: { $0.rawValue == raw }) else {
@@ -120,13 +120,13 @@ struct QueryParameters {
 }
 
 /// Path parameters arrive percent-encoded when the client encoded them (names with spaces, etc.).
-func pathParameter(_ context: some RequestContext, _ name: String) throws -> String {
+public func pathParameter(_ context: some RequestContext, _ name: String) throws -> String {
     let raw = try context.parameters.require(name)
     return raw.removingPercentEncoding ?? raw
 }
 
 /// Values for enum-like list filters, upper-cased and checked the way Phoenix checks them.
-func validatedEnumValues(_ values: [String], allowed: Set<String>, parameter: String) throws(CinderError) -> [String] {
+public func validatedEnumValues(_ values: [String], allowed: Set<String>, parameter: String) throws(CinderError) -> [String] {
     let upper = values.map { $0.uppercased() }
     let invalid = upper.filter { !allowed.contains($0) }
     guard invalid.isEmpty else {

@@ -1,0 +1,111 @@
+import CinderStorage
+import Foundation
+import Graphiti
+import Synchronization
+
+/// The objects one list or page resolved together. A field asked of any member is loaded for all
+/// members in one statement and shared, which keeps a query's statement count independent of how
+/// many rows it returns (the N+1 problem, solved by grouping instead of by a timing window).
+final class Siblings<Row: Sendable>: Sendable {
+    let rows: [Row]
+    init(_ rows: [Row]) { self.rows = rows }
+}
+
+/// Per-request memo of sibling loads: the first resolver to ask starts the load, the others await it.
+final class SiblingLoads: Sendable {
+    private struct Key: Hashable {
+        let field: String
+        let group: ObjectIdentifier
+        /// Part of the key so that a load can never be read back as another type.
+        let value: ObjectIdentifier
+    }
+
+    /// The group is kept alive with its load so that its identifier cannot be reused within the request.
+    private let loads = Mutex<[Key: (group: any AnyObject & Sendable, task: Task<any Sendable, any Error>)]>([:])
+
+    func load<Row: Sendable, Value: Sendable>(
+        _ field: String, for group: Siblings<Row>, _ fetch: @escaping @Sendable ([Row]) async throws -> Value
+    ) async throws -> Value {
+        let key = Key(field: field, group: ObjectIdentifier(group), value: ObjectIdentifier(Value.self))
+        let task = loads.withLock { loads in
+            if let existing = loads[key] { return existing.task }
+            let rows = group.rows
+            // An unstructured task inherits task-locals (the statement counter) and outlives the first
+            // asker's cancellation, which the other siblings still wait on.
+            let task = Task<any Sendable, any Error> { try await fetch(rows) }
+            loads[key] = (group, task)
+            return task
+        }
+        return try await task.value as! Value
+    }
+}
+
+/// What every resolver gets: the tenant's store and the request's sibling loads.
+public final class GraphQLContext: Sendable {
+    let store: TenantStore
+    let loads = SiblingLoads()
+
+    public init(store: TenantStore) { self.store = store }
+}
+
+/// A page of a connection. Graphiti's own `Connection` pages in memory; these pages come from SQL.
+struct NodeConnection<Node: Sendable>: Sendable {
+    var edges: [NodeEdge<Node>]
+    var pageInfo: PageInfo
+}
+
+struct NodeEdge<Node: Sendable>: Sendable {
+    var node: Node
+    var cursor: String
+}
+
+/// Forward pagination arguments where the schema requires `first` (Phoenix's `first: Int!`).
+struct RequiredPageArguments: Codable, Sendable {
+    var first: Int
+    var after: String?
+
+    var page: PageArguments { PageArguments(first: first, after: after) }
+}
+
+/// Forward pagination arguments.
+struct PageArguments: Codable, Sendable {
+    var first: Int?
+    var after: String?
+
+    /// Page size: Phoenix's default of 50, at least 1, at most 1,000 rows per page.
+    var limit: Int { min(max(first ?? 50, 0), 1000) }
+}
+
+extension NodeConnection {
+    static var empty: NodeConnection {
+        NodeConnection(edges: [], pageInfo: PageInfo(hasPreviousPage: false, hasNextPage: false))
+    }
+
+    /// A page from rows fetched with one extra row (the extra row says whether there is a next page).
+    init<Row>(
+        rows: [Row], limit: Int, hadCursor: Bool, cursor: (Row) -> String, node: (Row) -> Node
+    ) {
+        let page = rows.prefix(limit)
+        edges = page.map { NodeEdge(node: node($0), cursor: cursor($0)) }
+        pageInfo = PageInfo(
+            hasPreviousPage: hadCursor, hasNextPage: rows.count > limit,
+            startCursor: edges.first?.cursor, endCursor: edges.last?.cursor)
+    }
+}
+
+/// Opaque cursors: base64 of the sort key, so that clients cannot rely on their contents.
+enum Cursor {
+    static func encode(_ parts: Int64...) -> String {
+        Data(parts.map(String.init).joined(separator: ":").utf8).base64EncodedString()
+    }
+
+    static func decode(_ cursor: String?, parts: Int) throws(GraphQLFailure) -> [Int64]? {
+        guard let cursor else { return nil }
+        guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else {
+            throw GraphQLFailure("Invalid cursor: \(cursor)")
+        }
+        let values = text.split(separator: ":").compactMap { Int64($0) }
+        guard values.count == parts else { throw GraphQLFailure("Invalid cursor: \(cursor)") }
+        return values
+    }
+}

@@ -1,0 +1,500 @@
+import Graphiti
+import GraphQL
+
+/// Cinder's GraphQL schema: the part of Phoenix's schema Cinder serves, with Phoenix's type and
+/// field names, so that tools written against Phoenix's GraphQL API work unchanged.
+enum CinderSchema {
+    typealias Builder = SchemaBuilder<QueryRoot, GraphQLContext>
+
+    static func build() throws -> Schema<QueryRoot, GraphQLContext> {
+        let builder = Builder(QueryRoot.self, GraphQLContext.self)
+        addScalarsAndEnums(builder)
+        addTracing(builder)
+        addDatasets(builder)
+        addExperiments(builder)
+        addPrompts(builder)
+        builder.addQuery {
+            Field("node", at: QueryRoot.node) { Argument("id", at: \.id) }
+            Field("projects", at: QueryRoot.projects) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+            Field("datasets", at: QueryRoot.datasets) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+            Field("prompts", at: QueryRoot.prompts) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+            Field("getProjectByName", at: QueryRoot.getProjectByName) { Argument("name", at: \.name) }
+            Field("getSpanByOtelId", at: QueryRoot.getSpanByOtelId) { Argument("spanId", at: \.spanId) }
+            Field("getTraceByOtelId", at: QueryRoot.getTraceByOtelId) { Argument("traceId", at: \.traceId) }
+            Field("getProjectSessionById", at: QueryRoot.getProjectSessionById) { Argument("sessionId", at: \.sessionId) }
+            Field("projectCount", at: QueryRoot.projectCount)
+            Field("datasetCount", at: QueryRoot.datasetCount)
+            Field("promptCount", at: QueryRoot.promptCount)
+        }
+        return try builder.build()
+    }
+
+    /// `<Name>Connection` and `<Name>Edge` for a node type.
+    static func addConnection<Node: Sendable>(_ builder: Builder, _ node: Node.Type, _ name: String) {
+        builder.add {
+            Type(NodeEdge<Node>.self, as: "\(name)Edge") {
+                Field("node", at: \.node)
+                Field("cursor", at: \.cursor)
+            }
+            Type(NodeConnection<Node>.self, as: "\(name)Connection") {
+                Field("edges", at: \.edges)
+                Field("pageInfo", at: \.pageInfo)
+            }
+        }
+    }
+
+    static func addScalarsAndEnums(_ builder: Builder) {
+        builder.add {
+            Scalar(NodeID.self, as: "ID")
+            Scalar(DateTime.self, as: "DateTime")
+            Scalar(JSONScalar.self, as: "JSON")
+            Scalar(Identifier.self, as: "Identifier")
+            Enum(SpanKindValue.self, as: "SpanKind") {
+                Value(.chain)
+                Value(.tool)
+                Value(.llm)
+                Value(.prompt)
+                Value(.retriever)
+                Value(.embedding)
+                Value(.agent)
+                Value(.reranker)
+                Value(.evaluator)
+                Value(.guardrail)
+                Value(.decision)
+                Value(.unknown)
+            }
+            Enum(SpanStatusCodeValue.self, as: "SpanStatusCode") {
+                Value(.OK)
+                Value(.ERROR)
+                Value(.UNSET)
+            }
+            Enum(MimeTypeValue.self, as: "MimeType") {
+                Value(.text)
+                Value(.json)
+            }
+            Enum(AnnotatorKindValue.self, as: "AnnotatorKind") {
+                Value(.LLM)
+                Value(.HUMAN)
+                Value(.CODE)
+            }
+            Enum(AnnotationSourceValue.self, as: "AnnotationSource") {
+                Value(.API)
+                Value(.APP)
+            }
+            Enum(SortDirValue.self, as: "SortDir") {
+                Value(.asc)
+                Value(.desc)
+            }
+            Enum(SpanColumnValue.self, as: "SpanColumn") {
+                Value(.startTime)
+                Value(.endTime)
+                Value(.latencyMs)
+                Value(.tokenCountTotal)
+                Value(.tokenCountPrompt)
+                Value(.tokenCountCompletion)
+                Value(.cumulativeTokenCountTotal)
+                Value(.cumulativeTokenCountPrompt)
+                Value(.cumulativeTokenCountCompletion)
+                Value(.cumulativeTokenCostTotal)
+                Value(.tokenCostTotal)
+            }
+            Enum(RevisionKindValue.self, as: "RevisionKind") {
+                Value(.CREATE)
+                Value(.PATCH)
+                Value(.DELETE)
+            }
+            Enum(PromptTemplateTypeValue.self, as: "PromptTemplateType") {
+                Value(.STRING)
+                Value(.CHAT)
+            }
+            Enum(PromptTemplateFormatValue.self, as: "PromptTemplateFormat") {
+                Value(.MUSTACHE)
+                Value(.F_STRING)
+                Value(.NONE)
+            }
+            Input(TimeRange.self, as: "TimeRange") {
+                InputField("start", at: \.start)
+                InputField("end", at: \.end)
+            }
+            Input(SpanSortInput.self, as: "SpanSort") {
+                InputField("col", at: \.col)
+                InputField("dir", at: \.dir)
+            }
+            Interface((any RelayNode).self, as: "Node") {
+                Field("id", at: \.id)
+            }
+            Type(PageInfo.self, as: "PageInfo") {
+                Field("hasNextPage", at: \.hasNextPage)
+                Field("hasPreviousPage", at: \.hasPreviousPage)
+                Field("startCursor", at: \.startCursor)
+                Field("endCursor", at: \.endCursor)
+            }
+        }
+    }
+
+    static func addTracing(_ builder: Builder) {
+        builder.add {
+            Type(ProjectNode.self, as: "Project", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("gradientStartColor", at: \.gradientStartColor)
+                Field("gradientEndColor", at: \.gradientEndColor)
+                Field("createdAt", at: \.createdAt)
+                Field("updatedAt", at: \.updatedAt)
+                Field("startTime", at: ProjectNode.startTime)
+                Field("endTime", at: ProjectNode.endTime)
+                Field("hasTraces", at: ProjectNode.hasTraces)
+                Field("recordCount", at: ProjectNode.recordCount) { Argument("timeRange", at: \.timeRange) }
+                Field("traceCount", at: ProjectNode.traceCount) { Argument("timeRange", at: \.timeRange) }
+                Field("tokenCountTotal", at: ProjectNode.tokenCountTotal) { Argument("timeRange", at: \.timeRange) }
+                Field("tokenCountPrompt", at: ProjectNode.tokenCountPrompt) { Argument("timeRange", at: \.timeRange) }
+                Field("tokenCountCompletion", at: ProjectNode.tokenCountCompletion) { Argument("timeRange", at: \.timeRange) }
+                Field("costSummary", at: ProjectNode.costSummary) { Argument("timeRange", at: \.timeRange) }
+                Field("latencyMsQuantile", at: ProjectNode.latencyMsQuantile) {
+                    Argument("probability", at: \.probability)
+                    Argument("timeRange", at: \.timeRange)
+                }
+                Field("spanLatencyMsQuantile", at: ProjectNode.spanLatencyMsQuantile) {
+                    Argument("probability", at: \.probability)
+                    Argument("timeRange", at: \.timeRange)
+                }
+                Field("trace", at: ProjectNode.trace) { Argument("traceId", at: \.traceId) }
+                Field("spans", at: ProjectNode.spans) {
+                    Argument("first", at: \.first)
+                    Argument("after", at: \.after)
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("sort", at: \.sort)
+                }
+                Field("traces", at: ProjectNode.traces) {
+                    Argument("first", at: \.first)
+                    Argument("after", at: \.after)
+                    Argument("timeRange", at: \.timeRange)
+                }
+                Field("sessions", at: ProjectNode.sessions) {
+                    Argument("first", at: \.first)
+                    Argument("after", at: \.after)
+                    Argument("timeRange", at: \.timeRange)
+                }
+                Field("sessionCount", at: ProjectNode.sessionCount) { Argument("timeRange", at: \.timeRange) }
+                Field("spanAnnotationNames", at: ProjectNode.spanAnnotationNames)
+                Field("traceAnnotationNames", at: ProjectNode.traceAnnotationNames)
+                Field("sessionAnnotationNames", at: ProjectNode.sessionAnnotationNames)
+            }
+            Type(TraceNode.self, as: "Trace", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("traceId", at: \.traceId)
+                Field("startTime", at: \.startTime)
+                Field("endTime", at: \.endTime)
+                Field("latencyMs", at: \.latencyMs)
+                Field("project", at: TraceNode.project)
+                Field("projectId", at: \.projectId)
+                Field("projectSessionId", at: \.projectSessionId)
+                Field("session", at: TraceNode.session)
+                Field("rootSpan", at: TraceNode.rootSpan)
+                Field("numSpans", at: TraceNode.numSpans)
+                Field("spans", at: TraceNode.spans) {
+                    Argument("first", at: \.first)
+                    Argument("after", at: \.after)
+                }
+                Field("traceAnnotations", at: TraceNode.traceAnnotations)
+            }
+            Type(SpanContextValue.self, as: "SpanContext") {
+                Field("traceId", at: \.traceId)
+                Field("spanId", at: \.spanId)
+            }
+            Type(SpanIOValue.self, as: "SpanIOValue") {
+                Field("mimeType", at: \.mimeType)
+                Field("value", at: \.value)
+                Field("truncatedValue", at: \.truncatedValue)
+            }
+            Type(SpanEventValue.self, as: "SpanEvent") {
+                Field("name", at: \.name)
+                Field("message", at: \.message)
+                Field("timestamp", at: \.timestamp)
+                Field("attributes", at: \.attributes)
+            }
+            Type(TokenUsageValue.self, as: "TokenUsage") {
+                Field("prompt", at: \.prompt)
+                Field("completion", at: \.completion)
+                Field("total", at: \.total)
+            }
+            Type(CostBreakdownValue.self, as: "CostBreakdown") {
+                Field("tokens", at: \.tokens)
+                Field("cost", at: \.cost)
+            }
+            Type(SpanCostSummaryValue.self, as: "SpanCostSummary") {
+                Field("prompt", at: \.prompt)
+                Field("completion", at: \.completion)
+                Field("total", at: \.total)
+            }
+            Type(SpanNode.self, as: "Span", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("spanId", at: \.spanId)
+                Field("name", at: \.name)
+                Field("statusCode", at: \.statusCode)
+                Field("statusMessage", at: \.statusMessage)
+                Field("startTime", at: \.startTime)
+                Field("endTime", at: \.endTime)
+                Field("latencyMs", at: \.latencyMs)
+                Field("parentId", at: \.parentId)
+                Field("spanKind", at: \.spanKind)
+                Field("context", at: \.context)
+                Field("attributes", at: \.attributes)
+                Field("metadata", at: \.metadata)
+                Field("numDocuments", at: \.numDocuments)
+                Field("tokenCountTotal", at: \.tokenCountTotal)
+                Field("tokenCountPrompt", at: \.tokenCountPrompt)
+                Field("tokenCountCompletion", at: \.tokenCountCompletion)
+                Field("input", at: \.input)
+                Field("output", at: \.output)
+                Field("events", at: \.events)
+                Field("trace", at: SpanNode.trace)
+                Field("project", at: SpanNode.project)
+                Field("spanAnnotations", at: SpanNode.spanAnnotations)
+                Field("spanNotes", at: SpanNode.spanNotes)
+                Field("numChildSpans", at: SpanNode.numChildSpans)
+                Field("descendants", at: SpanNode.descendants) {
+                    Argument("maxDepth", at: \.maxDepth).defaultValue(3)
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+            }
+            Type(SessionNode.self, as: "ProjectSession", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("sessionId", at: \.sessionId)
+                Field("startTime", at: \.startTime)
+                Field("endTime", at: \.endTime)
+                Field("project", at: SessionNode.project)
+                Field("numTraces", at: \.numTraces)
+                Field("tokenUsage", at: \.tokenUsage)
+                Field("traces", at: SessionNode.traces) {
+                    Argument("first", at: \.first)
+                    Argument("after", at: \.after)
+                }
+                Field("firstInput", at: SessionNode.firstInput)
+                Field("lastOutput", at: SessionNode.lastOutput)
+                Field("sessionAnnotations", at: SessionNode.sessionAnnotations)
+            }
+            annotationType(
+                AnnotatedSpan.self, "SpanAnnotation",
+                [Field("spanId", at: \.spanId), Field("span", at: AnnotationNode<AnnotatedSpan>.span)])
+            annotationType(
+                AnnotatedTrace.self, "TraceAnnotation",
+                [Field("traceId", at: \.traceId), Field("trace", at: AnnotationNode<AnnotatedTrace>.trace)])
+            annotationType(AnnotatedSession.self, "ProjectSessionAnnotation", [Field("projectSessionId", at: \.projectSessionId)])
+        }
+        addConnection(builder, ProjectNode.self, "Project")
+        addConnection(builder, TraceNode.self, "Trace")
+        addConnection(builder, SpanNode.self, "Span")
+        addConnection(builder, SessionNode.self, "ProjectSession")
+    }
+
+    /// An annotation type: the fields every annotation has, and the entity's.
+    static func annotationType<Entity: AnnotatedEntity>(
+        _: Entity.Type, _ name: String, _ entityFields: [FieldComponent<AnnotationNode<Entity>, GraphQLContext>]
+    ) -> Graphiti.`Type`<QueryRoot, GraphQLContext, AnnotationNode<Entity>> {
+        let common: [FieldComponent<AnnotationNode<Entity>, GraphQLContext>] = [
+            Field("id", at: \.id),
+            Field("name", at: \.name),
+            Field("annotatorKind", at: \.annotatorKind),
+            Field("label", at: \.label),
+            Field("score", at: \.score),
+            Field("explanation", at: \.explanation),
+            Field("metadata", at: \.metadata),
+            Field("source", at: \.source),
+            Field("identifier", at: \.identifier),
+            Field("createdAt", at: \.createdAt),
+            Field("updatedAt", at: \.updatedAt),
+        ]
+        return Graphiti.`Type`(
+            resolver: QueryRoot.self, context: GraphQLContext.self, AnnotationNode<Entity>.self, as: name,
+            interfaces: [(any RelayNode).self], fields: common + entityFields)
+    }
+
+    static func addDatasets(_ builder: Builder) {
+        builder.add {
+            Type(DatasetNode.self, as: "Dataset", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+                Field("updatedAt", at: \.updatedAt)
+                Field("exampleCount", at: DatasetNode.exampleCount) { Argument("datasetVersionId", at: \.datasetVersionId) }
+                Field("examples", at: DatasetNode.examples) {
+                    Argument("datasetVersionId", at: \.datasetVersionId)
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("versions", at: DatasetNode.versions) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("experimentCount", at: DatasetNode.experimentCount)
+                Field("experiments", at: DatasetNode.experiments) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("splits", at: DatasetNode.splits)
+                Field("labels", at: DatasetNode.labels)
+            }
+            Type(DatasetVersionNode.self, as: "DatasetVersion", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("description", at: \.description)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+            }
+            Type(DatasetExampleRevisionValue.self, as: "DatasetExampleRevision") {
+                Field("input", at: \.input)
+                Field("output", at: \.output)
+                Field("metadata", at: \.metadata)
+                Field("revisionKind", at: \.revisionKind)
+                Field("createdAt", at: \.createdAt)
+            }
+            Type(DatasetExampleNode.self, as: "DatasetExample", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("externalId", at: \.externalId)
+                Field("createdAt", at: \.createdAt)
+                Field("dataset", at: DatasetExampleNode.dataset)
+                Field("revision", at: DatasetExampleNode.revision) { Argument("datasetVersionId", at: \.datasetVersionId) }
+                Field("datasetSplits", at: DatasetExampleNode.datasetSplits)
+            }
+            Type(DatasetSplitNode.self, as: "DatasetSplit") {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("color", at: \.color)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+                Field("updatedAt", at: \.updatedAt)
+            }
+            Type(DatasetLabelNode.self, as: "DatasetLabel") {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("color", at: \.color)
+            }
+        }
+        addConnection(builder, DatasetNode.self, "Dataset")
+        addConnection(builder, DatasetVersionNode.self, "DatasetVersion")
+        addConnection(builder, DatasetExampleNode.self, "DatasetExample")
+    }
+
+    static func addExperiments(_ builder: Builder) {
+        builder.add {
+            Type(ExperimentNode.self, as: "Experiment", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("projectName", at: \.projectName)
+                Field("description", at: \.description)
+                Field("isEphemeral", at: \.isEphemeral)
+                Field("isBaseline", at: \.isBaseline)
+                Field("repetitions", at: \.repetitions)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+                Field("updatedAt", at: \.updatedAt)
+                Field("dataset", at: ExperimentNode.dataset)
+                Field("datasetVersion", at: ExperimentNode.datasetVersion)
+                Field("runs", at: ExperimentNode.runs) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("runCount", at: \.runCount)
+                Field("errorRate", at: \.errorRate)
+                Field("averageRunLatencyMs", at: ExperimentNode.averageRunLatencyMs)
+                Field("project", at: ExperimentNode.project)
+            }
+            Type(ExperimentRunNode.self, as: "ExperimentRun", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("experimentId", at: \.experimentId)
+                Field("repetitionNumber", at: \.repetitionNumber)
+                Field("traceId", at: \.traceId)
+                Field("output", at: \.output)
+                Field("startTime", at: \.startTime)
+                Field("endTime", at: \.endTime)
+                Field("error", at: \.error)
+                Field("latencyMs", at: \.latencyMs)
+                Field("annotations", at: ExperimentRunNode.annotations) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("example", at: ExperimentRunNode.example)
+            }
+            Type(ExperimentRunAnnotationNode.self, as: "ExperimentRunAnnotation", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+                Field("annotatorKind", at: \.annotatorKind)
+                Field("label", at: \.label)
+                Field("score", at: \.score)
+                Field("explanation", at: \.explanation)
+                Field("error", at: \.error)
+                Field("metadata", at: \.metadata)
+                Field("startTime", at: \.startTime)
+                Field("endTime", at: \.endTime)
+                Field("traceId", at: \.traceId)
+            }
+        }
+        addConnection(builder, ExperimentNode.self, "Experiment")
+        addConnection(builder, ExperimentRunNode.self, "ExperimentRun")
+        addConnection(builder, ExperimentRunAnnotationNode.self, "ExperimentRunAnnotation")
+    }
+
+    static func addPrompts(_ builder: Builder) {
+        builder.add {
+            Type(PromptNode.self, as: "Prompt", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("sourcePromptId", at: \.sourcePromptId)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+                Field("version", at: PromptNode.version) {
+                    Argument("versionId", at: \.versionId)
+                    Argument("tagName", at: \.tagName)
+                }
+                Field("versionTags", at: PromptNode.versionTags)
+                Field("promptVersions", at: PromptNode.promptVersions) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("sourcePrompt", at: PromptNode.sourcePrompt)
+            }
+            Type(PromptVersionTagNode.self, as: "PromptVersionTag", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("promptVersionId", at: \.promptVersionId)
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+            }
+            Type(PromptVersionNode.self, as: "PromptVersion", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("description", at: \.description)
+                Field("templateType", at: \.templateType)
+                Field("templateFormat", at: \.templateFormat)
+                Field("template", at: \.template)
+                Field("invocationParameters", at: \.invocationParameters)
+                Field("tools", at: \.tools)
+                Field("responseFormat", at: \.responseFormat)
+                Field("modelName", at: \.modelName)
+                Field("modelProvider", at: \.modelProvider)
+                Field("metadata", at: \.metadata)
+                Field("createdAt", at: \.createdAt)
+                Field("sequenceNumber", at: PromptVersionNode.sequenceNumber)
+                Field("isLatest", at: PromptVersionNode.isLatest)
+                Field("previousVersion", at: PromptVersionNode.previousVersion)
+                Field("tags", at: PromptVersionNode.tags)
+            }
+        }
+        addConnection(builder, PromptNode.self, "Prompt")
+        addConnection(builder, PromptVersionNode.self, "PromptVersion")
+    }
+}

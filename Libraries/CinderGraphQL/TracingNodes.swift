@@ -1,0 +1,621 @@
+import CinderModel
+import CinderStorage
+import Graphiti
+import Synchronization
+
+/// GraphQL's `Node`: anything `node(id:)` can return.
+protocol RelayNode: Sendable {
+    var id: NodeID { get }
+}
+
+enum SpanKindValue: String, Codable, CaseIterable, Sendable {
+    case chain, tool, llm, prompt, retriever, embedding, agent, reranker, evaluator, guardrail, decision, unknown
+
+    init(stored: String) { self = SpanKindValue(rawValue: stored.lowercased()) ?? .unknown }
+}
+
+enum SpanStatusCodeValue: String, Codable, CaseIterable, Sendable {
+    case OK, ERROR, UNSET
+}
+
+enum MimeTypeValue: String, Codable, CaseIterable, Sendable {
+    case text, json
+}
+
+enum AnnotatorKindValue: String, Codable, CaseIterable, Sendable {
+    case LLM, HUMAN, CODE
+}
+
+enum AnnotationSourceValue: String, Codable, CaseIterable, Sendable {
+    case API, APP
+}
+
+enum SortDirValue: String, Codable, CaseIterable, Sendable {
+    case asc, desc
+}
+
+enum SpanColumnValue: String, Codable, CaseIterable, Sendable {
+    case startTime, endTime, latencyMs, tokenCountTotal, tokenCountPrompt, tokenCountCompletion
+    case cumulativeTokenCountTotal, cumulativeTokenCountPrompt, cumulativeTokenCountCompletion
+    case cumulativeTokenCostTotal, tokenCostTotal
+}
+
+struct SpanSortInput: Codable, Sendable {
+    var col: SpanColumnValue?
+    var dir: SortDirValue
+}
+
+struct SpanContextValue: Sendable {
+    var traceId: NodeID
+    var spanId: NodeID
+}
+
+struct SpanIOValue: Sendable {
+    var mimeType: MimeTypeValue
+    var value: String
+    var truncatedValue: String { value.count > 100 ? String(value.prefix(100)) + "..." : value }
+}
+
+struct SpanEventValue: Sendable {
+    var name: String
+    var message: String
+    var timestamp: DateTime
+    var attributes: JSONScalar
+}
+
+struct TokenUsageValue: Sendable {
+    var prompt: Double
+    var completion: Double
+    var total: Double { prompt + completion }
+}
+
+struct CostBreakdownValue: Sendable {
+    var tokens: Double?
+    var cost: Double?
+}
+
+struct SpanCostSummaryValue: Sendable {
+    var prompt: CostBreakdownValue
+    var completion: CostBreakdownValue
+    var total: CostBreakdownValue
+}
+
+// MARK: - Project
+
+struct ProjectNode: RelayNode {
+    let row: ProjectRow
+    let siblings: Siblings<ProjectRow>
+
+    var id: NodeID { NodeID(NodeType.project, row.id) }
+    var name: String { row.name }
+    var description: String? { row.description }
+    var gradientStartColor: String { "#5bdbff" }
+    var gradientEndColor: String { "#1c76fc" }
+    var createdAt: DateTime { DateTime(micros: row.createdMicros) }
+    var updatedAt: DateTime { DateTime(micros: row.updatedMicros) }
+
+    struct RangeArguments: Codable, Sendable { var timeRange: TimeRange? }
+    struct QuantileArguments: Codable, Sendable {
+        var probability: Double
+        var timeRange: TimeRange?
+    }
+
+    /// A statistic of this project, computed for all sibling projects in one statement.
+    private func statistic(_ statistic: ProjectStatistic, _ range: TimeRange?, _ context: GraphQLContext) async throws -> Double? {
+        let key = "Project.\(statistic):\(range.startMicros as Any):\(range.endMicros as Any)"
+        let store = context.store
+        let values = try await context.loads.load(key, for: siblings) { rows in
+            try await store.projectStatistic(
+                statistic, projectIDs: rows.map(\.id), startMicros: range.startMicros, endMicros: range.endMicros)
+        }
+        return values[row.id]
+    }
+
+    func startTime(context: GraphQLContext, arguments: NoArguments) async throws -> DateTime? {
+        try await statistic(.firstStart, nil, context).map { DateTime(micros: Int64($0)) }
+    }
+
+    func endTime(context: GraphQLContext, arguments: NoArguments) async throws -> DateTime? {
+        try await statistic(.lastEnd, nil, context).map { DateTime(micros: Int64($0)) }
+    }
+
+    func hasTraces(context: GraphQLContext, arguments: NoArguments) async throws -> Bool {
+        try await statistic(.traceCount, nil, context) ?? 0 > 0
+    }
+
+    func recordCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
+        Int(try await statistic(.spanCount, arguments.timeRange, context) ?? 0)
+    }
+
+    func traceCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
+        Int(try await statistic(.traceCount, arguments.timeRange, context) ?? 0)
+    }
+
+    func tokenCountTotal(context: GraphQLContext, arguments: RangeArguments) async throws -> Double {
+        try await statistic(.totalTokens, arguments.timeRange, context) ?? 0
+    }
+
+    func tokenCountPrompt(context: GraphQLContext, arguments: RangeArguments) async throws -> Double {
+        try await statistic(.promptTokens, arguments.timeRange, context) ?? 0
+    }
+
+    func tokenCountCompletion(context: GraphQLContext, arguments: RangeArguments) async throws -> Double {
+        try await statistic(.completionTokens, arguments.timeRange, context) ?? 0
+    }
+
+    func costSummary(context: GraphQLContext, arguments: RangeArguments) async throws -> SpanCostSummaryValue {
+        let range = arguments.timeRange
+        async let promptTokens = statistic(.promptTokens, range, context)
+        async let completionTokens = statistic(.completionTokens, range, context)
+        async let totalTokens = statistic(.totalTokens, range, context)
+        async let promptCost = statistic(.promptCost, range, context)
+        async let completionCost = statistic(.completionCost, range, context)
+        async let totalCost = statistic(.totalCost, range, context)
+        return SpanCostSummaryValue(
+            prompt: CostBreakdownValue(tokens: try await promptTokens ?? 0, cost: try await promptCost),
+            completion: CostBreakdownValue(tokens: try await completionTokens ?? 0, cost: try await completionCost),
+            total: CostBreakdownValue(tokens: try await totalTokens ?? 0, cost: try await totalCost))
+    }
+
+    func latencyMsQuantile(context: GraphQLContext, arguments: QuantileArguments) async throws -> Double? {
+        try await statistic(.traceLatencyQuantile(try Self.probability(arguments.probability)), arguments.timeRange, context)
+    }
+
+    func spanLatencyMsQuantile(context: GraphQLContext, arguments: QuantileArguments) async throws -> Double? {
+        try await statistic(.spanLatencyQuantile(try Self.probability(arguments.probability)), arguments.timeRange, context)
+    }
+
+    private static func probability(_ p: Double) throws(GraphQLFailure) -> Double {
+        guard (0...1).contains(p) else { throw GraphQLFailure("probability must be between 0 and 1, got \(p)") }
+        return p
+    }
+
+    struct TraceArguments: Codable, Sendable { var traceId: NodeID }
+
+    func trace(context: GraphQLContext, arguments: TraceArguments) async throws -> TraceNode? {
+        guard let trace = try await context.store.trace(rowID: nil, traceID: arguments.traceId.value), trace.projectID == row.id
+        else { return nil }
+        return TraceNode(row: trace, siblings: Siblings([trace]))
+    }
+
+    struct SpanArguments: Codable, Sendable {
+        var first: Int
+        var after: String?
+        var timeRange: TimeRange?
+        var sort: SpanSortInput?
+    }
+
+    func spans(context: GraphQLContext, arguments: SpanArguments) async throws -> NodeConnection<SpanNode> {
+        var filter = SpanFilter()
+        filter.startMicros = arguments.timeRange.startMicros
+        filter.endMicros = arguments.timeRange.endMicros
+        filter.order = arguments.sort?.dir == .asc ? .asc : .desc
+        switch arguments.sort?.col {
+        case nil, .startTime?: filter.sort = .startTime
+        case .endTime?: filter.sort = .endTime
+        case let column?: throw GraphQLFailure("Sorting spans by \(column.rawValue) is not supported; sort by startTime or endTime")
+        }
+        let byEnd = filter.sort == .endTime
+        let cursor = try Cursor.decode(arguments.after, parts: 2)
+        if let cursor {
+            filter.cursor = byEnd ? .endTime(micros: cursor[0], id: cursor[1]) : .startTime(micros: cursor[0], id: cursor[1])
+        }
+        let limit = PageArguments(first: arguments.first).limit
+        // The storage cursor is inclusive (REST's next-page row); GraphQL's `after` is exclusive.
+        var rows = try await context.store.spans(projectID: row.id, filter: filter, limit: limit + 2)
+        if let cursor, rows.first?.id == cursor[1] { rows.removeFirst() }
+        return SpanNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedByEnd: byEnd)
+    }
+
+    struct TraceListArguments: Codable, Sendable {
+        var first: Int
+        var after: String?
+        var timeRange: TimeRange?
+    }
+
+    /// Cinder's addition: the project's traces, newest first (Phoenix lists root spans instead).
+    func traces(context: GraphQLContext, arguments: TraceListArguments) async throws -> NodeConnection<TraceNode> {
+        var filter = TraceFilter()
+        filter.startMicros = arguments.timeRange.startMicros
+        filter.endMicros = arguments.timeRange.endMicros
+        let cursor = try Cursor.decode(arguments.after, parts: 2)
+        if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
+        let limit = PageArguments(first: arguments.first).limit
+        let rows = try await context.store.traces(projectID: row.id, filter: filter, limit: limit + 1)
+        return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
+    }
+
+    func sessions(context: GraphQLContext, arguments: TraceListArguments) async throws -> NodeConnection<SessionNode> {
+        let cursor = try Cursor.decode(arguments.after, parts: 1)
+        let limit = PageArguments(first: arguments.first).limit
+        // Newest first by row id: the page after a cursor starts at the id below it.
+        let rows = try await context.store.sessions(
+            projectID: row.id, afterID: cursor.map { $0[0] - 1 }, order: .desc, limit: limit + 1,
+            startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
+        let siblings = Siblings(Array(rows.prefix(limit)))
+        return NodeConnection(
+            rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode($0.id) },
+            node: { SessionNode(row: $0, siblings: siblings) })
+    }
+
+    func sessionCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
+        try await context.store.sessionCount(
+            projectID: row.id, startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
+    }
+
+    func spanAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
+        try await context.store.annotationNames(.span, projectID: row.id)
+    }
+
+    func traceAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
+        try await context.store.annotationNames(.trace, projectID: row.id)
+    }
+
+    func sessionAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
+        try await context.store.annotationNames(.session, projectID: row.id)
+    }
+
+    /// The project of a row, loaded for all sibling rows at once.
+    static func load<Row: Sendable>(
+        _ field: String, projectOf row: Row, in siblings: Siblings<Row>, projectID: @escaping @Sendable (Row) -> Int64,
+        _ context: GraphQLContext
+    ) async throws -> ProjectNode {
+        let store = context.store
+        let projects = try await context.loads.load(field, for: siblings) { rows in
+            let found = try await store.projects(ids: Array(Set(rows.map(projectID))))
+            let group = Siblings(found)
+            return Dictionary(uniqueKeysWithValues: found.map { ($0.id, ProjectNode(row: $0, siblings: group)) })
+        }
+        guard let project = projects[projectID(row)] else { throw GraphQLFailure("The project was deleted") }
+        return project
+    }
+}
+
+// MARK: - Trace
+
+struct TraceNode: RelayNode {
+    let row: TraceRow
+    let siblings: Siblings<TraceRow>
+
+    var id: NodeID { NodeID(NodeType.trace, row.id) }
+    var traceId: NodeID { NodeID(raw: row.traceID) }
+    var startTime: DateTime { DateTime(micros: row.startMicros) }
+    var endTime: DateTime { DateTime(micros: row.endMicros) }
+    var latencyMs: Double? { Double(row.latencyMicros) / 1000 }
+    var projectId: NodeID { NodeID(NodeType.project, row.projectID) }
+    var projectSessionId: NodeID? { row.sessionRowID.map { NodeID(NodeType.session, $0) } }
+
+    static func connection(rows: [TraceRow], limit: Int, hadCursor: Bool) -> NodeConnection<TraceNode> {
+        let siblings = Siblings(Array(rows.prefix(limit)))
+        return NodeConnection(
+            rows: rows, limit: limit, hadCursor: hadCursor, cursor: { Cursor.encode($0.startMicros, $0.id) },
+            node: { TraceNode(row: $0, siblings: siblings) })
+    }
+
+    func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {
+        try await ProjectNode.load("Trace.project", projectOf: row, in: siblings, projectID: { $0.projectID }, context)
+    }
+
+    func session(context: GraphQLContext, arguments: NoArguments) async throws -> SessionNode? {
+        guard let sessionRowID = row.sessionRowID else { return nil }
+        let store = context.store
+        let sessions = try await context.loads.load("Trace.session", for: siblings) { rows in
+            let found = try await store.sessions(rowIDs: Array(Set(rows.compactMap(\.sessionRowID))))
+            let group = Siblings(found)
+            return Dictionary(uniqueKeysWithValues: found.map { ($0.id, SessionNode(row: $0, siblings: group)) })
+        }
+        return sessions[sessionRowID]
+    }
+
+    func rootSpan(context: GraphQLContext, arguments: NoArguments) async throws -> SpanNode? {
+        let store = context.store
+        let roots = try await context.loads.load("Trace.rootSpan", for: siblings) { rows in
+            SpanNode.byKey(try await store.rootSpans(traceRowIDs: rows.map(\.id)), key: \.traceRowID)
+        }
+        return roots[row.id]?.first
+    }
+
+    func numSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
+        let store = context.store
+        let counts = try await context.loads.load("Trace.numSpans", for: siblings) { rows in
+            try await store.spanCounts(traceRowIDs: rows.map(\.id))
+        }
+        return counts[row.id] ?? 0
+    }
+
+    func spans(context: GraphQLContext, arguments required: RequiredPageArguments) async throws -> NodeConnection<SpanNode> {
+        let arguments = required.page
+        let limit = arguments.limit
+        let store = context.store
+        if let cursor = try Cursor.decode(arguments.after, parts: 2) {
+            let rows = try await store.spans(traceRowIDs: [row.id], perTrace: limit + 1, after: (cursor[0], cursor[1]))
+            return SpanNode.connection(rows: rows, limit: limit, hadCursor: true)
+        }
+        // First pages of every sibling trace in one statement; the spans of all those pages are
+        // siblings too, so their own fields load in one statement each as well.
+        let pages = try await context.loads.load("Trace.spans(first:\(limit))", for: siblings) { rows in
+            let byTrace = Dictionary(grouping: try await store.spans(traceRowIDs: rows.map(\.id), perTrace: limit + 1), by: \.traceRowID)
+            let allSpans = Siblings(byTrace.values.flatMap { $0.prefix(limit) })
+            return byTrace.mapValues { SpanNode.connection(rows: $0, limit: limit, hadCursor: false, siblings: allSpans) }
+        }
+        return pages[row.id] ?? SpanNode.connection(rows: [], limit: limit, hadCursor: false)
+    }
+
+    func traceAnnotations(context: GraphQLContext, arguments: NoArguments) async throws -> [AnnotationNode<AnnotatedTrace>] {
+        try await AnnotationNode.load("Trace.traceAnnotations", of: row, in: siblings, rowID: \.id, context)
+    }
+}
+
+// MARK: - Span
+
+struct SpanNode: RelayNode {
+    let row: SpanRow
+    let siblings: Siblings<SpanRow>
+    /// Attributes are parsed once, by the first field that needs them.
+    private let parsed = ParsedAttributes()
+
+    init(row: SpanRow, siblings: Siblings<SpanRow>) {
+        self.row = row
+        self.siblings = siblings
+    }
+
+    var id: NodeID { NodeID(NodeType.span, row.id) }
+    var spanId: NodeID { NodeID(raw: row.spanID) }
+    var name: String { row.name }
+    var statusCode: SpanStatusCodeValue { SpanStatusCodeValue(rawValue: row.statusCode) ?? .UNSET }
+    var statusMessage: String { row.statusMessage }
+    var startTime: DateTime { DateTime(micros: row.startMicros) }
+    var endTime: DateTime? { DateTime(micros: row.endMicros) }
+    var latencyMs: Double? { Double(row.endMicros - row.startMicros) / 1000 }
+    var parentId: NodeID? { row.parentID.map { NodeID(raw: $0) } }
+    var spanKind: SpanKindValue { SpanKindValue(stored: row.spanKind) }
+    var context: SpanContextValue { SpanContextValue(traceId: NodeID(raw: row.traceID), spanId: NodeID(raw: row.spanID)) }
+    /// Phoenix serves the attributes as a JSON document in a string.
+    var attributes: String { row.attributesJSON }
+
+    private var attributeTree: JSONValue { parsed.value(row.attributesJSON) }
+
+    var metadata: String? {
+        switch attributeTree["metadata"] {
+        case nil, .null?: nil
+        case .string(let text)?: text
+        case let value?: value.jsonString
+        }
+    }
+
+    var numDocuments: Int? {
+        if case .array(let documents)? = attributeTree[path: ["retrieval", "documents"]] { return documents.count }
+        return nil
+    }
+
+    private func tokens(_ kind: String) -> Int? {
+        attributeTree[path: ["llm", "token_count", kind]]?.integerValue.map(Int.init)
+    }
+
+    var tokenCountPrompt: Int? { tokens("prompt") }
+    var tokenCountCompletion: Int? { tokens("completion") }
+    var tokenCountTotal: Int? {
+        tokens("total") ?? ((tokenCountPrompt == nil && tokenCountCompletion == nil) ? nil : (tokenCountPrompt ?? 0) + (tokenCountCompletion ?? 0))
+    }
+
+    private func io(_ key: String) -> SpanIOValue? {
+        guard let value = attributeTree[path: [key, "value"]], value != .null else { return nil }
+        let mime: MimeTypeValue = attributeTree[path: [key, "mime_type"]]?.stringValue == "application/json" ? .json : .text
+        return SpanIOValue(mimeType: mime, value: value.stringValue ?? value.jsonString)
+    }
+
+    var input: SpanIOValue? { io("input") }
+    var output: SpanIOValue? { io("output") }
+
+    var events: [SpanEventValue] {
+        guard case .array(let events) = (try? JSONValue(parsing: row.eventsJSON)) ?? .null else { return [] }
+        return events.map { event in
+            let attributes = event["attributes"] ?? .object([:])
+            let message = attributes["exception.message"]?.stringValue ?? attributes[path: ["exception", "message"]]?.stringValue
+            return SpanEventValue(
+                name: event["name"]?.stringValue ?? "", message: message ?? "",
+                timestamp: DateTime(micros: event["timestamp"]?.stringValue.flatMap { Timestamp.parseMicros($0) } ?? row.startMicros),
+                attributes: JSONScalar(attributes))
+        }
+    }
+
+    static func connection(
+        rows: [SpanRow], limit: Int, hadCursor: Bool, sortedByEnd: Bool = false, siblings: Siblings<SpanRow>? = nil
+    ) -> NodeConnection<SpanNode> {
+        let siblings = siblings ?? Siblings(Array(rows.prefix(limit)))
+        return NodeConnection(
+            rows: rows, limit: limit, hadCursor: hadCursor,
+            cursor: { Cursor.encode(sortedByEnd ? $0.endMicros : $0.startMicros, $0.id) },
+            node: { SpanNode(row: $0, siblings: siblings) })
+    }
+
+    static func byKey<Key: Hashable>(_ rows: [SpanRow], key: KeyPath<SpanRow, Key>) -> [Key: [SpanNode]] {
+        let siblings = Siblings(rows)
+        return Dictionary(grouping: rows.map { SpanNode(row: $0, siblings: siblings) }, by: { $0.row[keyPath: key] })
+    }
+
+    func trace(context: GraphQLContext, arguments: NoArguments) async throws -> TraceNode {
+        let store = context.store
+        let traces = try await context.loads.load("Span.trace", for: siblings) { rows in
+            let found = try await store.traces(rowIDs: Array(Set(rows.map(\.traceRowID))))
+            let group = Siblings(found)
+            return Dictionary(uniqueKeysWithValues: found.map { ($0.id, TraceNode(row: $0, siblings: group)) })
+        }
+        guard let trace = traces[row.traceRowID] else { throw GraphQLFailure("The span's trace was deleted") }
+        return trace
+    }
+
+    func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {
+        try await ProjectNode.load("Span.project", projectOf: row, in: siblings, projectID: { $0.projectID }, context)
+    }
+
+    func spanAnnotations(context: GraphQLContext, arguments: NoArguments) async throws -> [AnnotationNode<AnnotatedSpan>] {
+        try await allAnnotations(context).filter { $0.row.name != "note" }
+    }
+
+    func spanNotes(context: GraphQLContext, arguments: NoArguments) async throws -> [AnnotationNode<AnnotatedSpan>] {
+        try await allAnnotations(context).filter { $0.row.name == "note" }
+    }
+
+    private func allAnnotations(_ context: GraphQLContext) async throws -> [AnnotationNode<AnnotatedSpan>] {
+        try await AnnotationNode.load("Span.annotations", of: row, in: siblings, rowID: \.id, context)
+    }
+
+    func numChildSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
+        let store = context.store
+        let counts = try await context.loads.load("Span.numChildSpans", for: siblings) { rows in
+            try await store.childSpanCounts(spanIDs: rows.map(\.spanID), traceRowIDs: Array(Set(rows.map(\.traceRowID))))
+        }
+        return counts[row.spanID] ?? 0
+    }
+
+    struct DescendantArguments: Codable, Sendable {
+        var maxDepth: Int?
+        var first: Int?
+        var after: String?
+    }
+
+    func descendants(context: GraphQLContext, arguments: DescendantArguments) async throws -> NodeConnection<SpanNode> {
+        let limit = PageArguments(first: arguments.first).limit
+        let after = try Cursor.decode(arguments.after, parts: 1)
+        let depth = arguments.maxDepth.flatMap { $0 > 0 ? $0 : nil }
+        let rows = try await context.store.descendantSpans(of: row, maxDepth: depth, afterID: after?[0], limit: limit + 1)
+        let siblings = Siblings(Array(rows.prefix(limit)))
+        return NodeConnection(
+            rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) },
+            node: { SpanNode(row: $0, siblings: siblings) })
+    }
+}
+
+/// A lazily parsed attribute document shared by a span node's copies.
+final class ParsedAttributes: Sendable {
+    private let parsed = Mutex<JSONValue?>(nil)
+
+    func value(_ text: String) -> JSONValue {
+        if let value = parsed.withLock({ $0 }) { return value }
+        let value = (try? JSONValue(parsing: text)) ?? .object([:])
+        parsed.withLock { $0 = value }
+        return value
+    }
+}
+
+// MARK: - Session
+
+struct SessionNode: RelayNode {
+    let row: SessionRow
+    let siblings: Siblings<SessionRow>
+
+    var id: NodeID { NodeID(NodeType.session, row.id) }
+    var sessionId: String { row.sessionID }
+    var startTime: DateTime { DateTime(micros: row.startMicros) }
+    var endTime: DateTime { DateTime(micros: row.endMicros) }
+    var numTraces: Int { row.traces.count }
+    var tokenUsage: TokenUsageValue { TokenUsageValue(prompt: Double(row.promptTokens), completion: Double(row.completionTokens)) }
+
+    func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {
+        try await ProjectNode.load("ProjectSession.project", projectOf: row, in: siblings, projectID: { $0.projectID }, context)
+    }
+
+    func traces(context: GraphQLContext, arguments required: RequiredPageArguments) async throws -> NodeConnection<TraceNode> {
+        let arguments = required.page
+        var filter = TraceFilter()
+        filter.sessionRowIDs = [row.id]
+        filter.order = .asc
+        let cursor = try Cursor.decode(arguments.after, parts: 2)
+        if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
+        let limit = arguments.limit
+        let rows = try await context.store.traces(projectID: row.projectID, filter: filter, limit: limit + 1)
+        return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
+    }
+
+    /// The root span of the session's first or last trace, for its input or output.
+    private func rootSpan(of trace: SessionRow.Trace?, _ field: String, _ context: GraphQLContext) async throws -> SpanNode? {
+        guard let trace else { return nil }
+        let store = context.store
+        let roots = try await context.loads.load(field, for: siblings) { rows in
+            let traces = rows.compactMap { field.hasSuffix("first") ? $0.traces.first?.id : $0.traces.last?.id }
+            return SpanNode.byKey(try await store.rootSpans(traceRowIDs: traces), key: \.traceRowID)
+        }
+        return roots[trace.id]?.first
+    }
+
+    func firstInput(context: GraphQLContext, arguments: NoArguments) async throws -> SpanIOValue? {
+        try await rootSpan(of: row.traces.first, "ProjectSession.first", context)?.input
+    }
+
+    func lastOutput(context: GraphQLContext, arguments: NoArguments) async throws -> SpanIOValue? {
+        try await rootSpan(of: row.traces.last, "ProjectSession.last", context)?.output
+    }
+
+    func sessionAnnotations(context: GraphQLContext, arguments: NoArguments) async throws -> [AnnotationNode<AnnotatedSession>] {
+        try await AnnotationNode.load("ProjectSession.sessionAnnotations", of: row, in: siblings, rowID: \.id, context)
+    }
+}
+
+// MARK: - Annotations
+
+/// What an annotation type annotates; one Swift type per GraphQL annotation type.
+protocol AnnotatedEntity: Sendable {
+    static var target: AnnotationTarget { get }
+}
+
+enum AnnotatedSpan: AnnotatedEntity { static var target: AnnotationTarget { .span } }
+enum AnnotatedTrace: AnnotatedEntity { static var target: AnnotationTarget { .trace } }
+enum AnnotatedSession: AnnotatedEntity { static var target: AnnotationTarget { .session } }
+
+/// A span, trace or session annotation (`SpanAnnotation`, `TraceAnnotation`, `ProjectSessionAnnotation`).
+struct AnnotationNode<Entity: AnnotatedEntity>: RelayNode {
+    let row: AnnotationRow
+
+    var id: NodeID { NodeID(Entity.target.nodeType, row.id) }
+    var name: String { row.name }
+    var annotatorKind: AnnotatorKindValue { AnnotatorKindValue(rawValue: row.annotatorKind) ?? .HUMAN }
+    var label: String? { row.label }
+    var score: Double? { row.score }
+    var explanation: String? { row.explanation }
+    var metadata: JSONScalar { JSONScalar(row.metadata) }
+    var source: AnnotationSourceValue { AnnotationSourceValue(rawValue: row.source) ?? .API }
+    var identifier: String { row.identifier }
+    var createdAt: DateTime { DateTime(micros: row.createdMicros) }
+    var updatedAt: DateTime { DateTime(micros: row.updatedMicros) }
+
+    /// Annotations of an entity, loaded for all its siblings at once, grouped by entity row.
+    static func load<Row: Sendable>(
+        _ field: String, of row: Row, in siblings: Siblings<Row>, rowID: KeyPath<Row, Int64>, _ context: GraphQLContext
+    ) async throws -> [AnnotationNode] {
+        let store = context.store
+        let byEntity = try await context.loads.load(field, for: siblings) { rows in
+            Dictionary(
+                grouping: try await store.annotations(Entity.target, entityRowIDs: rows.map { $0[keyPath: rowID] }).map {
+                    AnnotationNode(row: $0)
+                }, by: \.row.entityRowID)
+        }
+        return byEntity[row[keyPath: rowID]] ?? []
+    }
+}
+
+extension AnnotationNode where Entity == AnnotatedSpan {
+    var spanId: NodeID { NodeID(NodeType.span, row.entityRowID) }
+
+    func span(context: GraphQLContext, arguments: NoArguments) async throws -> SpanNode {
+        guard let span = try await context.store.spans(rowIDs: [row.entityRowID]).first else {
+            throw GraphQLFailure("The annotated span was deleted")
+        }
+        return SpanNode(row: span, siblings: Siblings([span]))
+    }
+}
+
+extension AnnotationNode where Entity == AnnotatedTrace {
+    var traceId: NodeID { NodeID(NodeType.trace, row.entityRowID) }
+
+    func trace(context: GraphQLContext, arguments: NoArguments) async throws -> TraceNode {
+        guard let trace = try await context.store.trace(rowID: row.entityRowID, traceID: nil) else {
+            throw GraphQLFailure("The annotated trace was deleted")
+        }
+        return TraceNode(row: trace, siblings: Siblings([trace]))
+    }
+}
+
+extension AnnotationNode where Entity == AnnotatedSession {
+    var projectSessionId: NodeID { NodeID(NodeType.session, row.entityRowID) }
+}
