@@ -6,23 +6,13 @@ import PostgresNIO
 extension TenantStore {
     public func spans(rowIDs: [Int64]) async throws -> [SpanRow] {
         guard !rowIDs.isEmpty else { return [] }
-        return try await Self.spanRows(
-            database.reader.query(
-                """
-                SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid
-                WHERE s.org_id = \(org) AND s.id = ANY(\(rowIDs)::int8[])
-                """, logger: logger))
+        return try await selectSpans { q in q.append("s.id = ANY(\(q.bind(rowIDs))::int8[])") }
     }
 
     /// Spans by OpenTelemetry span id.
     public func spans(spanIDs: [String]) async throws -> [SpanRow] {
         guard !spanIDs.isEmpty else { return [] }
-        return try await Self.spanRows(
-            database.reader.query(
-                """
-                SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid
-                WHERE s.org_id = \(org) AND s.span_id = ANY(\(spanIDs)::text[])
-                """, logger: logger))
+        return try await selectSpans { q in q.append("s.span_id = ANY(\(q.bind(spanIDs))::text[])") }
     }
 
     /// Up to `limit` spans of each trace, newest start first (Phoenix's order for a trace's spans);
@@ -53,13 +43,9 @@ extension TenantStore {
     /// The root spans (no parent) of the given traces.
     public func rootSpans(traceRowIDs: [Int64]) async throws -> [SpanRow] {
         guard !traceRowIDs.isEmpty else { return [] }
-        return try await Self.spanRows(
-            database.reader.query(
-                """
-                SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid
-                WHERE s.org_id = \(org) AND s.trace_rowid = ANY(\(traceRowIDs)::int8[]) AND s.parent_id IS NULL
-                ORDER BY s.start_time, s.id
-                """, logger: logger))
+        return try await selectSpans { q in
+            q.append("s.trace_rowid = ANY(\(q.bind(traceRowIDs))::int8[]) AND s.parent_id IS NULL ORDER BY s.start_time, s.id")
+        }
     }
 
     /// Number of spans per trace row id.
@@ -238,12 +224,7 @@ extension TenantStore {
     public func sessionCount(projectID: Int64, startMicros: Int64?, endMicros: Int64?) async throws -> Int {
         var q = SQLBuilder()
         q.append("SELECT count(*) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org)) AND ps.project_id = \(q.bind(projectID))")
-        if startMicros != nil || endMicros != nil {
-            q.append(" AND EXISTS (SELECT 1 FROM traces t WHERE t.project_session_id = ps.id")
-            if let startMicros { q.append(" AND t.start_time >= \(timestamp(q.bind(startMicros)))") }
-            if let endMicros { q.append(" AND t.start_time < \(timestamp(q.bind(endMicros)))") }
-            q.append(")")
-        }
+        Self.appendHasTraceStarting(&q, startMicros: startMicros, endMicros: endMicros)
         return Int(try await database.reader.query(q.query, logger: logger).decode(Int64.self).all().first ?? 0)
     }
 

@@ -37,17 +37,21 @@ extension TenantStore {
         var q = SQLBuilder()
         q.append("SELECT \(Self.sessionColumns) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org))")
         q.append(" AND ps.project_id = \(q.bind(projectID))")
-        if startMicros != nil || endMicros != nil {
-            q.append(" AND EXISTS (SELECT 1 FROM traces t WHERE t.project_session_id = ps.id")
-            if let startMicros { q.append(" AND t.start_time >= \(timestamp(q.bind(startMicros)))") }
-            if let endMicros { q.append(" AND t.start_time < \(timestamp(q.bind(endMicros)))") }
-            q.append(")")
-        }
+        Self.appendHasTraceStarting(&q, startMicros: startMicros, endMicros: endMicros)
         if let cursor { q.append(" AND ps.id \(order.atOrAfter) \(q.bind(cursor))") }
         q.append(" ORDER BY ps.id \(order.sql) LIMIT \(q.bind(Int64(limit)))")
         var rows = try await Self.sessionRows(database.reader.query(q.query, logger: logger))
         try await addTracesAndTokens(&rows)
         return rows
+    }
+
+    /// Keeps sessions `ps` with a trace starting in `[startMicros, endMicros)` (all, without a range).
+    static func appendHasTraceStarting(_ q: inout SQLBuilder, startMicros: Int64?, endMicros: Int64?) {
+        guard startMicros != nil || endMicros != nil else { return }
+        q.append(" AND EXISTS (SELECT 1 FROM traces t WHERE t.project_session_id = ps.id")
+        if let startMicros { q.append(" AND t.start_time >= \(timestamp(q.bind(startMicros)))") }
+        if let endMicros { q.append(" AND t.start_time < \(timestamp(q.bind(endMicros)))") }
+        q.append(")")
     }
 
     /// A session by row id or user-facing session id.

@@ -76,11 +76,22 @@ extension TenantStore {
         return out
     }
 
+    /// Spans `s` (with their traces `t`) of this organization; `conditions` appends the rest of the
+    /// statement after `WHERE s.org_id = … AND `.
+    func selectSpans(_ conditions: (inout SQLBuilder) -> Void) async throws -> [SpanRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid WHERE s.org_id = \(q.bind(org)) AND ")
+        conditions(&q)
+        return try await Self.spanRows(database.reader.query(q.query, logger: logger))
+    }
+
     /// One page of a project's spans; asks for `limit` rows (callers pass page size + 1 to detect more).
     public func spans(projectID: Int64, filter f: SpanFilter, limit: Int) async throws -> [SpanRow] {
-        var q = SQLBuilder()
-        q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid")
-        q.append(" WHERE s.org_id = \(q.bind(org)) AND s.project_id = \(q.bind(projectID))")
+        try await selectSpans { q in Self.appendPage(&q, projectID: projectID, filter: f, limit: limit) }
+    }
+
+    private static func appendPage(_ q: inout SQLBuilder, projectID: Int64, filter f: SpanFilter, limit: Int) {
+        q.append("s.project_id = \(q.bind(projectID))")
         if let start = f.startMicros { q.append(" AND s.start_time >= \(timestamp(q.bind(start)))") }
         if let end = f.endMicros { q.append(" AND s.start_time < \(timestamp(q.bind(end)))") }
         if !f.traceIDs.isEmpty { q.append(" AND t.trace_id = ANY(\(q.bind(f.traceIDs))::text[])") }
@@ -111,19 +122,14 @@ extension TenantStore {
         case .endTime: q.append(" ORDER BY s.end_time \(f.order.sql), s.id \(f.order.sql)")
         }
         q.append(" LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.spanRows(database.reader.query(q.query, logger: logger))
     }
 
     /// Spans of the given traces (by row id), in start order, for trace pages with `include_spans`.
     public func spans(traceRowIDs: [Int64]) async throws -> [SpanRow] {
         guard !traceRowIDs.isEmpty else { return [] }
-        return try await Self.spanRows(
-            database.reader.query(
-                """
-                SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid
-                WHERE s.org_id = \(org) AND s.trace_rowid = ANY(\(traceRowIDs)::int8[])
-                ORDER BY s.start_time, s.id
-                """, logger: logger))
+        return try await selectSpans { q in
+            q.append("s.trace_rowid = ANY(\(q.bind(traceRowIDs))::int8[]) ORDER BY s.start_time, s.id")
+        }
     }
 
     /// Deletes one span (not its descendants). The trace goes too when it was its last span.
