@@ -72,7 +72,7 @@ struct PageArguments: Codable, Sendable {
     var first: Int?
     var after: String?
 
-    /// Page size: Phoenix's default of 50, at least 1, at most 1,000 rows per page.
+    /// Page size: Phoenix's default of 50, at most 1,000 rows per page (`first: 0` is an empty page).
     var limit: Int { min(max(first ?? 50, 0), 1000) }
 }
 
@@ -82,11 +82,14 @@ extension NodeConnection {
     }
 
     /// A page from rows fetched with one extra row (the extra row says whether there is a next page).
-    init<Row>(
-        rows: [Row], limit: Int, hadCursor: Bool, cursor: (Row) -> String, node: (Row) -> Node
+    /// The page's rows are siblings (or members of a larger group, when given) for batched loading.
+    init<Row: Sendable>(
+        rows: [Row], limit: Int, hadCursor: Bool, siblings: Siblings<Row>? = nil, cursor: (Row) -> String,
+        node: (Row, Siblings<Row>) -> Node
     ) {
-        let page = rows.prefix(limit)
-        edges = page.map { NodeEdge(node: node($0), cursor: cursor($0)) }
+        let page = Array(rows.prefix(limit))
+        let group = siblings ?? Siblings(page)
+        edges = page.map { NodeEdge(node: node($0, group), cursor: cursor($0)) }
         pageInfo = PageInfo(
             hasPreviousPage: hadCursor, hasNextPage: rows.count > limit,
             startCursor: edges.first?.cursor, endCursor: edges.last?.cursor)

@@ -7,12 +7,11 @@ extension NodeConnection {
     /// at or before the id below it.
     static func byID<Row>(
         after: String?, limit: Int, fetch: (_ atOrBeforeID: Int64?, _ limit: Int) async throws -> [Row], id: (Row) -> Int64,
-        node: ([Row]) -> (Row) -> Node
+        node: (Row, Siblings<Row>) -> Node
     ) async throws -> NodeConnection<Node> {
         let cursor = try Cursor.decode(after, parts: 1)?[0]
         let rows = try await fetch(cursor.map { $0 - 1 }, limit + 1)
-        let make = node(Array(rows.prefix(limit)))
-        return NodeConnection(rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode(id($0)) }, node: make)
+        return NodeConnection(rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode(id($0)) }, node: node)
     }
 }
 
@@ -59,14 +58,14 @@ struct DatasetNode: RelayNode {
         let rows = Array(all.drop(while: { after != nil && $0.id <= after! }).prefix(limit + 1))
         return NodeConnection(
             rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) },
-            node: { DatasetExampleNode(row: $0, datasetID: row.id, versionID: version.id) })
+            node: { example, _ in DatasetExampleNode(row: example, datasetID: row.id, versionID: version.id) })
     }
 
     func versions(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<DatasetVersionNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.datasetVersions(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { _ in { DatasetVersionNode(row: $0) } })
+            node: { version, _ in DatasetVersionNode(row: version) })
     }
 
     func experimentCount(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
@@ -77,7 +76,7 @@ struct DatasetNode: RelayNode {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.experiments(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { _ in { ExperimentNode(row: $0) } })
+            node: { experiment, _ in ExperimentNode(row: experiment) })
     }
 
     func splits(context: GraphQLContext, arguments: NoArguments) async throws -> [DatasetSplitNode] {
@@ -218,10 +217,7 @@ struct ExperimentNode: RelayNode {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.experimentRuns(experimentID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { rows in
-                let siblings = Siblings(rows)
-                return { ExperimentRunNode(row: $0, siblings: siblings) }
-            })
+            node: ExperimentRunNode.init)
     }
 
     func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode? {
@@ -259,7 +255,7 @@ struct ExperimentRunNode: RelayNode {
         let rows = Array((byRun[row.id] ?? []).drop(while: { after != nil && $0.id <= after! }).prefix(arguments.limit + 1))
         return NodeConnection(
             rows: rows, limit: arguments.limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) },
-            node: ExperimentRunAnnotationNode.init)
+            node: { evaluation, _ in ExperimentRunAnnotationNode(row: evaluation) })
     }
 
     func example(context: GraphQLContext, arguments: NoArguments) async throws -> DatasetExampleNode {
@@ -334,10 +330,7 @@ struct PromptNode: RelayNode {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.promptVersions(promptID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { rows in
-                let siblings = Siblings(rows)
-                return { PromptVersionNode(row: $0, siblings: siblings) }
-            })
+            node: PromptVersionNode.init)
     }
 
     func sourcePrompt(context: GraphQLContext, arguments: NoArguments) async throws -> PromptNode? {

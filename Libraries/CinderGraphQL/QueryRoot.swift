@@ -57,27 +57,21 @@ struct QueryRoot: Sendable {
             fetch: {
                 try await context.store.listProjects(atOrBeforeID: $0, limit: $1, nameContains: nil, includeExperimentProjects: false)
             }, id: \.id,
-            node: { rows in
-                let siblings = Siblings(rows)
-                return { ProjectNode(row: $0, siblings: siblings) }
-            })
+            node: ProjectNode.init)
     }
 
     func datasets(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<DatasetNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.datasets(named: nil, atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { _ in DatasetNode.init })
+            node: { dataset, _ in DatasetNode(row: dataset) })
     }
 
     func prompts(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<PromptNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
             fetch: { try await context.store.prompts(atOrBeforeID: $0, limit: $1) }, id: \.id,
-            node: { rows in
-                let siblings = Siblings(rows)
-                return { PromptNode(row: $0, siblings: siblings) }
-            })
+            node: PromptNode.init)
     }
 
     struct NameArguments: Codable, Sendable { var name: String }

@@ -232,10 +232,8 @@ struct ProjectNode: RelayNode {
         let rows = try await context.store.sessions(
             projectID: row.id, afterID: cursor.map { $0[0] - 1 }, order: .desc, limit: limit + 1,
             startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
-        let siblings = Siblings(Array(rows.prefix(limit)))
         return NodeConnection(
-            rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode($0.id) },
-            node: { SessionNode(row: $0, siblings: siblings) })
+            rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode($0.id) }, node: SessionNode.init)
     }
 
     func sessionCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
@@ -286,10 +284,8 @@ struct TraceNode: RelayNode {
     var projectSessionId: NodeID? { row.sessionRowID.map { NodeID(NodeType.session, $0) } }
 
     static func connection(rows: [TraceRow], limit: Int, hadCursor: Bool) -> NodeConnection<TraceNode> {
-        let siblings = Siblings(Array(rows.prefix(limit)))
-        return NodeConnection(
-            rows: rows, limit: limit, hadCursor: hadCursor, cursor: { Cursor.encode($0.startMicros, $0.id) },
-            node: { TraceNode(row: $0, siblings: siblings) })
+        NodeConnection(
+            rows: rows, limit: limit, hadCursor: hadCursor, cursor: { Cursor.encode($0.startMicros, $0.id) }, node: TraceNode.init)
     }
 
     func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {
@@ -422,11 +418,9 @@ struct SpanNode: RelayNode {
     static func connection(
         rows: [SpanRow], limit: Int, hadCursor: Bool, sortedByEnd: Bool = false, siblings: Siblings<SpanRow>? = nil
     ) -> NodeConnection<SpanNode> {
-        let siblings = siblings ?? Siblings(Array(rows.prefix(limit)))
-        return NodeConnection(
-            rows: rows, limit: limit, hadCursor: hadCursor,
-            cursor: { Cursor.encode(sortedByEnd ? $0.endMicros : $0.startMicros, $0.id) },
-            node: { SpanNode(row: $0, siblings: siblings) })
+        NodeConnection(
+            rows: rows, limit: limit, hadCursor: hadCursor, siblings: siblings,
+            cursor: { Cursor.encode(sortedByEnd ? $0.endMicros : $0.startMicros, $0.id) }, node: SpanNode.init)
     }
 
     static func byKey<Key: Hashable>(_ rows: [SpanRow], key: KeyPath<SpanRow, Key>) -> [Key: [SpanNode]] {
@@ -480,10 +474,8 @@ struct SpanNode: RelayNode {
         let after = try Cursor.decode(arguments.after, parts: 1)
         let depth = arguments.maxDepth.flatMap { $0 > 0 ? $0 : nil }
         let rows = try await context.store.descendantSpans(of: row, maxDepth: depth, afterID: after?[0], limit: limit + 1)
-        let siblings = Siblings(Array(rows.prefix(limit)))
         return NodeConnection(
-            rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) },
-            node: { SpanNode(row: $0, siblings: siblings) })
+            rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) }, node: SpanNode.init)
     }
 }
 
