@@ -521,22 +521,25 @@ struct SessionNode: RelayNode {
     }
 
     /// The root span of the session's first or last trace, for its input or output.
-    private func rootSpan(of trace: SessionRow.Trace?, _ field: String, _ context: GraphQLContext) async throws -> SpanNode? {
-        guard let trace else { return nil }
+    /// The root span of one of the session's traces (the first or the last), for its input or output;
+    /// loaded for that trace of every sibling session at once.
+    private func rootSpan(
+        _ field: String, of trace: @escaping @Sendable (SessionRow) -> SessionRow.Trace?, _ context: GraphQLContext
+    ) async throws -> SpanNode? {
+        guard let own = trace(row) else { return nil }
         let store = context.store
         let roots = try await context.loads.load(field, for: siblings) { rows in
-            let traces = rows.compactMap { field.hasSuffix("first") ? $0.traces.first?.id : $0.traces.last?.id }
-            return SpanNode.byKey(try await store.rootSpans(traceRowIDs: traces), key: \.traceRowID)
+            SpanNode.byKey(try await store.rootSpans(traceRowIDs: rows.compactMap { trace($0)?.id }), key: \.traceRowID)
         }
-        return roots[trace.id]?.first
+        return roots[own.id]?.first
     }
 
     func firstInput(context: GraphQLContext, arguments: NoArguments) async throws -> SpanIOValue? {
-        try await rootSpan(of: row.traces.first, "ProjectSession.first", context)?.input
+        try await rootSpan("ProjectSession.firstTrace.rootSpan", of: { $0.traces.first }, context)?.input
     }
 
     func lastOutput(context: GraphQLContext, arguments: NoArguments) async throws -> SpanIOValue? {
-        try await rootSpan(of: row.traces.last, "ProjectSession.last", context)?.output
+        try await rootSpan("ProjectSession.lastTrace.rootSpan", of: { $0.traces.last }, context)?.output
     }
 
     func sessionAnnotations(context: GraphQLContext, arguments: NoArguments) async throws -> [AnnotationNode<AnnotatedSession>] {
