@@ -69,7 +69,7 @@ struct DatasetNode: RelayNode {
     }
 
     func experimentCount(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
-        try await context.store.experiments(datasetID: row.id, atOrBeforeID: nil, limit: Int(Int32.max)).count
+        try await context.store.count(.experiments(datasetID: row.id))
     }
 
     func experiments(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<ExperimentNode> {

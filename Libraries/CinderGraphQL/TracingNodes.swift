@@ -100,15 +100,22 @@ struct ProjectNode: RelayNode {
         var timeRange: TimeRange?
     }
 
-    /// A statistic of this project, computed for all sibling projects in one statement.
-    private func statistic(_ statistic: ProjectStatistic, _ range: TimeRange?, _ context: GraphQLContext) async throws -> Double? {
-        let key = "Project.\(statistic):\(range.startMicros as Any):\(range.endMicros as Any)"
+    /// Statistics of this project (of one table: traces or spans), computed for all sibling projects
+    /// in one statement.
+    private func statistics(
+        _ statistics: [ProjectStatistic], _ range: TimeRange?, _ context: GraphQLContext
+    ) async throws -> [ProjectStatistic: Double] {
+        let key = "Project.\(statistics):\(range.startMicros as Any):\(range.endMicros as Any)"
         let store = context.store
         let values = try await context.loads.load(key, for: siblings) { rows in
-            try await store.projectStatistic(
-                statistic, projectIDs: rows.map(\.id), startMicros: range.startMicros, endMicros: range.endMicros)
+            try await store.projectStatistics(
+                statistics, projectIDs: rows.map(\.id), startMicros: range.startMicros, endMicros: range.endMicros)
         }
-        return values[row.id]
+        return values[row.id] ?? [:]
+    }
+
+    private func statistic(_ statistic: ProjectStatistic, _ range: TimeRange?, _ context: GraphQLContext) async throws -> Double? {
+        try await statistics([statistic], range, context)[statistic]
     }
 
     func startTime(context: GraphQLContext, arguments: NoArguments) async throws -> DateTime? {
@@ -144,17 +151,12 @@ struct ProjectNode: RelayNode {
     }
 
     func costSummary(context: GraphQLContext, arguments: RangeArguments) async throws -> SpanCostSummaryValue {
-        let range = arguments.timeRange
-        async let promptTokens = statistic(.promptTokens, range, context)
-        async let completionTokens = statistic(.completionTokens, range, context)
-        async let totalTokens = statistic(.totalTokens, range, context)
-        async let promptCost = statistic(.promptCost, range, context)
-        async let completionCost = statistic(.completionCost, range, context)
-        async let totalCost = statistic(.totalCost, range, context)
+        let values = try await statistics(
+            [.promptTokens, .completionTokens, .totalTokens, .promptCost, .completionCost, .totalCost], arguments.timeRange, context)
         return SpanCostSummaryValue(
-            prompt: CostBreakdownValue(tokens: try await promptTokens ?? 0, cost: try await promptCost),
-            completion: CostBreakdownValue(tokens: try await completionTokens ?? 0, cost: try await completionCost),
-            total: CostBreakdownValue(tokens: try await totalTokens ?? 0, cost: try await totalCost))
+            prompt: CostBreakdownValue(tokens: values[.promptTokens] ?? 0, cost: values[.promptCost]),
+            completion: CostBreakdownValue(tokens: values[.completionTokens] ?? 0, cost: values[.completionCost]),
+            total: CostBreakdownValue(tokens: values[.totalTokens] ?? 0, cost: values[.totalCost]))
     }
 
     func latencyMsQuantile(context: GraphQLContext, arguments: QuantileArguments) async throws -> Double? {
@@ -221,7 +223,7 @@ struct ProjectNode: RelayNode {
         let cursor = try Cursor.decode(arguments.after, parts: 2)
         if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
         let limit = PageArguments(first: arguments.first).limit
-        let rows = try await context.store.traces(projectID: row.id, filter: filter, limit: limit + 1)
+        let rows = try await context.store.traces(projectID: row.id, filter: filter, limit: limit + 1, withTokenCounts: false)
         return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
     }
 
@@ -516,7 +518,7 @@ struct SessionNode: RelayNode {
         let cursor = try Cursor.decode(arguments.after, parts: 2)
         if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
         let limit = arguments.limit
-        let rows = try await context.store.traces(projectID: row.projectID, filter: filter, limit: limit + 1)
+        let rows = try await context.store.traces(projectID: row.projectID, filter: filter, limit: limit + 1, withTokenCounts: false)
         return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
     }
 

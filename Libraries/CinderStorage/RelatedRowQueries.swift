@@ -99,14 +99,13 @@ extension TenantStore {
                 """, logger: logger))
     }
 
+    /// Traces by row id, without their token sums.
     public func traces(rowIDs: [Int64]) async throws -> [TraceRow] {
         guard !rowIDs.isEmpty else { return [] }
-        var rows = try await Self.traceRows(
+        return try await Self.traceRows(
             database.reader.query(
                 "SELECT \(unescaped: Self.traceColumns) FROM traces t WHERE t.org_id = \(org) AND t.id = ANY(\(rowIDs)::int8[])",
                 logger: logger))
-        try await addTokenCounts(&rows)
-        return rows
     }
 
     public func sessions(rowIDs: [Int64]) async throws -> [SessionRow] {
@@ -160,8 +159,8 @@ public enum ProjectStatistic: Sendable, Hashable {
         }
     }
 
-    /// The aggregate over the rows aliased `r`; `$3` is the quantile's probability.
-    var aggregate: String {
+    /// The aggregate over the rows aliased `r` (a quantile's probability is bound through `q`).
+    func aggregate(_ q: inout SQLBuilder) -> String {
         func cost(_ part: String) -> String {
             // Costs are OpenInference's `llm.cost.*` attributes, where an instrumentation records them.
             "sum(CASE WHEN json_typeof(r.attributes #> '{llm,cost,\(part)}') = 'number' THEN (r.attributes #>> '{llm,cost,\(part)}')::float8 END)"
@@ -176,44 +175,40 @@ public enum ProjectStatistic: Sendable, Hashable {
         case .promptCost: return cost("prompt")
         case .completionCost: return cost("completion")
         case .totalCost: return cost("total")
-        case .traceLatencyQuantile, .spanLatencyQuantile:
-            return "(percentile_cont($3::float8) WITHIN GROUP (ORDER BY \(latency)))::float8"
+        case .traceLatencyQuantile(let p), .spanLatencyQuantile(let p):
+            return "(percentile_cont(\(q.bind(p))::float8) WITHIN GROUP (ORDER BY \(latency)))::float8"
         case .firstStart: return "\(micros("min(r.start_time)"))::float8"
         case .lastEnd: return "\(micros("max(r.end_time)"))::float8"
-        }
-    }
-
-    var probability: Double? {
-        switch self {
-        case .traceLatencyQuantile(let p), .spanLatencyQuantile(let p): p
-        default: nil
         }
     }
 }
 
 extension TenantStore {
-    /// One statistic per project over rows starting in `[startMicros, endMicros)`. Projects without
-    /// rows are absent (callers decide whether that is zero or null).
-    public func projectStatistic(
-        _ statistic: ProjectStatistic, projectIDs: [Int64], startMicros: Int64?, endMicros: Int64?
-    ) async throws -> [Int64: Double] {
-        guard !projectIDs.isEmpty else { return [:] }
+    /// Statistics per project over rows starting in `[startMicros, endMicros)`, all in one statement:
+    /// they must all aggregate the same rows (traces, or spans). A project without rows, or a
+    /// statistic that is null for it, is absent (callers decide whether that is zero or null).
+    public func projectStatistics(
+        _ statistics: [ProjectStatistic], projectIDs: [Int64], startMicros: Int64?, endMicros: Int64?
+    ) async throws -> [Int64: [ProjectStatistic: Double]] {
+        guard !projectIDs.isEmpty, let overTraces = statistics.first?.overTraces else { return [:] }
+        precondition(statistics.allSatisfy { $0.overTraces == overTraces }, "statistics over traces and spans need two statements")
         var q = SQLBuilder()
-        let table = statistic.overTraces ? "traces" : "spans"
-        _ = q.bind(org)
-        _ = q.bind(projectIDs)
-        _ = q.bind(statistic.probability ?? 0.5)
+        let aggregates = statistics.map { $0.aggregate(&q) }.joined(separator: ", ")
         q.append(
             """
-            SELECT r.project_id, \(statistic.aggregate) FROM \(table) r
-            WHERE r.org_id = $1 AND r.project_id = ANY($2::int8[])
+            SELECT r.project_id, \(aggregates) FROM \(overTraces ? "traces" : "spans") r
+            WHERE r.org_id = \(q.bind(org)) AND r.project_id = ANY(\(q.bind(projectIDs))::int8[])
             """)
         if let startMicros { q.append(" AND r.start_time >= \(timestamp(q.bind(startMicros)))") }
         if let endMicros { q.append(" AND r.start_time < \(timestamp(q.bind(endMicros)))") }
         q.append(" GROUP BY r.project_id")
-        var values: [Int64: Double] = [:]
-        for try await (project, value) in try await database.reader.query(q.query, logger: logger).decode((Int64, Double?).self) {
-            if let value { values[project] = value }
+        var values: [Int64: [ProjectStatistic: Double]] = [:]
+        for try await row in try await database.reader.query(q.query, logger: logger) {
+            let cells = row.makeRandomAccess()
+            let project = try cells[0].decode(Int64.self)
+            for (index, statistic) in statistics.enumerated() {
+                if let value = try cells[index + 1].decode(Double?.self) { values[project, default: [:]][statistic] = value }
+            }
         }
         return values
     }
@@ -274,9 +269,10 @@ extension TenantStore {
     }
 }
 
-/// Top-level resources whose number a home page shows.
+/// Resources whose number a page shows.
 public enum CountedResource: Sendable {
     case projects, datasets, prompts
+    case experiments(datasetID: Int64)
 }
 
 extension TenantStore {
@@ -287,6 +283,7 @@ extension TenantStore {
                 "SELECT count(*) FROM projects WHERE org_id = \(org) AND name NOT LIKE \(Self.experimentProjectPattern)"
             case .datasets: "SELECT count(*) FROM datasets WHERE org_id = \(org)"
             case .prompts: "SELECT count(*) FROM prompts WHERE org_id = \(org)"
+            case .experiments(let dataset): "SELECT count(*) FROM experiments WHERE org_id = \(org) AND dataset_id = \(dataset)"
             }
         return Int(try await database.reader.query(query, logger: logger).decode(Int64.self).all().first ?? 0)
     }

@@ -57,7 +57,8 @@ extension TenantStore {
         return out
     }
 
-    public func traces(projectID: Int64, filter f: TraceFilter, limit: Int) async throws -> [TraceRow] {
+    /// A page of a project's traces; `withTokenCounts` adds their spans' token sums (one more statement).
+    public func traces(projectID: Int64, filter f: TraceFilter, limit: Int, withTokenCounts: Bool = true) async throws -> [TraceRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.traceColumns) FROM traces t WHERE t.org_id = \(q.bind(org)) AND t.project_id = \(q.bind(projectID))")
         if let start = f.startMicros { q.append(" AND t.start_time >= \(timestamp(q.bind(start)))") }
@@ -83,7 +84,7 @@ extension TenantStore {
         }
         q.append(" ORDER BY \(key) \(f.order.sql), t.id \(f.order.sql) LIMIT \(q.bind(Int64(limit)))")
         var rows = try await Self.traceRows(database.reader.query(q.query, logger: logger))
-        try await addTokenCounts(&rows)
+        if withTokenCounts { try await addTokenCounts(&rows) }
         return rows
     }
 
