@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+import httpx
 import pytest
 import requests
 
@@ -568,3 +569,23 @@ def project_span_count(server: CinderServer, project: str) -> Optional[int]:
         cursor = body.get("next_cursor")
         if not cursor:
             return n
+
+
+def client_span_count(client, project: str) -> int:
+    """Spans in a project as the official client lists them (0 before the project's first span)."""
+    try:
+        return len(client.spans.get_spans(project_identifier=project, limit=1000))
+    except httpx.HTTPStatusError as e:
+        if e.response.status_code == 404:  # the project appears with its first span
+            return 0
+        raise
+
+
+def session_exists(client, session_id: str) -> bool:
+    try:
+        client.sessions.get(session_id=session_id)
+        return True
+    except httpx.HTTPStatusError as e:
+        if e.response.status_code == 404:
+            return False
+        raise

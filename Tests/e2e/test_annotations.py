@@ -29,7 +29,15 @@ import pandas as pd
 import pytest
 import requests
 
-from conftest import encode_request, hex_span_id, hex_trace_id, make_tracer_provider, unique_name
+from conftest import (
+    client_span_count,
+    encode_request,
+    hex_span_id,
+    hex_trace_id,
+    make_tracer_provider,
+    session_exists,
+    unique_name,
+)
 
 WAIT_S = 15.0
 
@@ -127,25 +135,6 @@ class Data:
         return hex_trace_id(self.spans[name])
 
 
-def _span_count(client, project: str) -> int:
-    try:
-        return len(client.spans.get_spans(project_identifier=project, limit=1000))
-    except httpx.HTTPStatusError as e:
-        if e.response.status_code == 404:  # the project appears with its first span
-            return 0
-        raise
-
-
-def _session_exists(client, session_id: str) -> bool:
-    try:
-        client.sessions.get(session_id=session_id)
-        return True
-    except httpx.HTTPStatusError as e:
-        if e.response.status_code == 404:
-            return False
-        raise
-
-
 def ingest(cinder, client, project: str, sessions=(None,), documents: int = 0) -> Data:
     """One trace per entry of `sessions` (root{i} CHAIN -> llm{i} LLM [-> retriever{i} RETRIEVER with
     `documents` documents]); waits until every span (and session) is readable."""
@@ -168,10 +157,10 @@ def ingest(cinder, client, project: str, sessions=(None,), documents: int = 0) -
                     pass
     spans = pipe.finish()
     post_spans(cinder, spans)
-    wait_for(f"{len(spans)} spans in {project}", lambda: _span_count(client, project) == len(spans))
+    wait_for(f"{len(spans)} spans in {project}", lambda: client_span_count(client, project) == len(spans))
     for session_id in sessions:
         if session_id is not None:
-            wait_for(f"session {session_id}", lambda: _session_exists(client, session_id))
+            wait_for(f"session {session_id}", lambda: session_exists(client, session_id))
     return Data(project, {s.name: s for s in spans}, [s for s in sessions if s is not None])
 
 
@@ -922,7 +911,7 @@ def test_delete_annotations(client, cinder, project_name):
     assert r.status_code == 204, r.text
     assert list_annotations(cinder, project_name, "session", [sess]) == []
     # The annotated entities themselves are untouched.
-    assert _span_count(client, project_name) == len(d.spans)
+    assert client_span_count(client, project_name) == len(d.spans)
 
 
 # --------------------------------------------------------------------------------------------------

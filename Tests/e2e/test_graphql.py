@@ -34,18 +34,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-import httpx
 import pytest
 import requests
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from conftest import (
+    client_span_count,
     encode_request,
     expected_attributes,
     hex_span_id,
     hex_trace_id,
     make_tracer_provider,
+    session_exists,
     unique_name,
 )
 
@@ -226,27 +227,8 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> An
         time.sleep(0.1)
 
 
-def rest_span_count(client, project: str) -> int:
-    try:
-        return len(client.spans.get_spans(project_identifier=project, limit=1000))
-    except httpx.HTTPStatusError as e:
-        if e.response.status_code == 404:
-            return 0
-        raise
-
-
-def session_exists(client, session_id: str) -> bool:
-    try:
-        client.sessions.get(session_id=session_id)
-        return True
-    except httpx.HTTPStatusError as e:
-        if e.response.status_code == 404:
-            return False
-        raise
-
-
 def wait_ingested(client, project: str, n_spans: int, sessions=()) -> None:
-    wait_for(f"{n_spans} spans in {project}", lambda: rest_span_count(client, project) == n_spans)
+    wait_for(f"{n_spans} spans in {project}", lambda: client_span_count(client, project) == n_spans)
     for s in sessions:
         wait_for(f"session {s}", lambda: session_exists(client, s))
 
