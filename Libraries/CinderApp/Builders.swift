@@ -123,7 +123,7 @@ public enum CinderBuilder {
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue).addRoutes(to: router)
-        try GraphQLEndpoint(database: db).addRoutes(to: router)
+        try await GraphQLEndpoint(database: db).addRoutes(to: router)
 
         let httpPort = PortBox()
         var grpc: OTLPGRPCServer?

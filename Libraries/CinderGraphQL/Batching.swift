@@ -112,3 +112,35 @@ enum Cursor {
         return values
     }
 }
+
+extension NodeConnection: DirectFields {
+    static func directField(_ name: String) -> (@Sendable (NodeConnection) -> (any Sendable)?)? {
+        switch name {
+        case "edges": { $0.edges }
+        case "pageInfo": { $0.pageInfo }
+        default: nil
+        }
+    }
+}
+
+extension NodeEdge: DirectFields {
+    static func directField(_ name: String) -> (@Sendable (NodeEdge) -> (any Sendable)?)? {
+        switch name {
+        case "node": { $0.node }
+        case "cursor": { $0.cursor }
+        default: nil
+        }
+    }
+}
+
+extension PageInfo: DirectFields {
+    static func directField(_ name: String) -> (@Sendable (PageInfo) -> (any Sendable)?)? {
+        switch name {
+        case "hasNextPage": { $0.hasNextPage }
+        case "hasPreviousPage": { $0.hasPreviousPage }
+        case "startCursor": { $0.startCursor }
+        case "endCursor": { $0.endCursor }
+        default: nil
+        }
+    }
+}

@@ -2,30 +2,105 @@ import CinderHTTPSupport
 import CinderModel
 import CinderStorage
 import Foundation
-import Graphiti
 import GraphQL
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// `/graphql`: POST (and GET with `?query=`) executes; a browser's GET gets the GraphiQL explorer.
 public struct GraphQLEndpoint: Sendable {
     let database: Database
-    let schema: Schema<QueryRoot, GraphQLContext>
+    let schema: ExecutableSchema
+    private let documents = DocumentCache()
 
-    public init(database: Database) throws {
+    public init(database: Database) async throws {
         self.database = database
-        self.schema = try CinderSchema.build()
+        self.schema = try await ExecutableSchema(CinderSchema.build().schema)
     }
 
-    /// Runs one operation for an organization (the HTTP routes and tests both come here).
-    public func execute(
-        _ request: GraphQLRequest, organization: OrganizationID, logger: Logger
-    ) async throws -> GraphQLResult {
+    /// Which executor runs a query: Cinder's (`OperationRun`), or GraphQLSwift's, which runs the
+    /// operations Cinder's does not (introspection) and which the tests hold Cinder's to.
+    enum Executor {
+        case cinder
+        case graphQLSwift
+    }
+
+    /// Runs one request for an organization (the HTTP routes and tests both come here) and answers the
+    /// response body: `{"data": …, "errors": [...]}`, errors in the operation included.
+    public func execute(_ request: GraphQLRequest, organization: OrganizationID, logger: Logger) async -> [UInt8] {
+        await execute(request, organization: organization, logger: logger, executor: .cinder)
+    }
+
+    func execute(_ request: GraphQLRequest, organization: OrganizationID, logger: Logger, executor: Executor) async -> [UInt8] {
+        let document: Document
+        switch documents.document(for: request.query, schema: schema.schema) {
+        case .valid(let valid): document = valid
+        case .invalid(let errors): return Self.body(GraphQLResult(errors: errors))
+        }
         let context = GraphQLContext(store: database.scoped(to: organization, logger: logger))
-        return try await schema.execute(
-            request: request.query, resolver: QueryRoot(), context: context, variables: request.variables,
-            operationName: request.operationName)
+        var fragments: [String: FragmentDefinition] = [:]
+        for case let fragment as FragmentDefinition in document.definitions { fragments[fragment.name.value] = fragment }
+        let operation: OperationDefinition
+        let variables: [String: Map]
+        do {
+            operation = try Self.operation(in: document, named: request.operationName)
+            if executor == .graphQLSwift || OperationRun.needsGraphQLSwift(operation, fragments: fragments) {
+                return Self.body(
+                    try await GraphQL.execute(
+                        schema: schema.schema, documentAST: document, rootValue: QueryRoot(), context: context,
+                        variableValues: request.variables, operationName: request.operationName))
+            }
+            variables = try coerceVariables(operation, request.variables)
+        } catch {
+            return Self.body(GraphQLResult(errors: [error as? GraphQLError ?? GraphQLError(error)]))
+        }
+        let run = OperationRun(schema: schema, fragments: fragments, variables: variables, context: context)
+        return await run.run(operation, root: QueryRoot())
+    }
+
+    private static func operation(in document: Document, named name: String?) throws -> OperationDefinition {
+        let operations = document.definitions.compactMap { $0 as? OperationDefinition }
+        if let name {
+            guard let operation = operations.first(where: { $0.name?.value == name }) else {
+                throw GraphQLError(message: "Unknown operation named \"\(name)\".")
+            }
+            return operation
+        }
+        guard operations.count == 1 else {
+            throw GraphQLError(message: operations.isEmpty ? "Must provide an operation." : "Must provide operation name if query contains multiple operations.")
+        }
+        return operations[0]
+    }
+
+    /// The operation's variables coerced to their declared types (the spec's CoerceVariableValues).
+    private func coerceVariables(_ operation: OperationDefinition, _ given: [String: Map]) throws -> [String: Map] {
+        var values: [String: Map] = [:]
+        for definition in operation.variableDefinitions {
+            let name = definition.variable.name.value
+            guard let type = schema.inputType(definition.type) else {
+                throw GraphQLError(
+                    message: "Variable \"$\(name)\" expected value of type \"\(definition.type)\" which cannot be used as an input type.",
+                    nodes: [definition])
+            }
+            if let value = given[name], value != .undefined {
+                do {
+                    values[name] = try schema.coerce(value, to: type)
+                } catch {
+                    let reason = (error as? GraphQLError)?.message ?? String(describing: error)
+                    throw GraphQLError(message: "Variable \"$\(name)\" got invalid value \(value). \(reason)", nodes: [definition])
+                }
+            } else if let defaultValue = definition.defaultValue {
+                values[name] = try schema.coerce(literal: defaultValue, to: type, variables: [:])
+            } else if type is GraphQLNonNull {
+                throw GraphQLError(message: "Variable \"$\(name)\" of required type \"\(type)\" was not provided.", nodes: [definition])
+            }
+        }
+        return values
+    }
+
+    private static func body(_ result: GraphQLResult) -> [UInt8] {
+        (try? Array(GraphQLJSONEncoder().encode(result))) ?? Array(#"{"errors":[{"message":"The result could not be encoded"}]}"#.utf8)
     }
 
     public func addRoutes(to router: Router<CinderRequestContext>) {
@@ -60,16 +135,42 @@ public struct GraphQLEndpoint: Sendable {
 
     /// Errors in the operation are part of a 200 answer, as GraphQL servers (Phoenix's included) answer them.
     private func respond(_ request: GraphQLRequest, _ context: CinderRequestContext) async throws -> Response {
-        let result: GraphQLResult
-        do {
-            result = try await execute(request, organization: context.organizationID, logger: context.logger)
-        } catch let error as GraphQLError {
-            // A document that does not parse: no data, the syntax error as the operation's error.
-            result = GraphQLResult(data: nil, errors: [error])
-        }
-        let body = try GraphQLJSONEncoder().encode(result)
+        let body = await execute(request, organization: context.organizationID, logger: context.logger)
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Parsed and validated documents by their text: tools send the same few queries again and again, and
+/// parsing and validating cost as much as running a small query.
+final class DocumentCache: Sendable {
+    enum Entry: Sendable {
+        case valid(Document)
+        case invalid([GraphQLError])
+    }
+
+    /// Bounded so that clients sending ever-new documents cannot grow it without limit.
+    private static let capacity = 256
+    private static let maxCachedLength = 64 * 1024
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func document(for query: String, schema: GraphQLSchema) -> Entry {
+        if let entry = entries.withLock({ $0[query] }) { return entry }
+        let entry: Entry
+        do {
+            let document = try parse(source: Source(body: query, name: "GraphQL request"))
+            let errors = validate(schema: schema, ast: document)
+            entry = errors.isEmpty ? .valid(document) : .invalid(errors)
+        } catch {
+            // A document that does not parse: the syntax error is the operation's error.
+            entry = .invalid([error as? GraphQLError ?? GraphQLError(error)])
+        }
+        guard query.utf8.count <= Self.maxCachedLength else { return entry }
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[query] = entry
+        }
+        return entry
     }
 }
 

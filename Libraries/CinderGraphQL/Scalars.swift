@@ -1,7 +1,7 @@
 import CinderModel
 
 /// A Relay global id, the GraphQL `ID` scalar: the same base64 `Type:rowid` ids REST serves.
-struct NodeID: Codable, Sendable, Hashable {
+struct NodeID: Codable, Sendable, Hashable, JSONLeaf {
     var value: String
 
     init(_ type: String, _ rowID: Int64) { value = GlobalID(type, rowID).encoded }
@@ -23,6 +23,8 @@ struct NodeID: Codable, Sendable, Hashable {
         try container.encode(value)
     }
 
+    func writeJSON(to out: inout [UInt8]) { JSONValue.writeString(value, to: &out) }
+
     /// The row id, when this is an id of the given type.
     func rowID(of type: String) throws(GraphQLFailure) -> Int64 {
         guard let id = GlobalID(encoded: value, type: type) else {
@@ -33,7 +35,7 @@ struct NodeID: Codable, Sendable, Hashable {
 }
 
 /// `DateTime`: ISO 8601 with an offset, as Phoenix serves it (`2024-05-01T12:00:00.123456+00:00`).
-struct DateTime: Codable, Sendable, Hashable {
+struct DateTime: Codable, Sendable, Hashable, JSONLeaf {
     var micros: Int64
 
     init(micros: Int64) { self.micros = micros }
@@ -48,13 +50,21 @@ struct DateTime: Codable, Sendable, Hashable {
         var container = encoder.singleValueContainer()
         try container.encode(Timestamp.iso8601(micros: micros))
     }
+
+    func writeJSON(to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        Timestamp.writeISO8601(micros: micros, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
 }
 
 /// The `JSON` scalar: any JSON value, served as is.
-struct JSONScalar: Codable, Sendable {
+struct JSONScalar: Codable, Sendable, JSONLeaf {
     var value: JSONValue
 
     init(_ value: JSONValue) { self.value = value }
+
+    func writeJSON(to out: inout [UInt8]) { value.write(to: &out) }
 
     private struct Key: CodingKey {
         var stringValue: String
@@ -133,7 +143,7 @@ extension Optional where Wrapped == TimeRange {
 }
 
 /// `Identifier`: a prompt or tag name (lowercase letters, digits, `-` and `_`), a string on the wire.
-struct Identifier: Codable, Sendable, Hashable {
+struct Identifier: Codable, Sendable, Hashable, JSONLeaf {
     var value: String
 
     init(_ value: String) { self.value = value }
@@ -146,4 +156,6 @@ struct Identifier: Codable, Sendable, Hashable {
         var container = encoder.singleValueContainer()
         try container.encode(value)
     }
+
+    func writeJSON(to out: inout [UInt8]) { JSONValue.writeString(value, to: &out) }
 }

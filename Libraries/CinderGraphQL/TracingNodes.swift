@@ -616,3 +616,37 @@ extension AnnotationNode where Entity == AnnotatedTrace {
 extension AnnotationNode where Entity == AnnotatedSession {
     var projectSessionId: NodeID { NodeID(NodeType.session, row.entityRowID) }
 }
+
+extension SpanNode: DirectFields {
+    static func directField(_ name: String) -> (@Sendable (SpanNode) -> (any Sendable)?)? {
+        switch name {
+        case "id": { $0.id }
+        case "spanId": { $0.spanId }
+        case "name": { $0.name }
+        case "statusCode": { $0.statusCode }
+        case "statusMessage": { $0.statusMessage }
+        case "startTime": { $0.startTime }
+        case "endTime": { $0.endTime }
+        case "latencyMs": { $0.latencyMs }
+        case "parentId": { $0.parentId }
+        case "spanKind": { $0.spanKind }
+        case "attributes": { $0.attributes }
+        default: nil
+        }
+    }
+}
+
+extension TraceNode: DirectFields {
+    static func directField(_ name: String) -> (@Sendable (TraceNode) -> (any Sendable)?)? {
+        switch name {
+        case "id": { $0.id }
+        case "traceId": { $0.traceId }
+        case "startTime": { $0.startTime }
+        case "endTime": { $0.endTime }
+        case "latencyMs": { $0.latencyMs }
+        case "projectId": { $0.projectId }
+        case "projectSessionId": { $0.projectSessionId }
+        default: nil
+        }
+    }
+}

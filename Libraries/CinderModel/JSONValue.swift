@@ -104,7 +104,7 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ s: String, to out: inout [UInt8]) {
+    public static func writeString(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { bytes in
             out.append(UInt8(ascii: "\""))

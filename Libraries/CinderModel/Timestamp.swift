@@ -7,18 +7,35 @@ public enum Timestamp {
     }
 
     public static func iso8601(micros: Int64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        writeISO8601(micros: micros, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `iso8601(micros:)` appended to a byte buffer, for writers of JSON that hold thousands of them.
+    public static func writeISO8601(micros: Int64, to out: inout [UInt8]) {
         let secondsTotal = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let micro = micros - secondsTotal * 1_000_000
         let days = secondsTotal >= 0 ? secondsTotal / 86_400 : (secondsTotal - 86_399) / 86_400
         let secondOfDay = secondsTotal - days * 86_400
         let (y, m, d) = civilFromDays(days)
-        var out = ""
-        out.reserveCapacity(32)
-        out += pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
-        out += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if micro != 0 { out += "." + pad(micro, 6) }
-        out += "+00:00"
-        return out
+        pad(y, 4, &out)
+        out.append(UInt8(ascii: "-"))
+        pad(m, 2, &out)
+        out.append(UInt8(ascii: "-"))
+        pad(d, 2, &out)
+        out.append(UInt8(ascii: "T"))
+        pad(secondOfDay / 3600, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        pad(secondOfDay / 60 % 60, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        pad(secondOfDay % 60, 2, &out)
+        if micro != 0 {
+            out.append(UInt8(ascii: "."))
+            pad(micro, 6, &out)
+        }
+        out.append(contentsOf: "+00:00".utf8)
     }
 
     /// Parses ISO-8601 date-times as FastAPI/pydantic accept them: `YYYY-MM-DD[T| ]HH:MM[:SS[.f+]][Z|±HH[:MM]]`,
@@ -91,9 +108,22 @@ public enum Timestamp {
         return seconds * 1_000_000 + micro
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let s = String(value)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    /// Zero-padded to `width` digits; wider values (and signs) are written in full.
+    private static func pad(_ value: Int64, _ width: Int, _ out: inout [UInt8]) {
+        guard value >= 0, value < 1_000_000 else {
+            let text = String(value)
+            if text.utf8.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - text.utf8.count)) }
+            return out.append(contentsOf: text.utf8)
+        }
+        var digits = 1
+        var limit: Int64 = 10
+        while value >= limit { digits += 1; limit *= 10 }
+        if digits < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits)) }
+        var divisor = limit / 10
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     // Howard Hinnant's civil calendar algorithms (proleptic Gregorian).
