@@ -25,6 +25,8 @@ final class OperationRun {
     private var path: [any IndexPathElement] = []
     /// The object type of each Swift type met in an abstract (`Node`) position.
     private var objectTypes: [ObjectIdentifier: GraphQLObjectType] = [:]
+    /// Whether each Swift type met as a value is an `Optional`.
+    private var optionalTypes: [ObjectIdentifier: Bool] = [:]
 
     /// Null reached a non-null position below; the error is already recorded.
     private struct Bubble: Error {}
@@ -41,10 +43,14 @@ final class OperationRun {
         let parentTypeName: String
         let nodes: [Field]
         let kind: Kind
+        /// The field's type, taken apart once rather than cast for every value.
+        let shape: OutputShape
         /// Plans of the sub-selection, by the runtime object type they were collected for.
         var subplans: [String: [PlannedField]] = [:]
         /// The direct reader of this field for the Swift type of the last source (see `DirectFields`).
         private var direct: (type: ObjectIdentifier, read: (@Sendable (any Sendable) -> (any Sendable)?)?)?
+        /// How this field's leaf values of the last Swift type seen are written.
+        var leafWriter: (type: ObjectIdentifier, write: LeafWriter)?
 
         init(responseKey: String, fieldName: String, parentTypeName: String, nodes: [Field], kind: Kind) {
             self.responseKey = responseKey
@@ -52,6 +58,11 @@ final class OperationRun {
             self.parentTypeName = parentTypeName
             self.nodes = nodes
             self.kind = kind
+            if case .resolved(let definition, _) = kind {
+                shape = OutputShape(definition.type)
+            } else {
+                shape = .nonNull(.leaf(GraphQLString))
+            }
         }
 
         func directReader(for source: any Sendable) -> (@Sendable (any Sendable) -> (any Sendable)?)? {
@@ -210,11 +221,11 @@ final class OperationRun {
                     }
                 } catch {
                     record(error, nodes: field.nodes)
-                    if definition.type is GraphQLNonNull { throw Bubble() }
+                    if field.shape.isNonNull { throw Bubble() }
                     out.append(contentsOf: "null".utf8)
                     continue
                 }
-                try await complete(value, definition.type, field)
+                try await complete(value, field.shape, field)
             }
         }
         out.append(UInt8(ascii: "}"))
@@ -222,14 +233,14 @@ final class OperationRun {
 
     /// Writes `value` as `type`. An error is recorded here, with this path; where the type cannot hold
     /// the resulting null, the caller gets a `Bubble`.
-    private func complete(_ value: (any Sendable)?, _ type: any GraphQLType, _ field: PlannedField) async throws {
+    private func complete(_ value: (any Sendable)?, _ type: OutputShape, _ field: PlannedField) async throws {
         let start = out.count
         do {
-            if let nonNull = type as? GraphQLNonNull {
+            if case .nonNull(let inner) = type {
                 guard let value = unwrapped(value) else {
                     throw GraphQLError(message: "Cannot return null for non-nullable field \(field.parentTypeName).\(field.fieldName).")
                 }
-                try await write(value, nonNull.ofType, field)
+                try await write(value, inner, field)
             } else if let value = unwrapped(value) {
                 try await write(value, type, field)
             } else {
@@ -237,19 +248,19 @@ final class OperationRun {
             }
         } catch {
             if !(error is Bubble) { record(error, nodes: field.nodes) }
-            if type is GraphQLNonNull { throw Bubble() }
+            if type.isNonNull { throw Bubble() }
             out.removeSubrange(start...)
             out.append(contentsOf: "null".utf8)
         }
     }
 
-    private func write(_ value: any Sendable, _ type: any GraphQLType, _ field: PlannedField) async throws {
+    private func write(_ value: any Sendable, _ type: OutputShape, _ field: PlannedField) async throws {
         switch type {
-        case let leaf as any GraphQLLeafType:
-            try writeLeaf(value, leaf)
-        case let object as GraphQLObjectType:
+        case .leaf(let leaf):
+            try writeLeaf(value, leaf, field)
+        case .object(let object):
             try await writeObject(value, object, try subplan(field, object))
-        case let list as GraphQLList:
+        case .list(let itemType):
             guard let items = value as? [(any Sendable)?] else {
                 throw GraphQLError(message: "Expected array, but did not find one for field \(field.parentTypeName).\(field.fieldName).")
             }
@@ -258,44 +269,78 @@ final class OperationRun {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 path.append(index)
                 defer { path.removeLast() }
-                try await complete(item, list.ofType, field)
+                try await complete(item, itemType, field)
             }
             out.append(UInt8(ascii: "]"))
-        case let abstract as any GraphQLAbstractType:
+        case .abstract(let abstract):
             let object = try objectType(of: value, abstract, field)
             try await writeObject(value, object, try subplan(field, object))
-        default:
+        case .nonNull(let inner):
+            try await write(value, inner, field)
+        case .unexpected(let type):
             throw GraphQLError(message: "Cannot complete value of unexpected type \"\(type)\".")
         }
     }
 
-    private func writeLeaf(_ value: any Sendable, _ type: any GraphQLLeafType) throws {
-        // The common leaves written directly, exactly as their type's `serialize` would.
-        if let scalar = type as? GraphQLScalarType {
-            if scalar === GraphQLString, let string = value as? String {
-                return JSONValue.writeString(string, to: &out)
-            }
-            if scalar === GraphQLInt, let int = value as? Int, Int(Int32.min)...Int(Int32.max) ~= int {
-                return out.append(contentsOf: String(int).utf8)
-            }
-            if scalar === GraphQLFloat, let double = value as? Double, double.isFinite {
-                return out.append(contentsOf: double.description.utf8)
-            }
-            if scalar === GraphQLBoolean, let bool = value as? Bool {
-                return out.append(contentsOf: (bool ? "true" : "false").utf8)
-            }
-            if let leaf = value as? any JSONLeaf {
-                return leaf.writeJSON(to: &out)
-            }
-        } else if let enumType = type as? GraphQLEnumType, let raw = (value as? any RawRepresentable<String>)?.rawValue,
-            let definition = enumType.valueLookup[.string(raw)]
-        {
-            return JSONValue.writeString(definition.name, to: &out)
+    private func writeLeaf(_ value: any Sendable, _ type: any GraphQLLeafType, _ field: PlannedField) throws {
+        let valueType = ObjectIdentifier(Swift.type(of: value))
+        let write: LeafWriter
+        if let cached = field.leafWriter, cached.type == valueType {
+            write = cached.write
+        } else {
+            write = Self.leafWriter(for: value, type)
+            field.leafWriter = (valueType, write)
         }
-        writeMap(try type.serialize(value: value))
+        try write(value, &out)
     }
 
-    private func writeMap(_ map: Map) {
+    /// How leaves of `value`'s Swift type are written as `type`: the common ones directly (the same JSON
+    /// their type's `serialize` gives), anything else through `serialize`. Chosen once per field and
+    /// Swift type, so that each value costs one cast to its known type rather than a search of casts.
+    private static func leafWriter(for value: any Sendable, _ type: any GraphQLLeafType) -> LeafWriter {
+        let serialize: LeafWriter = { value, out in writeMap(try type.serialize(value: value), to: &out) }
+        let valueType = Swift.type(of: value)
+        if let scalar = type as? GraphQLScalarType {
+            if scalar === GraphQLString, valueType == String.self {
+                return { value, out in JSONValue.writeString(value as! String, to: &out) }
+            }
+            if scalar === GraphQLInt, valueType == Int.self {
+                return { value, out in
+                    let int = value as! Int
+                    guard Int(Int32.min)...Int(Int32.max) ~= int else { return try serialize(value, &out) }
+                    out.append(contentsOf: String(int).utf8)
+                }
+            }
+            if scalar === GraphQLFloat, valueType == Double.self {
+                return { value, out in
+                    let double = value as! Double
+                    guard double.isFinite else { return try serialize(value, &out) }
+                    out.append(contentsOf: double.description.utf8)
+                }
+            }
+            if scalar === GraphQLBoolean, valueType == Bool.self {
+                return { value, out in out.append(contentsOf: (value as! Bool ? "true" : "false").utf8) }
+            }
+            if let leaf = valueType as? any JSONLeaf.Type {
+                return leaf.writer
+            }
+        } else if let enumType = type as? GraphQLEnumType, let raw = valueType as? any RawRepresentable<String>.Type {
+            // Graphiti's enum values are their raw values, named by them; unknown ones still get
+            // `serialize`'s error.
+            var names: [String: String] = [:]
+            for definition in enumType.values {
+                if case .string(let value) = definition.value { names[value] = definition.name }
+            }
+            let rawValue = raw.rawValueReader
+            return { [names] value, out in
+                guard let name = names[rawValue(value)] else { return try serialize(value, &out) }
+                JSONValue.writeString(name, to: &out)
+            }
+        }
+        return serialize
+    }
+
+    private static func writeMap(_ map: Map, to out: inout [UInt8]) {
         switch map {
         case .undefined, .null: out.append(contentsOf: "null".utf8)
         case .bool(let bool): out.append(contentsOf: (bool ? "true" : "false").utf8)
@@ -312,7 +357,7 @@ final class OperationRun {
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                writeMap(item)
+                writeMap(item, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         case .dictionary(let members):
@@ -321,7 +366,7 @@ final class OperationRun {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                writeMap(item)
+                writeMap(item, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -350,6 +395,24 @@ final class OperationRun {
                     + "\(field.parentTypeName).\(field.fieldName) with value of type \(Swift.type(of: value)).")
         }
         return found
+    }
+
+    /// The value inside any depth of optionals, or nil; what GraphQLSwift does with `Mirror`.
+    private func unwrapped(_ value: (any Sendable)?) -> (any Sendable)? {
+        var current = value
+        while let value = current {
+            let type = ObjectIdentifier(Swift.type(of: value))
+            let isOptional: Bool
+            if let known = optionalTypes[type] {
+                isOptional = known
+            } else {
+                isOptional = value is any OptionalValue
+                optionalTypes[type] = isOptional
+            }
+            guard isOptional else { return value }
+            current = (value as! any OptionalValue).payload
+        }
+        return nil
     }
 
     /// Records a field error at the current path (errors that already carry a path keep theirs).
@@ -382,23 +445,54 @@ protocol JSONLeaf: Sendable {
     func writeJSON(to out: inout [UInt8])
 }
 
-/// Resolvers return optionals boxed in `any Sendable`, sometimes optionals of optionals. Only whether one
-/// is nil matters: Swift's dynamic casts, Graphiti's `source as? ObjectType` included, see through them.
-private protocol OptionalValue {
-    var isNil: Bool { get }
-}
+/// An output type taken apart into the cases execution distinguishes.
+indirect enum OutputShape {
+    case nonNull(OutputShape)
+    case list(OutputShape)
+    case leaf(any GraphQLLeafType)
+    case object(GraphQLObjectType)
+    case abstract(any GraphQLAbstractType)
+    case unexpected(any GraphQLType)
 
-extension Optional: OptionalValue {
-    fileprivate var isNil: Bool {
-        switch self {
-        case .none: return true
-        case .some(let wrapped): return (wrapped as? any OptionalValue)?.isNil ?? false
+    init(_ type: any GraphQLType) {
+        switch type {
+        case let nonNull as GraphQLNonNull: self = .nonNull(OutputShape(nonNull.ofType))
+        case let list as GraphQLList: self = .list(OutputShape(list.ofType))
+        case let leaf as any GraphQLLeafType: self = .leaf(leaf)
+        case let object as GraphQLObjectType: self = .object(object)
+        case let abstract as any GraphQLAbstractType: self = .abstract(abstract)
+        default: self = .unexpected(type)
         }
+    }
+
+    var isNonNull: Bool {
+        if case .nonNull = self { return true }
+        return false
     }
 }
 
-/// The value, or nil when it is nil at any depth of optionals (without `Mirror`, as GraphQLSwift does it).
-private func unwrapped(_ value: (any Sendable)?) -> (any Sendable)? {
-    guard let value, !((value as? any OptionalValue)?.isNil ?? false) else { return nil }
-    return value
+/// Writes one leaf value's JSON.
+typealias LeafWriter = (any Sendable, inout [UInt8]) throws -> Void
+
+extension JSONLeaf {
+    static var writer: LeafWriter { { value, out in (value as! Self).writeJSON(to: &out) } }
+}
+
+extension RawRepresentable where RawValue == String {
+    static var rawValueReader: (any Sendable) -> String { { ($0 as! Self).rawValue } }
+}
+
+/// Resolvers return optionals boxed in `any Sendable`, sometimes optionals of optionals.
+private protocol OptionalValue {
+    /// The wrapped value, nil for none.
+    var payload: (any Sendable)? { get }
+}
+
+extension Optional: OptionalValue {
+    fileprivate var payload: (any Sendable)? {
+        // A conformance cannot be conditional on `Wrapped: Sendable` (a marker protocol), so the payload
+        // is re-boxed by hand: it came out of an `any Sendable`, and `any Sendable` is laid out exactly
+        // as `Any` (marker protocols have no witness tables).
+        self.map { unsafeBitCast($0 as Any, to: (any Sendable).self) }
+    }
 }

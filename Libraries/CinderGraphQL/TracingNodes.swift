@@ -273,9 +273,16 @@ struct ProjectNode: RelayNode {
 
 // MARK: - Trace
 
-struct TraceNode: RelayNode {
+/// A class rather than a struct, like `SpanNode`: a page holds hundreds, each boxed and passed to every
+/// field's resolver, and a reference is one retain where the row's strings are one each.
+final class TraceNode: RelayNode {
     let row: TraceRow
     let siblings: Siblings<TraceRow>
+
+    init(row: TraceRow, siblings: Siblings<TraceRow>) {
+        self.row = row
+        self.siblings = siblings
+    }
 
     var id: NodeID { NodeID(NodeType.trace, row.id) }
     var traceId: NodeID { NodeID(raw: row.traceID) }
@@ -346,7 +353,8 @@ struct TraceNode: RelayNode {
 
 // MARK: - Span
 
-struct SpanNode: RelayNode {
+/// A class: see `TraceNode`.
+final class SpanNode: RelayNode {
     let row: SpanRow
     let siblings: Siblings<SpanRow>
     /// Attributes are parsed once, by the first field that needs them.
