@@ -234,7 +234,7 @@ extension Substring {
 /// that is a prefix of another, repeated keys, index and non-index children under one parent, indices
 /// at the top level, or segments that need trimming.
 enum SortedUnflatten {
-    struct Entry {
+    struct Entry: Sendable {
         var segments: [Substring]
         var value: JSONValue
     }
@@ -326,5 +326,182 @@ enum SortedUnflatten {
             i = j
         }
         return out
+    }
+}
+
+/// Attributes nested Phoenix's way straight from the flat pairs: looked up by path, adjusted, and
+/// written as canonical JSON (keys in byte order at every level) without building a dictionary per
+/// object. Ingestion never needs the attributes as values, and building and freeing those dictionaries
+/// was most of what it spent on them. The shapes the sorted builder declines go through `unflatten`'s
+/// trie instead, with the same result.
+public struct NestedAttributes: Sendable {
+    private enum Storage: Sendable {
+        /// Sorted entries the writer accepts, with their JSON.
+        case sorted([SortedUnflatten.Entry], json: [UInt8])
+        case tree([String: JSONValue])
+    }
+
+    private var storage: Storage
+
+    public init(_ pairs: [(key: String, value: JSONValue)]) {
+        if let entries = SortedUnflatten.entries(pairs), let json = SortedUnflatten.json(entries) {
+            storage = .sorted(entries, json: json)
+        } else {
+            storage = .tree(Attributes.unflatten(pairs))
+        }
+    }
+
+    /// The value at a path of object keys, if the attributes hold one there.
+    public func value(at path: [String]) -> JSONValue? {
+        switch storage {
+        case .tree(let tree):
+            return JSONValue.object(tree)[path: path]
+        case .sorted(let entries, _):
+            for entry in entries where entry.segments.count <= path.count {
+                guard zip(entry.segments, path).allSatisfy({ $0.utf8.elementsEqual($1.utf8) }) else { continue }
+                return entry.segments.count == path.count ? entry.value : entry.value[path: path.dropFirst(entry.segments.count)]
+            }
+            // Nothing is there, or an object made of several entries is (lookups are for leaves).
+            return nil
+        }
+    }
+
+    /// Sets the value at a path of object keys.
+    public mutating func set(_ path: [String], _ value: JSONValue) {
+        if case .sorted(let entries, _) = storage {
+            let segments = path.map { Substring($0) }
+            let related = entries.indices.filter { index in
+                zip(entries[index].segments, segments).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+            }
+            var changed: [SortedUnflatten.Entry]?
+            if related.isEmpty {
+                changed = entries + [SortedUnflatten.Entry(segments: segments, value: value)]
+                changed?.sort { SortedUnflatten.lessThan($0.segments, $1.segments) }
+            } else if related.count == 1, entries[related[0]].segments.count == segments.count {
+                changed = entries
+                changed?[related[0]].value = value
+            }
+            if let changed, let json = SortedUnflatten.json(changed) {
+                storage = .sorted(changed, json: json)
+                return
+            }
+            // The path runs through or under other entries: the nested dictionary decides.
+            storage = .tree(SortedUnflatten.object(entries[...], depth: 0) ?? [:])
+        }
+        guard case .tree(var tree) = storage, let first = path.first else { return }
+        tree[first] = Self.setting(tree[first], path.dropFirst(), value)
+        storage = .tree(tree)
+    }
+
+    private static func setting(_ current: JSONValue?, _ rest: ArraySlice<String>, _ value: JSONValue) -> JSONValue {
+        guard let key = rest.first else { return value }
+        var members: [String: JSONValue] = [:]
+        if case .object(let existing)? = current { members = existing }
+        members[key] = setting(members[key], rest.dropFirst(), value)
+        return .object(members)
+    }
+
+    /// Compact JSON, keys in byte order at every level (so equal attributes give equal bytes).
+    public var json: [UInt8] {
+        switch storage {
+        case .sorted(_, let json):
+            return json
+        case .tree(let tree):
+            var out: [UInt8] = []
+            out.reserveCapacity(1024)
+            JSONValue.object(tree).writeCanonical(to: &out)
+            return out
+        }
+    }
+}
+
+extension SortedUnflatten {
+    /// The pairs as sorted entries, or nil where the trie must decide (see `build`).
+    static func entries(_ pairs: [(key: String, value: JSONValue)]) -> [Entry]? {
+        var entries: [Entry] = []
+        entries.reserveCapacity(pairs.count)
+        for (key, value) in pairs {
+            if case .null = value { continue }
+            if key.utf8.count > Attributes.maxNestedKeyLength { return nil }
+            var segments: [Substring] = []
+            var rest = Substring(key)
+            while true {
+                let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+                let segment = dot.map { rest[..<$0] } ?? rest
+                guard let first = segment.utf8.first, let last = segment.utf8.last,
+                    !isSpace(first), !isSpace(last), !(isDigit(first) && first == UInt8(ascii: "0") && segment.utf8.count > 1)
+                else { return nil }
+                segments.append(segment)
+                if segments.count > Attributes.maxSegments { return nil }
+                guard let dot else { break }
+                rest = rest[rest.utf8.index(after: dot)...]
+            }
+            entries.append(Entry(segments: segments, value: value))
+        }
+        if entries.contains(where: { $0.segments.count > 1 && isIndex($0.segments[0]) }) { return nil }
+        entries.sort { lessThan($0.segments, $1.segments) }
+        return entries
+    }
+
+    /// The object `object(_:depth:)` builds, as canonical JSON; nil where `object` declines.
+    static func json(_ entries: [Entry]) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        return writeObject(entries[...], depth: 0, to: &out) ? out : nil
+    }
+
+    /// The object `object(_:depth:)` builds, written as canonical JSON; false where `object` returns nil.
+    static func writeObject(_ entries: ArraySlice<Entry>, depth: Int, to out: inout [UInt8]) -> Bool {
+        var groups: [(key: Substring, range: Range<Int>)] = []
+        var i = entries.startIndex
+        while i < entries.endIndex {
+            let key = entries[i].segments[depth]
+            var j = i + 1
+            while j < entries.endIndex, same(entries[j].segments[depth], key) { j += 1 }
+            groups.append((key, i..<j))
+            i = j
+        }
+        // Segment order puts indices first, by number; JSON objects here are in byte order.
+        if !groups.isEmpty, zip(groups, groups.dropFirst()).contains(where: { !$0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            groups.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        }
+        out.append(UInt8(ascii: "{"))
+        for (n, group) in groups.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(group.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            let members = entries[group.range]
+            if members.count == 1, members.first!.segments.count == depth + 1 {
+                members.first!.value.writeCanonical(to: &out)
+                continue
+            }
+            guard members.allSatisfy({ $0.segments.count > depth + 1 }) else { return false }
+            let childKinds = Set(members.map { isIndex($0.segments[depth + 1]) && $0.segments.count > depth + 2 })
+            guard childKinds.count == 1 else { return false }
+            if childKinds.first! {
+                guard writeArray(members, depth: depth + 1, to: &out) else { return false }
+            } else {
+                guard writeObject(members, depth: depth + 1, to: &out) else { return false }
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    static func writeArray(_ entries: ArraySlice<Entry>, depth: Int, to out: inout [UInt8]) -> Bool {
+        out.append(UInt8(ascii: "["))
+        var i = entries.startIndex
+        var first = true
+        while i < entries.endIndex {
+            let index = entries[i].segments[depth]
+            var j = i + 1
+            while j < entries.endIndex, same(entries[j].segments[depth], index) { j += 1 }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            guard writeObject(entries[i..<j], depth: depth + 1, to: &out) else { return false }
+            i = j
+        }
+        out.append(UInt8(ascii: "]"))
+        return true
     }
 }

@@ -56,14 +56,19 @@ public struct Span: Sendable, Hashable {
     public var endTime: UnixNanos
     public var statusCode: SpanStatusCode
     public var statusMessage: String
-    /// Unflattened (nested) OpenInference attributes.
-    public var attributes: [String: JSONValue]
+    /// The nested OpenInference attributes as canonical JSON (see `NestedAttributes.json`): the form they
+    /// are queued and stored in, so ingestion never builds them as values.
+    public private(set) var attributesJSON: [UInt8]
+    /// `session.id`: the attribute that groups traces into a project session.
+    public private(set) var sessionID: String?
+    public private(set) var promptTokenCount: Int64?
+    public private(set) var completionTokenCount: Int64?
     public var events: [SpanEvent]
 
     public init(
         traceID: String, spanID: String, parentID: String?, name: String, kind: SpanKind,
         startTime: UnixNanos, endTime: UnixNanos, statusCode: SpanStatusCode, statusMessage: String,
-        attributes: [String: JSONValue], events: [SpanEvent]
+        attributes: NestedAttributes, events: [SpanEvent]
     ) {
         self.traceID = traceID
         self.spanID = spanID
@@ -74,21 +79,48 @@ public struct Span: Sendable, Hashable {
         self.endTime = endTime
         self.statusCode = statusCode
         self.statusMessage = statusMessage
-        self.attributes = attributes
+        self.attributesJSON = attributes.json
         self.events = events
+        (sessionID, promptTokenCount, completionTokenCount) = Self.derived { attributes.value(at: $0) }
     }
 
-    /// `session.id`: the attribute that groups traces into a project session.
-    public var sessionID: String? {
-        switch attributes[path: ["session", "id"]] {
-        case .string(let s) where !s.isEmpty: return s
-        case .int(let i): return String(i)
-        default: return nil
+    public init(
+        traceID: String, spanID: String, parentID: String?, name: String, kind: SpanKind,
+        startTime: UnixNanos, endTime: UnixNanos, statusCode: SpanStatusCode, statusMessage: String,
+        attributes: [String: JSONValue], events: [SpanEvent]
+    ) {
+        self.init(
+            traceID: traceID, spanID: spanID, parentID: parentID, name: name, kind: kind, startTime: startTime,
+            endTime: endTime, statusCode: statusCode, statusMessage: statusMessage, attributes: NestedAttributes([]), events: events)
+        self.attributes = attributes
+    }
+
+    /// The attributes as values (tools and tests; parsed from `attributesJSON`).
+    public var attributes: [String: JSONValue] {
+        get {
+            guard case .object(let members) = try? JSONValue(parsing: attributesJSON) else { return [:] }
+            return members
+        }
+        set {
+            var json: [UInt8] = []
+            JSONValue.object(newValue).writeCanonical(to: &json)
+            attributesJSON = json
+            (sessionID, promptTokenCount, completionTokenCount) = Self.derived { JSONValue.object(newValue)[path: $0] }
         }
     }
 
-    public var promptTokenCount: Int64? { attributes[path: ["llm", "token_count", "prompt"]]?.integerValue }
-    public var completionTokenCount: Int64? { attributes[path: ["llm", "token_count", "completion"]]?.integerValue }
+    /// The attributes that become columns of their own.
+    private static func derived(_ value: ([String]) -> JSONValue?) -> (session: String?, prompt: Int64?, completion: Int64?) {
+        let session: String? =
+            switch value(["session", "id"]) {
+            case .string(let s) where !s.isEmpty: s
+            case .int(let i): String(i)
+            default: nil
+            }
+        return (
+            session, value(["llm", "token_count", "prompt"])?.integerValue, value(["llm", "token_count", "completion"])?.integerValue
+        )
+    }
 }
 
 /// Spans bound for one project of one organization: the unit that travels through the ingestion queue.

@@ -108,16 +108,15 @@ package enum SpanConversion {
             return (kv.key, value)
         }
         pairs = Attributes.loadingJSONStrings(pairs)
-        var attributes = Attributes.unflatten(pairs)
-        let kind = SpanKind(attribute: attributes[path: ["openinference", "span", "kind"]]?.stringValue)
+        var attributes = NestedAttributes(pairs)
+        let kind = SpanKind(attribute: attributes.value(at: ["openinference", "span", "kind"])?.stringValue)
         // OpenInference expects input.value to be text; structured input is kept as its JSON text.
-        if case .object(var input)? = attributes["input"], let value = input["value"] {
+        if let value = attributes.value(at: ["input", "value"]) {
             switch value {
             case .string, .null: break
             default:
-                input["value"] = .string(value.jsonString)
-                input["mime_type"] = "application/json"
-                attributes["input"] = .object(input)
+                attributes.set(["input", "value"], .string(value.jsonString))
+                attributes.set(["input", "mime_type"], "application/json")
             }
         }
 

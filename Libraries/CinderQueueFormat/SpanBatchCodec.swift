@@ -28,7 +28,7 @@ public enum SpanBatchCodec {
             wire.endTimeUnixNano = span.endTime
             wire.statusCode = span.statusCode.rawValue
             wire.statusMessage = span.statusMessage
-            wire.attributesJson = Data(JSONValue.object(span.attributes).jsonBytes)
+            wire.attributesJson = Data(span.attributesJSON)
             wire.sessionID = span.sessionID ?? ""
             wire.promptTokenCount = span.promptTokenCount ?? 0
             wire.completionTokenCount = span.completionTokenCount ?? 0

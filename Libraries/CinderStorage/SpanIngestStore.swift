@@ -38,7 +38,7 @@ public struct EncodedSpans: Sendable {
                 EncodedSpan(
                     traceID: span.traceID, spanID: span.spanID, parentID: span.parentID, name: span.name, kind: span.kind,
                     startTime: span.startTime, endTime: span.endTime, statusCode: span.statusCode, statusMessage: span.statusMessage,
-                    attributesJSON: JSONValue.object(span.attributes).jsonBytes, eventsJSON: SpanRows.eventsJSON(span.events),
+                    attributesJSON: span.attributesJSON, eventsJSON: SpanRows.eventsJSON(span.events),
                     promptTokenCount: span.promptTokenCount, completionTokenCount: span.completionTokenCount, sessionID: span.sessionID)
             })
     }

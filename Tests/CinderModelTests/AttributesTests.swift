@@ -167,6 +167,61 @@ import Testing
             if fast != trie { return }
         }
     }
+
+    /// `NestedAttributes` (ingestion's path: no dictionaries) must give the trie's document, as
+    /// canonical bytes, the same lookups, and the same document after a `set`.
+    @Test func nestedAttributesMatchTheTrie() {
+        var generator = SystemRandomNumberGenerator()
+        let segments = ["a", "b", "0", "1", "2", "10", "007", " c ", "", "llm", "x", "é", "B"]
+        let values: [JSONValue] = [1, 2.5, "s\"q\n", true, .null, ["k": ["z": 1, "a": [1, ["b": 2]]]], [3, "x"]]
+        for _ in 0..<3000 {
+            var pairs: [(key: String, value: JSONValue)] = []
+            for _ in 0..<Int.random(in: 1...7, using: &generator) {
+                let depth = Int.random(in: 1...4, using: &generator)
+                let key = (0..<depth).map { _ in segments.randomElement(using: &generator)! }.joined(separator: ".")
+                pairs.append((key, values.randomElement(using: &generator)!))
+            }
+            let tree = Attributes.unflatten(pairs, prefixExclusions: ["\u{1}never"])
+            var nested = NestedAttributes(pairs)
+            var canonical: [UInt8] = []
+            JSONValue.object(tree).writeCanonical(to: &canonical)
+            #expect(nested.json == canonical, "\(pairs)")
+            for path in [["a"], ["a", "b"], ["llm", "x"], ["b", "k", "z"], ["x", "a", "b"]] {
+                #expect(nested.value(at: path) == JSONValue.object(tree)[path: path] || JSONValue.object(tree)[path: path].map(Self.isComposite) == true,
+                        "\(pairs) at \(path)")
+            }
+            let path = [["a", "b"], ["x"], ["llm", "k", "z"]].randomElement(using: &generator)!
+            nested.set(path, "set")
+            var expected = JSONValue.object(tree)
+            expected.set(path, "set")
+            var expectedBytes: [UInt8] = []
+            expected.writeCanonical(to: &expectedBytes)
+            #expect(nested.json == expectedBytes, "\(pairs) set \(path)")
+            if nested.json != expectedBytes { return }
+        }
+    }
+
+    /// Lookups are for leaves: where the trie holds an object or array made of several attributes,
+    /// `NestedAttributes` may answer nil.
+    static func isComposite(_ value: JSONValue) -> Bool {
+        switch value {
+        case .object, .array: true
+        default: false
+        }
+    }
+}
+
+extension JSONValue {
+    /// Sets a value at a path of object keys, replacing whatever is in the way (the test's reference).
+    fileprivate mutating func set(_ path: [String], _ value: JSONValue) {
+        guard let key = path.first else { return self = value }
+        var members: [String: JSONValue] = [:]
+        if case .object(let existing) = self { members = existing }
+        var child = members[key] ?? .null
+        child.set(Array(path.dropFirst()), value)
+        members[key] = child
+        self = .object(members)
+    }
 }
 
 @Suite struct HostileInputTests {
