@@ -128,7 +128,14 @@ final class ExecutableSchema: Sendable {
     /// Coerces a literal in the document, with the operation's (coerced) variables. A variable the
     /// request did not provide is `nil`, which callers treat as an absent value.
     func coerce(literal: any Value, to type: any GraphQLType, variables: [String: Map]) throws -> Map? {
-        if let variable = literal as? Variable { return variables[variable.name.value] }
+        if let variable = literal as? Variable {
+            // A variable with a default may still be sent as null; a non-null position refuses it.
+            let value = variables[variable.name.value]
+            if value == .null, type is GraphQLNonNull {
+                throw GraphQLError(message: "Expected value of non-null type \"\(type)\" not to be null.", nodes: [literal])
+            }
+            return value
+        }
         if let nonNull = type as? GraphQLNonNull {
             guard !(literal is NullValue) else {
                 throw GraphQLError(message: "Expected value of non-null type \"\(type)\" not to be null.", nodes: [literal])

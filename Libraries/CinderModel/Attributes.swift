@@ -357,12 +357,17 @@ public struct NestedAttributes: Sendable {
         case .tree(let tree):
             return JSONValue.object(tree)[path: path]
         case .sorted(let entries, _):
-            for entry in entries where entry.segments.count <= path.count {
+            var under: Range<Int>?
+            for (index, entry) in entries.enumerated() {
                 guard zip(entry.segments, path).allSatisfy({ $0.utf8.elementsEqual($1.utf8) }) else { continue }
-                return entry.segments.count == path.count ? entry.value : entry.value[path: path.dropFirst(entry.segments.count)]
+                if entry.segments.count <= path.count {
+                    return entry.segments.count == path.count ? entry.value : entry.value[path: path.dropFirst(entry.segments.count)]
+                }
+                // Entries below the path are contiguous (sorted) and make an object or array together.
+                under = (under?.lowerBound ?? index)..<(index + 1)
             }
-            // Nothing is there, or an object made of several entries is (lookups are for leaves).
-            return nil
+            guard let under else { return nil }
+            return SortedUnflatten.value(entries[under], depth: path.count)
         }
     }
 
@@ -441,6 +446,14 @@ extension SortedUnflatten {
         if entries.contains(where: { $0.segments.count > 1 && isIndex($0.segments[0]) }) { return nil }
         entries.sort { lessThan($0.segments, $1.segments) }
         return entries
+    }
+
+    /// What entries sharing `segments[..<depth]` (and all longer) nest into: an array when their next
+    /// segment is an index followed by more, else an object.
+    static func value(_ entries: ArraySlice<Entry>, depth: Int) -> JSONValue? {
+        let kinds = Set(entries.map { isIndex($0.segments[depth]) && $0.segments.count > depth + 1 })
+        guard kinds.count == 1 else { return nil }
+        return kinds.first! ? array(entries, depth: depth).map(JSONValue.array) : object(entries, depth: depth).map(JSONValue.object)
     }
 
     /// The object `object(_:depth:)` builds, as canonical JSON; nil where `object` declines.

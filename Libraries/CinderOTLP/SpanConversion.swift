@@ -115,7 +115,9 @@ package enum SpanConversion {
             switch value {
             case .string, .null: break
             default:
-                attributes.set(["input", "value"], .string(value.jsonString))
+                var json: [UInt8] = []
+                value.writeCanonical(to: &json)
+                attributes.set(["input", "value"], .string(String(decoding: json, as: UTF8.self)))
                 attributes.set(["input", "mime_type"], "application/json")
             }
         }

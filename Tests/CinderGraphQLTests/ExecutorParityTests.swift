@@ -75,11 +75,12 @@ import Testing
         return (try await run(.cinder), try await run(.graphQLSwift))
     }
 
-    /// Errors as comparable values, in a fixed order (GraphQLSwift resolves fields concurrently, so its
-    /// errors come in any order).
+    /// Errors as comparable values, in a fixed order. GraphQLSwift resolves fields and list items
+    /// concurrently, so its errors come in any order, and where every item of a list fails the same way
+    /// the item it reports is whichever failed first: list indexes are compared as `#`.
     static func errors(_ response: NSDictionary) -> [String] {
         ((response["errors"] as? [NSDictionary]) ?? []).map { error in
-            let path = (error["path"] as? [Any] ?? []).map { "\($0)" }.joined(separator: ".")
+            let path = (error["path"] as? [Any] ?? []).map { $0 is NSNumber ? "#" : "\($0)" }.joined(separator: ".")
             let locations = (error["locations"] as? [NSDictionary] ?? []).map { "\($0["line"] ?? "")/\($0["column"] ?? "")" }
             return "\(path) @\(locations.joined(separator: ",")): \(error["message"] ?? "")"
         }.sorted()
@@ -184,6 +185,18 @@ import Testing
                 #expect(messages.count == 1, "\(variables)")
                 #expect(messages.first?.contains("Variable \"$") == true, "\(messages)")
                 #expect(response["data"] == nil)
+            }
+
+            // A variable with a default may be sent as null; where the position is non-null that is an error.
+            for query in [
+                "query($s: Boolean = true) { projectCount @skip(if: $s) }",
+                "query($id: ID!, $d: SortDir = asc) { node(id: $id) { ... on Project { spans(first: 1, sort: {col: startTime, dir: $d}) { edges { cursor } } } } }",
+            ] {
+                let body = await endpoint.execute(
+                    GraphQLRequest(query: query, variables: ["id": id, "s": .null, "d": .null]), organization: .default, logger: TestDatabase.logger)
+                let response = try JSONSerialization.jsonObject(with: Data(body)) as! NSDictionary
+                #expect(Self.errors(response).count == 1, "\(query): \(response)")
+                #expect(Self.errors(response).first?.contains("not to be null") == true, "\(Self.errors(response))")
             }
         }
     }

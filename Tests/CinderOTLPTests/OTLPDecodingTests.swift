@@ -126,6 +126,14 @@ func protobufBody(_ request: ExportTraceServiceRequest) throws -> ByteBuffer {
         let stored = decoded.batches[0].spans[0]
         #expect(stored.kind == .unknown)
         #expect(stored.attributes["input"] == ["value": #"{"q":"hello"}"#, "mime_type": "application/json"])
+
+        // The same structure sent as dotted keys, and as an indexed list, is rewritten the same way.
+        span.attributes = [kv("input.value.q", "hello"), kv("input.value.n", "1")]
+        let dotted = try decodeHTTP(try protobufBody(sampleRequest(spans: [span]))).batches[0].spans[0]
+        #expect(dotted.attributes["input"] == ["value": #"{"n":"1","q":"hello"}"#, "mime_type": "application/json"])
+        span.attributes = [kv("input.value.0.text", "a"), kv("input.value.1.text", "b")]
+        let indexed = try decodeHTTP(try protobufBody(sampleRequest(spans: [span]))).batches[0].spans[0]
+        #expect(indexed.attributes["input"] == ["value": #"[{"text":"a"},{"text":"b"}]"#, "mime_type": "application/json"])
     }
 
     @Test func invalidSpansAreRejectedIndividually() throws {
