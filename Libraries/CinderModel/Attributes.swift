@@ -240,10 +240,16 @@ enum SortedUnflatten {
     }
 
     static func build(_ pairs: [(key: String, value: JSONValue)]) -> [String: JSONValue]? {
+        entries(pairs).flatMap { object($0[...], depth: 0) }
+    }
+
+    /// The pairs as sorted entries, or nil where the trie must decide.
+    static func entries(_ pairs: [(key: String, value: JSONValue)]) -> [Entry]? {
         var entries: [Entry] = []
         entries.reserveCapacity(pairs.count)
         for (key, value) in pairs {
             if case .null = value { continue }
+            if key.utf8.count > Attributes.maxNestedKeyLength { return nil }
             var segments: [Substring] = []
             var rest = Substring(key)
             while true {
@@ -253,6 +259,7 @@ enum SortedUnflatten {
                     !isSpace(first), !isSpace(last), !(isDigit(first) && first == UInt8(ascii: "0") && segment.utf8.count > 1)
                 else { return nil }
                 segments.append(segment)
+                if segments.count > Attributes.maxSegments { return nil }
                 guard let dot else { break }
                 rest = rest[rest.utf8.index(after: dot)...]
             }
@@ -261,7 +268,7 @@ enum SortedUnflatten {
         // An index at the top level becomes a dotted key in Phoenix's walk: leave that to the trie.
         if entries.contains(where: { $0.segments.count > 1 && isIndex($0.segments[0]) }) { return nil }
         entries.sort { lessThan($0.segments, $1.segments) }
-        return object(entries[...], depth: 0)
+        return entries
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
@@ -283,32 +290,45 @@ enum SortedUnflatten {
         return a.count < b.count
     }
 
-    /// Entries sharing `segments[..<depth]`, sorted; builds the object at that depth.
-    static func object(_ entries: ArraySlice<Entry>, depth: Int) -> [String: JSONValue]? {
-        var out: [String: JSONValue] = [:]
-        out.reserveCapacity(entries.count)
+    /// Sorted entries sharing `segments[..<depth]`, grouped by their segment at `depth`, in order.
+    static func groups(_ entries: ArraySlice<Entry>, depth: Int) -> [(key: Substring, members: ArraySlice<Entry>)] {
+        var groups: [(key: Substring, members: ArraySlice<Entry>)] = []
         var i = entries.startIndex
         while i < entries.endIndex {
             let key = entries[i].segments[depth]
             var j = i + 1
             while j < entries.endIndex, same(entries[j].segments[depth], key) { j += 1 }
-            let group = entries[i..<j]
-            if group.count == 1, group.first!.segments.count == depth + 1 {
-                out[String(key)] = group.first!.value
-            } else {
-                // A key that holds a value and also has longer keys under it: the trie's rules apply.
-                guard group.allSatisfy({ $0.segments.count > depth + 1 }) else { return nil }
-                let childKinds = Set(group.map { isIndex($0.segments[depth + 1]) && $0.segments.count > depth + 2 })
-                guard childKinds.count == 1 else { return nil }
-                if childKinds.first! {
-                    guard let array = self.array(group, depth: depth + 1) else { return nil }
-                    out[String(key)] = .array(array)
-                } else {
-                    guard let nested = object(group, depth: depth + 1) else { return nil }
-                    out[String(key)] = .object(nested)
-                }
-            }
+            groups.append((key, entries[i..<j]))
             i = j
+        }
+        return groups
+    }
+
+    /// Whether the entries under one key nest as an array (their segment at `depth` is an index followed
+    /// by more) or as an object; nil for a conflict the trie's rules settle: one of them ends above
+    /// `depth` (a key that holds a value and also has longer keys under it), or the kinds mix.
+    static func nestsAsArray(_ members: ArraySlice<Entry>, depth: Int) -> Bool? {
+        guard members.allSatisfy({ $0.segments.count > depth }) else { return nil }
+        let kinds = Set(members.map { isIndex($0.segments[depth]) && $0.segments.count > depth + 1 })
+        return kinds.count == 1 ? kinds.first! : nil
+    }
+
+    /// Whether a group is a single entry that ends at `depth`: a plain value.
+    static func isLeaf(_ members: ArraySlice<Entry>, depth: Int) -> Bool {
+        members.count == 1 && members.first!.segments.count == depth + 1
+    }
+
+    /// Entries sharing `segments[..<depth]`, sorted; builds the object at that depth.
+    static func object(_ entries: ArraySlice<Entry>, depth: Int) -> [String: JSONValue]? {
+        var out: [String: JSONValue] = [:]
+        out.reserveCapacity(entries.count)
+        for (key, members) in groups(entries, depth: depth) {
+            if isLeaf(members, depth: depth) {
+                out[String(key)] = members.first!.value
+            } else {
+                guard let nested = value(members, depth: depth + 1) else { return nil }
+                out[String(key)] = nested
+            }
         }
         return out
     }
@@ -316,16 +336,17 @@ enum SortedUnflatten {
     /// Entries whose segment at `depth` is an index followed by more segments: an array of objects.
     static func array(_ entries: ArraySlice<Entry>, depth: Int) -> [JSONValue]? {
         var out: [JSONValue] = []
-        var i = entries.startIndex
-        while i < entries.endIndex {
-            let index = entries[i].segments[depth]
-            var j = i + 1
-            while j < entries.endIndex, same(entries[j].segments[depth], index) { j += 1 }
-            guard let element = object(entries[i..<j], depth: depth + 1) else { return nil }
+        for (_, members) in groups(entries, depth: depth) {
+            guard let element = object(members, depth: depth + 1) else { return nil }
             out.append(.object(element))
-            i = j
         }
         return out
+    }
+
+    /// What entries sharing `segments[..<depth]` (and all longer) nest into: an array or an object.
+    static func value(_ entries: ArraySlice<Entry>, depth: Int) -> JSONValue? {
+        guard let isArray = nestsAsArray(entries, depth: depth) else { return nil }
+        return isArray ? array(entries, depth: depth).map(JSONValue.array) : object(entries, depth: depth).map(JSONValue.object)
     }
 }
 
@@ -421,41 +442,6 @@ public struct NestedAttributes: Sendable {
 }
 
 extension SortedUnflatten {
-    /// The pairs as sorted entries, or nil where the trie must decide (see `build`).
-    static func entries(_ pairs: [(key: String, value: JSONValue)]) -> [Entry]? {
-        var entries: [Entry] = []
-        entries.reserveCapacity(pairs.count)
-        for (key, value) in pairs {
-            if case .null = value { continue }
-            if key.utf8.count > Attributes.maxNestedKeyLength { return nil }
-            var segments: [Substring] = []
-            var rest = Substring(key)
-            while true {
-                let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
-                let segment = dot.map { rest[..<$0] } ?? rest
-                guard let first = segment.utf8.first, let last = segment.utf8.last,
-                    !isSpace(first), !isSpace(last), !(isDigit(first) && first == UInt8(ascii: "0") && segment.utf8.count > 1)
-                else { return nil }
-                segments.append(segment)
-                if segments.count > Attributes.maxSegments { return nil }
-                guard let dot else { break }
-                rest = rest[rest.utf8.index(after: dot)...]
-            }
-            entries.append(Entry(segments: segments, value: value))
-        }
-        if entries.contains(where: { $0.segments.count > 1 && isIndex($0.segments[0]) }) { return nil }
-        entries.sort { lessThan($0.segments, $1.segments) }
-        return entries
-    }
-
-    /// What entries sharing `segments[..<depth]` (and all longer) nest into: an array when their next
-    /// segment is an index followed by more, else an object.
-    static func value(_ entries: ArraySlice<Entry>, depth: Int) -> JSONValue? {
-        let kinds = Set(entries.map { isIndex($0.segments[depth]) && $0.segments.count > depth + 1 })
-        guard kinds.count == 1 else { return nil }
-        return kinds.first! ? array(entries, depth: depth).map(JSONValue.array) : object(entries, depth: depth).map(JSONValue.object)
-    }
-
     /// The object `object(_:depth:)` builds, as canonical JSON; nil where `object` declines.
     static func json(_ entries: [Entry]) -> [UInt8]? {
         var out: [UInt8] = []
@@ -465,37 +451,23 @@ extension SortedUnflatten {
 
     /// The object `object(_:depth:)` builds, written as canonical JSON; false where `object` returns nil.
     static func writeObject(_ entries: ArraySlice<Entry>, depth: Int, to out: inout [UInt8]) -> Bool {
-        var groups: [(key: Substring, range: Range<Int>)] = []
-        var i = entries.startIndex
-        while i < entries.endIndex {
-            let key = entries[i].segments[depth]
-            var j = i + 1
-            while j < entries.endIndex, same(entries[j].segments[depth], key) { j += 1 }
-            groups.append((key, i..<j))
-            i = j
-        }
+        var groups = groups(entries, depth: depth)
         // Segment order puts indices first, by number; JSON objects here are in byte order.
-        if !groups.isEmpty, zip(groups, groups.dropFirst()).contains(where: { !$0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+        if zip(groups, groups.dropFirst()).contains(where: { !$0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             groups.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         }
         out.append(UInt8(ascii: "{"))
-        for (n, group) in groups.enumerated() {
+        for (n, (key, members)) in groups.enumerated() {
             if n > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(group.key, to: &out)
+            JSONValue.writeString(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            let members = entries[group.range]
-            if members.count == 1, members.first!.segments.count == depth + 1 {
+            if isLeaf(members, depth: depth) {
                 members.first!.value.writeCanonical(to: &out)
                 continue
             }
-            guard members.allSatisfy({ $0.segments.count > depth + 1 }) else { return false }
-            let childKinds = Set(members.map { isIndex($0.segments[depth + 1]) && $0.segments.count > depth + 2 })
-            guard childKinds.count == 1 else { return false }
-            if childKinds.first! {
-                guard writeArray(members, depth: depth + 1, to: &out) else { return false }
-            } else {
-                guard writeObject(members, depth: depth + 1, to: &out) else { return false }
-            }
+            guard let isArray = nestsAsArray(members, depth: depth + 1),
+                isArray ? writeArray(members, depth: depth + 1, to: &out) : writeObject(members, depth: depth + 1, to: &out)
+            else { return false }
         }
         out.append(UInt8(ascii: "}"))
         return true
@@ -503,16 +475,9 @@ extension SortedUnflatten {
 
     static func writeArray(_ entries: ArraySlice<Entry>, depth: Int, to out: inout [UInt8]) -> Bool {
         out.append(UInt8(ascii: "["))
-        var i = entries.startIndex
-        var first = true
-        while i < entries.endIndex {
-            let index = entries[i].segments[depth]
-            var j = i + 1
-            while j < entries.endIndex, same(entries[j].segments[depth], index) { j += 1 }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            guard writeObject(entries[i..<j], depth: depth + 1, to: &out) else { return false }
-            i = j
+        for (n, (_, members)) in groups(entries, depth: depth).enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            guard writeObject(members, depth: depth + 1, to: &out) else { return false }
         }
         out.append(UInt8(ascii: "]"))
         return true
