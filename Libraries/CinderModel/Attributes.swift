@@ -372,6 +372,11 @@ public struct NestedAttributes: Sendable {
         }
     }
 
+    /// Attributes already nested.
+    public init(nested: [String: JSONValue]) {
+        storage = .tree(nested)
+    }
+
     /// The value at a path of object keys, if the attributes hold one there.
     public func value(at path: [String]) -> JSONValue? {
         switch storage {

@@ -79,9 +79,9 @@ public struct Span: Sendable, Hashable {
         self.endTime = endTime
         self.statusCode = statusCode
         self.statusMessage = statusMessage
-        self.attributesJSON = attributes.json
         self.events = events
-        (sessionID, promptTokenCount, completionTokenCount) = Self.derived { attributes.value(at: $0) }
+        self.attributesJSON = []
+        setAttributes(attributes)
     }
 
     public init(
@@ -91,8 +91,8 @@ public struct Span: Sendable, Hashable {
     ) {
         self.init(
             traceID: traceID, spanID: spanID, parentID: parentID, name: name, kind: kind, startTime: startTime,
-            endTime: endTime, statusCode: statusCode, statusMessage: statusMessage, attributes: NestedAttributes([]), events: events)
-        self.attributes = attributes
+            endTime: endTime, statusCode: statusCode, statusMessage: statusMessage, attributes: NestedAttributes(nested: attributes),
+            events: events)
     }
 
     /// The attributes as values (tools and tests; parsed from `attributesJSON`).
@@ -101,25 +101,20 @@ public struct Span: Sendable, Hashable {
             guard case .object(let members) = try? JSONValue(parsing: attributesJSON) else { return [:] }
             return members
         }
-        set {
-            var json: [UInt8] = []
-            JSONValue.object(newValue).writeCanonical(to: &json)
-            attributesJSON = json
-            (sessionID, promptTokenCount, completionTokenCount) = Self.derived { JSONValue.object(newValue)[path: $0] }
-        }
+        set { setAttributes(NestedAttributes(nested: newValue)) }
     }
 
-    /// The attributes that become columns of their own.
-    private static func derived(_ value: ([String]) -> JSONValue?) -> (session: String?, prompt: Int64?, completion: Int64?) {
-        let session: String? =
-            switch value(["session", "id"]) {
+    /// The attributes' JSON, and the attributes that become columns of their own.
+    private mutating func setAttributes(_ attributes: NestedAttributes) {
+        attributesJSON = attributes.json
+        sessionID =
+            switch attributes.value(at: ["session", "id"]) {
             case .string(let s) where !s.isEmpty: s
             case .int(let i): String(i)
             default: nil
             }
-        return (
-            session, value(["llm", "token_count", "prompt"])?.integerValue, value(["llm", "token_count", "completion"])?.integerValue
-        )
+        promptTokenCount = attributes.value(at: ["llm", "token_count", "prompt"])?.integerValue
+        completionTokenCount = attributes.value(at: ["llm", "token_count", "completion"])?.integerValue
     }
 }
 
