@@ -78,6 +78,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Libraries/CinderStorage",
+            resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings
         ),
         // The span queue seam and its in-process implementation with the batching writer.

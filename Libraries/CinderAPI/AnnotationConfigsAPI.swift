@@ -24,41 +24,41 @@ struct AnnotationConfigsAPI {
     func add(to router: Router<CinderRequestContext>) {
         router.get("/v1/annotation_configs") { request, context in
             let (cursor, limit) = try Self.page(request)
-            let rows = try await api.store(context).annotationConfigs(atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).annotations.configs(atOrBeforeID: cursor, limit: limit + 1)
             return Self.page(rows, limit: limit)
         }
         router.post("/v1/annotation_configs") { request, context in
             let (name, config) = try Self.parse(try await JSONBody.parse(request, context))
-            guard let row = try await api.store(context).createAnnotationConfig(name: name, config: config) else {
+            guard let row = try await (try api.scope(context)).annotations.createConfig(name: name, config: config) else {
                 throw Self.nameTaken
             }
             return jsonResponse(["data": Self.json(row)])
         }
         router.get("/v1/annotation_configs/:config") { _, context in
-            let row = try await resolve(try pathParameter(context, "config"), api.store(context))
+            let row = try await resolve(try pathParameter(context, "config"), (try api.scope(context)))
             return jsonResponse(["data": Self.json(row)])
         }
         router.put("/v1/annotation_configs/:config") { request, context in
             let (name, config) = try Self.parse(try await JSONBody.parse(request, context))
-            let store = api.store(context)
-            let existing = try await resolve(try pathParameter(context, "config"), store)
-            switch try await store.updateAnnotationConfig(id: existing.id, name: name, config: config) {
+            let scope = try api.scope(context)
+            let existing = try await resolve(try pathParameter(context, "config"), scope)
+            switch try await scope.annotations.updateConfig(id: existing.id, name: name, config: config) {
             case .updated(let row): return jsonResponse(["data": Self.json(row)])
             case .nameTaken: throw Self.nameTaken
             case .notFound: throw CinderError.notFound("Annotation configuration not found")
             }
         }
         router.delete("/v1/annotation_configs/:config") { _, context in
-            let store = api.store(context)
-            let existing = try await resolve(try pathParameter(context, "config"), store)
-            _ = try await store.deleteAnnotationConfig(id: existing.id)
+            let scope = try api.scope(context)
+            let existing = try await resolve(try pathParameter(context, "config"), scope)
+            _ = try await scope.annotations.deleteConfig(id: existing.id)
             return jsonResponse(["data": Self.json(existing)])
         }
         router.get("/v1/projects/:project/annotation_configs") { request, context in
             let (cursor, limit) = try Self.page(request)
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            let rows = try await store.annotationConfigs(projectID: project.id, atOrBeforeID: cursor, limit: limit + 1)
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            let rows = try await scope.annotations.configs(projectID: project.id, atOrBeforeID: cursor, limit: limit + 1)
             return Self.page(rows, limit: limit)
         }
         router.put("/v1/projects/:project/annotation_configs") { request, context in
@@ -68,25 +68,25 @@ struct AnnotationConfigsAPI {
                     guard let id = Self.configID(text) else { throw CinderError.unprocessable("Invalid annotation configuration ID: \(text)") }
                     return id
                 })
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            let configs = try await store.annotationConfigs(ids: Array(rowIDs))
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            let configs = try await scope.annotations.configs(ids: Array(rowIDs))
             guard configs.count == rowIDs.count else { throw CinderError.unprocessable("One or more annotation configurations were not found") }
-            try await store.setProjectAnnotationConfigs(projectID: project.id, configIDs: Array(rowIDs))
+            try await scope.annotations.setProjectConfigs(projectID: project.id, configIDs: Array(rowIDs))
             return jsonResponse(["data": .array(configs.map(Self.json)), "next_cursor": .null])
         }
         router.put("/v1/projects/:project/annotation_configs/:config") { _, context in
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            let config = try await resolve(try pathParameter(context, "config"), store)
-            try await store.assignAnnotationConfig(config.id, toProject: project.id)
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            let config = try await resolve(try pathParameter(context, "config"), scope)
+            try await scope.annotations.assignConfig(config.id, toProject: project.id)
             return jsonResponse(["data": Self.json(config)])
         }
         router.delete("/v1/projects/:project/annotation_configs/:config") { _, context in
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            let config = try await resolve(try pathParameter(context, "config"), store)
-            try await store.unassignAnnotationConfig(config.id, fromProject: project.id)
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            let config = try await resolve(try pathParameter(context, "config"), scope)
+            try await scope.annotations.unassignConfig(config.id, fromProject: project.id)
             return Response(status: .noContent)
         }
     }
@@ -99,9 +99,9 @@ struct AnnotationConfigsAPI {
     }
 
     /// A config by global id or, failing that, by name.
-    func resolve(_ identifier: String, _ store: TenantStore) async throws -> AnnotationConfigRow {
+    func resolve(_ identifier: String, _ scope: TenantScope) async throws -> AnnotationConfigRow {
         let id = Self.configID(identifier)
-        guard let row = try await store.annotationConfig(id: id, name: id == nil ? identifier : nil) else {
+        guard let row = try await scope.annotations.config(id: id, name: id == nil ? identifier : nil) else {
             throw CinderError.notFound("Annotation configuration with \(id == nil ? "name" : "ID") '\(identifier)' not found")
         }
         return row

@@ -56,13 +56,13 @@ struct AnnotationsAPI {
             throw CinderError.badRequest(
                 "The name 'note' is reserved for trace and span notes. Use POST /v1/\(target.resource)_notes instead.")
         }
-        let store = api.store(context)
-        var result = try await store.upsertAnnotations(target, inputs)
+        let scope = try api.scope(context)
+        var result = try await scope.annotations.upsert(target, inputs)
         if !sync {
             let deadline = ContinuousClock.now + Self.asyncEntityWait
             while case .missingEntities = result, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
-                result = try await store.upsertAnnotations(target, inputs)
+                result = try await scope.annotations.upsert(target, inputs)
             }
         }
         switch result {
@@ -111,13 +111,13 @@ struct AnnotationsAPI {
             guard let id = GlobalID(encoded: text) else { throw CinderError.unprocessable("Invalid cursor value") }
             cursor = id.rowID
         }
-        let store = api.store(context)
-        let project = try await store.resolveProject(try pathParameter(context, "project"))
-        let rows = try await store.annotations(
+        let scope = try api.scope(context)
+        let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+        let rows = try await scope.annotations.list(
             target, projectID: project.id, entityIDs: entityIDs, identifiers: identifiers,
             includeNames: includeNames.isEmpty ? nil : includeNames, excludeNames: query.strings("exclude_annotation_names"),
             atOrBeforeID: cursor, limit: limit + 1)
-        if rows.isEmpty, identifiers.isEmpty, try await !store.anyEntityExists(target, projectID: project.id, entityIDs: entityIDs) {
+        if rows.isEmpty, identifiers.isEmpty, try await !scope.annotations.anyEntityExists(target, projectID: project.id, entityIDs: entityIDs) {
             throw CinderError.notFound("None of the supplied \(idsParameter) exist in this project")
         }
         return pageResponse(rows, limit: limit, cursor: { GlobalID(target.nodeType, $0.id).encoded }) { Self.json($0, target) }
@@ -141,9 +141,9 @@ struct AnnotationsAPI {
             }
             return kind
         }
-        let store = api.store(context)
-        let project = try await store.resolveProject(try pathParameter(context, "project"))
-        try await store.deleteAnnotations(
+        let scope = try api.scope(context)
+        let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+        try await scope.annotations.delete(
             target, projectID: project.id,
             filter: AnnotationDeleteFilter(
                 name: query.string("name"), identifier: query.string("identifier"), annotatorKind: kind, createdFromMicros: start,
@@ -166,7 +166,7 @@ struct AnnotationsAPI {
         let input = AnnotationInput(
             entityID: entityID, name: "note", annotatorKind: .human, label: nil, score: nil, explanation: text, metadata: [:],
             identifier: identifier)
-        switch try await api.store(context).upsertAnnotations(target, [input]) {
+        switch try await (try api.scope(context)).annotations.upsert(target, [input]) {
         case .written(let ids):
             return jsonResponse(["data": ["id": .string(GlobalID(target.nodeType, ids[0]).encoded)]])
         case .missingEntities, .documentOutOfBounds:

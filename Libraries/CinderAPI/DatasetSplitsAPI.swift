@@ -13,17 +13,17 @@ struct DatasetSplitsAPI {
             let limit = try query.int("limit", default: 10, max: 1000)
             let cursor = try rowIDCursor(query.string("cursor"))
             let dataset = try await dataset(context)
-            let rows = try await api.store(context).datasetSplits(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).datasets.datasetSplits(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetSplit, $0.id).encoded }, Self.json)
         }
         router.post("/v1/datasets/:id/splits") { request, context in
             let body = try await JSONBody.fields(request, context)
             let name = try body.string("name", minLength: 1)
             let dataset = try await dataset(context)
-            let store = api.store(context)
-            let examples = try await exampleIDs(try body.optionalList("example_ids").map { _ in try body.stringList("example_ids") } ?? [], dataset, store)
+            let scope = try api.scope(context)
+            let examples = try await exampleIDs(try body.optionalList("example_ids").map { _ in try body.stringList("example_ids") } ?? [], dataset, scope)
             guard
-                let split = try await store.createDatasetSplit(
+                let split = try await scope.datasets.createDatasetSplit(
                     datasetID: dataset.id, name: name, description: try body.optionalString("description"),
                     color: try body.optionalString("color").map { text throws(CinderError) in try Self.color(text, body) },
                     metadata: .object(try body.dictionary("metadata") ?? [:]), exampleIDs: examples)
@@ -33,18 +33,18 @@ struct DatasetSplitsAPI {
         router.patch("/v1/datasets/:id/splits/:split") { request, context in
             let body = try await JSONBody.fields(request, context)
             let dataset = try await dataset(context)
-            let store = api.store(context)
+            let scope = try api.scope(context)
             let splitID = try Self.id(try pathParameter(context, "split"), NodeType.datasetSplit, "dataset split")
-            let add = try await exampleIDs(try body.optionalList("add_example_ids").map { _ in try body.stringList("add_example_ids") } ?? [], dataset, store)
+            let add = try await exampleIDs(try body.optionalList("add_example_ids").map { _ in try body.stringList("add_example_ids") } ?? [], dataset, scope)
             let remove = try await exampleIDs(
-                try body.optionalList("remove_example_ids").map { _ in try body.stringList("remove_example_ids") } ?? [], dataset, store)
+                try body.optionalList("remove_example_ids").map { _ in try body.stringList("remove_example_ids") } ?? [], dataset, scope)
             let change = DatasetSplitChange(
                 name: try body.optionalString("name"),
                 description: body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none,
                 color: try body.optionalString("color").map { text throws(CinderError) in try Self.color(text, body) },
                 metadata: try body.dictionary("metadata").map { .object($0) },
                 addExampleIDs: add, removeExampleIDs: remove)
-            switch try await store.updateDatasetSplit(datasetID: dataset.id, splitID: splitID, change: change) {
+            switch try await scope.datasets.updateDatasetSplit(datasetID: dataset.id, splitID: splitID, change: change) {
             case .updated(let split): return jsonResponse(["data": Self.json(split)])
             case .notFound: throw CinderError.notFound("Dataset split not found")
             case .nameTaken: throw CinderError(.conflict, "A dataset split named '\(change.name ?? "")' already exists")
@@ -53,7 +53,7 @@ struct DatasetSplitsAPI {
         router.delete("/v1/datasets/:id/splits/:split") { _, context in
             _ = try await dataset(context)
             let splitID = try Self.id(try pathParameter(context, "split"), NodeType.datasetSplit, "dataset split")
-            switch try await api.store(context).deleteDatasetSplit(id: splitID) {
+            switch try await (try api.scope(context)).datasets.deleteDatasetSplit(id: splitID) {
             case .deleted: return Response(status: .noContent)
             case .notFound: throw CinderError.notFound("Dataset split not found")
             case .usedByExperiments: throw CinderError(.conflict, "The dataset split is used by experiments and cannot be deleted")
@@ -67,20 +67,20 @@ struct DatasetSplitsAPI {
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let rows = try await api.store(context).datasetLabels(atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).datasets.datasetLabels(atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetLabel, $0.id).encoded }, Self.json)
         }
         router.post("/v1/dataset_labels") { request, context in
             let body = try await JSONBody.fields(request, context)
             let name = try body.string("name", minLength: 1)
             let color = try Self.color(body.string("color"), body)
-            guard let label = try await api.store(context).createDatasetLabel(name: name, description: try body.optionalString("description"), color: color)
+            guard let label = try await (try api.scope(context)).datasets.createDatasetLabel(name: name, description: try body.optionalString("description"), color: color)
             else { throw CinderError(.conflict, "A dataset label named '\(name)' already exists") }
             return jsonResponse(["data": Self.json(label)], status: .created)
         }
         router.get("/v1/dataset_labels/:label") { _, context in
             let id = try Self.id(try pathParameter(context, "label"), NodeType.datasetLabel, "dataset label")
-            guard let label = try await api.store(context).datasetLabels(ids: [id]).first else {
+            guard let label = try await (try api.scope(context)).datasets.datasetLabels(ids: [id]).first else {
                 throw CinderError.notFound("Dataset label not found")
             }
             return jsonResponse(["data": Self.json(label)])
@@ -93,7 +93,7 @@ struct DatasetSplitsAPI {
             let name = body.value("name") == nil ? nil : try body.string("name", minLength: 1)
             let color = body.value("color") == nil ? nil : try Self.color(body.string("color"), body)
             let description: String?? = body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none
-            switch try await api.store(context).updateDatasetLabel(id: id, name: name, description: description, color: color) {
+            switch try await (try api.scope(context)).datasets.updateDatasetLabel(id: id, name: name, description: description, color: color) {
             case .updated(let label): return jsonResponse(["data": Self.json(label)])
             case .notFound: throw CinderError.notFound("Dataset label not found")
             case .nameTaken: throw CinderError(.conflict, "A dataset label named '\(name ?? "")' already exists")
@@ -101,12 +101,12 @@ struct DatasetSplitsAPI {
         }
         router.delete("/v1/dataset_labels/:label") { _, context in
             let id = try Self.id(try pathParameter(context, "label"), NodeType.datasetLabel, "dataset label")
-            guard try await api.store(context).deleteDatasetLabel(id: id) else { throw CinderError.notFound("Dataset label not found") }
+            guard try await (try api.scope(context)).datasets.deleteDatasetLabel(id: id) else { throw CinderError.notFound("Dataset label not found") }
             return Response(status: .noContent)
         }
         router.get("/v1/datasets/:id/labels") { _, context in
             let dataset = try await dataset(context)
-            return jsonResponse(["data": .array(try await api.store(context).datasetLabels(datasetID: dataset.id).map(Self.json))])
+            return jsonResponse(["data": .array(try await (try api.scope(context)).datasets.datasetLabels(datasetID: dataset.id).map(Self.json))])
         }
         router.put("/v1/datasets/:id/labels") { request, context in
             let body = try await JSONBody.fields(request, context)
@@ -114,24 +114,24 @@ struct DatasetSplitsAPI {
                 try Self.id(text, NodeType.datasetLabel, "dataset label")
             }
             let dataset = try await dataset(context)
-            let store = api.store(context)
-            let labels = try await store.datasetLabels(ids: Array(Set(ids)))
+            let scope = try api.scope(context)
+            let labels = try await scope.datasets.datasetLabels(ids: Array(Set(ids)))
             guard labels.count == Set(ids).count else { throw CinderError.notFound("One or more dataset labels not found") }
-            try await store.setDatasetLabels(labels.map(\.id), on: dataset.id)
+            try await scope.datasets.setDatasetLabels(labels.map(\.id), on: dataset.id)
             return jsonResponse(["data": .array(labels.map(Self.json))])
         }
         router.put("/v1/datasets/:id/labels/:label") { _, context in
             let dataset = try await dataset(context)
             let id = try Self.id(try pathParameter(context, "label"), NodeType.datasetLabel, "dataset label")
-            let store = api.store(context)
-            guard let label = try await store.datasetLabels(ids: [id]).first else { throw CinderError.notFound("Dataset label not found") }
-            try await store.addDatasetLabels([label.id], to: dataset.id)
+            let scope = try api.scope(context)
+            guard let label = try await scope.datasets.datasetLabels(ids: [id]).first else { throw CinderError.notFound("Dataset label not found") }
+            try await scope.datasets.addDatasetLabels([label.id], to: dataset.id)
             return jsonResponse(["data": Self.json(label)])
         }
         router.delete("/v1/datasets/:id/labels/:label") { _, context in
             let dataset = try await dataset(context)
             let id = try Self.id(try pathParameter(context, "label"), NodeType.datasetLabel, "dataset label")
-            try await api.store(context).removeDatasetLabel(id, from: dataset.id)
+            try await (try api.scope(context)).datasets.removeDatasetLabel(id, from: dataset.id)
             return Response(status: .noContent)
         }
     }
@@ -140,17 +140,17 @@ struct DatasetSplitsAPI {
     func dataset(_ context: CinderRequestContext) async throws -> DatasetRow {
         let text = try pathParameter(context, "id")
         let id = GlobalID(encoded: text, type: NodeType.dataset)
-        guard let dataset = try await api.store(context).dataset(id: id?.rowID, name: id == nil ? text : nil) else {
+        guard let dataset = try await (try api.scope(context)).datasets.dataset(id: id?.rowID, name: id == nil ? text : nil) else {
             throw CinderError.notFound("Dataset '\(text)' not found")
         }
         return dataset
     }
 
     /// Example row ids from global ids or caller-given example ids; 404 when one is not the dataset's.
-    func exampleIDs(_ identifiers: [String], _ dataset: DatasetRow, _ store: TenantStore) async throws -> [Int64] {
+    func exampleIDs(_ identifiers: [String], _ dataset: DatasetRow, _ scope: TenantScope) async throws -> [Int64] {
         guard !identifiers.isEmpty else { return [] }
         let rowIDs = identifiers.compactMap { GlobalID(encoded: $0, type: NodeType.datasetExample)?.rowID }
-        let found = try await store.datasetExampleIDs(datasetID: dataset.id, rowIDs: rowIDs, externalIDs: identifiers)
+        let found = try await scope.datasets.datasetExampleIDs(datasetID: dataset.id, rowIDs: rowIDs, externalIDs: identifiers)
         guard found.count >= Set(identifiers).count else { throw CinderError.notFound("One or more dataset examples not found") }
         return found
     }

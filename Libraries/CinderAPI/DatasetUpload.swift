@@ -33,7 +33,7 @@ struct DatasetUpload {
             } else {
                 upload = try Self.parse(json: try await JSONBody.parse(request, context))
             }
-            switch try await api.store(context).uploadDataset(
+            switch try await (try api.scope(context)).datasets.uploadDataset(
                 name: upload.name, description: upload.description, action: upload.action, examples: upload.examples)
             {
             case .nameTaken:

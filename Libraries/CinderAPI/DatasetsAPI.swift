@@ -14,7 +14,7 @@ struct DatasetsAPI {
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 10)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let rows = try await api.store(context).datasets(named: query.string("name"), atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).datasets.datasets(named: query.string("name"), atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.dataset, $0.id).encoded }, Self.json)
         }
         router.get("/v1/datasets/:id") { _, context in
@@ -23,7 +23,7 @@ struct DatasetsAPI {
         }
         router.delete("/v1/datasets/:id") { _, context in
             let id = try Self.datasetRowID(try pathParameter(context, "id"), notFoundIfOtherType: false)
-            guard try await api.store(context).deleteDataset(id: id) else { throw CinderError.notFound("Dataset does not exist") }
+            guard try await (try api.scope(context)).datasets.deleteDataset(id: id) else { throw CinderError.notFound("Dataset does not exist") }
             return Response(status: .noContent)
         }
         router.get("/v1/datasets/:id/versions") { request, context in
@@ -37,7 +37,7 @@ struct DatasetsAPI {
                 }
                 cursor = id.rowID
             }
-            let rows = try await api.store(context).datasetVersions(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).datasets.datasetVersions(datasetID: dataset.id, atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.datasetVersion, $0.id).encoded }, Self.json)
         }
         router.get("/v1/datasets/:id/examples") { request, context in try await examples(request, context) }
@@ -52,7 +52,7 @@ struct DatasetsAPI {
     func dataset(_ context: CinderRequestContext, parameter: String = "id") async throws -> DatasetRow {
         let text = try pathParameter(context, parameter)
         let id = try Self.datasetRowID(text, notFoundIfOtherType: true)
-        guard let dataset = try await api.store(context).dataset(id: id) else {
+        guard let dataset = try await (try api.scope(context)).datasets.dataset(id: id) else {
             throw CinderError.notFound("Dataset with ID \(text) not found")
         }
         return dataset
@@ -96,7 +96,7 @@ struct DatasetsAPI {
     }
 
     /// The version named by `version_id`, or the latest; 404 when it is not one of the dataset's.
-    func version(_ query: QueryParameters, of dataset: DatasetRow, _ store: TenantStore) async throws -> DatasetVersionRow {
+    func version(_ query: QueryParameters, of dataset: DatasetRow, _ scope: TenantScope) async throws -> DatasetVersionRow {
         var versionID: Int64?
         if let text = query.string("version_id") {
             guard let id = GlobalID(encoded: text, type: NodeType.datasetVersion) else {
@@ -104,7 +104,7 @@ struct DatasetsAPI {
             }
             versionID = id.rowID
         }
-        guard let version = try await store.datasetVersion(datasetID: dataset.id, id: versionID) else {
+        guard let version = try await scope.datasets.datasetVersion(datasetID: dataset.id, id: versionID) else {
             throw CinderError.notFound(versionID == nil ? "Dataset has no versions." : "Dataset version not found")
         }
         return version
@@ -112,21 +112,21 @@ struct DatasetsAPI {
 
     func examples(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let query = QueryParameters(request)
-        let store = api.store(context)
+        let scope = try api.scope(context)
         let dataset = try await dataset(context)
-        let version = try await version(query, of: dataset, store)
+        let version = try await version(query, of: dataset, scope)
         let splitNames = query.strings("split").filter { !$0.isEmpty }
         var splits: [DatasetSplitRow]?
         if !splitNames.isEmpty {
             let ids = splitNames.compactMap { GlobalID(encoded: $0, type: NodeType.datasetSplit)?.rowID }
-            let found = try await store.datasetSplits(datasetID: dataset.id, ids: ids, names: splitNames)
+            let found = try await scope.datasets.datasetSplits(datasetID: dataset.id, ids: ids, names: splitNames)
             let known = Set(found.map(\.name)).union(found.map { GlobalID(NodeType.datasetSplit, $0.id).encoded })
             if let missing = splitNames.first(where: { !known.contains($0) }) {
                 throw CinderError.notFound("Dataset split '\(missing)' not found")
             }
             splits = found
         }
-        let rows = try await store.datasetExamples(datasetID: dataset.id, versionID: version.id, splitIDs: splits?.map(\.id))
+        let rows = try await scope.datasets.datasetExamples(datasetID: dataset.id, versionID: version.id, splitIDs: splits?.map(\.id))
         return jsonResponse([
             "data": [
                 "dataset_id": .string(GlobalID(NodeType.dataset, dataset.id).encoded),
@@ -151,17 +151,17 @@ struct DatasetsAPI {
     }
 
     func export(_ format: ExportFormat, _ request: Request, _ context: CinderRequestContext) async throws -> Response {
-        let store = api.store(context)
+        let scope = try api.scope(context)
         // Phoenix answers every export failure (unknown dataset or version) with 422.
         let dataset: DatasetRow
         let version: DatasetVersionRow
         do {
             dataset = try await self.dataset(context)
-            version = try await self.version(QueryParameters(request), of: dataset, store)
+            version = try await self.version(QueryParameters(request), of: dataset, scope)
         } catch let error as CinderError where error.code == .notFound {
             throw CinderError.unprocessable(error.message)
         }
-        let rows = try await store.datasetExamples(datasetID: dataset.id, versionID: version.id)
+        let rows = try await scope.datasets.datasetExamples(datasetID: dataset.id, versionID: version.id)
         var headers: HTTPFields = [
             .contentDisposition: "attachment; filename=\"\(dataset.name.replacingOccurrences(of: "\"", with: "'")).\(format == .csv ? "csv" : "jsonl")\""
         ]

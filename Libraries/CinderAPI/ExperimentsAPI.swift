@@ -19,25 +19,25 @@ struct ExperimentsAPI {
             guard let datasetID = GlobalID(encoded: try pathParameter(context, "id"), type: NodeType.dataset)?.rowID else {
                 throw CinderError.unprocessable("Invalid dataset ID")
             }
-            let store = api.store(context)
-            let rows = try await store.experiments(datasetID: datasetID, atOrBeforeID: cursor, limit: limit + 1)
+            let scope = try api.scope(context)
+            let rows = try await scope.experiments.experiments(datasetID: datasetID, atOrBeforeID: cursor, limit: limit + 1)
             // Experiments of one dataset mostly share a version: count each version's examples once.
             var counts: [[Int64]: Int64] = [:]
             for row in rows.prefix(limit) where counts[Self.countKey(row)] == nil {
-                counts[Self.countKey(row)] = try await exampleCount(of: row, store)
+                counts[Self.countKey(row)] = try await exampleCount(of: row, scope)
             }
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.experiment, $0.id).encoded }) {
                 Self.json($0, exampleCount: counts[Self.countKey($0)]!)
             }
         }
         router.get("/v1/experiments/:experiment") { _, context in
-            let store = api.store(context)
-            return jsonResponse(["data": try await json(try await experiment(context, store), store)])
+            let scope = try api.scope(context)
+            return jsonResponse(["data": try await json(try await experiment(context, scope), scope)])
         }
         router.patch("/v1/experiments/:experiment") { request, context in
             let body = try await JSONBody.fields(request, context)
-            let store = api.store(context)
-            let existing = try await experiment(context, store)
+            let scope = try api.scope(context)
+            let existing = try await experiment(context, scope)
             guard ["name", "description", "metadata"].contains(where: body.fields.keys.contains) else {
                 throw CinderError.unprocessable("At least one of name, description or metadata must be given")
             }
@@ -45,20 +45,20 @@ struct ExperimentsAPI {
             if body.fields["metadata"] == .null { throw CinderError.unprocessable("metadata cannot be null") }
             let description: String?? = body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none
             guard
-                let updated = try await store.updateExperiment(
+                let updated = try await scope.experiments.updateExperiment(
                     id: existing.id, name: try body.optionalString("name"), description: description,
                     metadata: try body.dictionary("metadata").map { .object($0) })
             else { throw Self.notFound }
-            return jsonResponse(["data": try await json(updated, store)])
+            return jsonResponse(["data": try await json(updated, scope)])
         }
         router.delete("/v1/experiments/:experiment") { request, context in
-            let store = api.store(context)
-            let existing = try await experiment(context, store)
-            guard let projectName = try await store.deleteExperiment(id: existing.id) else { throw Self.notFound }
+            let scope = try api.scope(context)
+            let existing = try await experiment(context, scope)
+            guard let projectName = try await scope.experiments.deleteExperiment(id: existing.id) else { throw Self.notFound }
             if try QueryParameters(request).bool("delete_project", default: false), let projectName,
-                let project = try await store.project(named: projectName)
+                let project = try await scope.projects.project(named: projectName)
             {
-                _ = try await store.deleteProject(id: project.id)
+                _ = try await scope.projects.delete(id: project.id)
             }
             return Response(status: .noContent)
         }
@@ -67,9 +67,9 @@ struct ExperimentsAPI {
             let query = QueryParameters(request)
             let limit: Int? = query.string("limit") == nil ? nil : try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let store = api.store(context)
-            let experiment = try await experiment(context, store)
-            let rows = try await store.experimentRuns(experimentID: experiment.id, atOrBeforeID: cursor, limit: limit.map { $0 + 1 })
+            let scope = try api.scope(context)
+            let experiment = try await experiment(context, scope)
+            let rows = try await scope.experiments.experimentRuns(experimentID: experiment.id, atOrBeforeID: cursor, limit: limit.map { $0 + 1 })
             let page = limit.map { Array(rows.prefix($0)) } ?? rows
             let next: JSONValue = limit.map { rows.count > $0 ? .string(GlobalID(NodeType.experimentRun, rows[$0].id).encoded) : .null } ?? .null
             return jsonResponse(["data": .array(page.map(Self.json)), "next_cursor": next])
@@ -80,26 +80,26 @@ struct ExperimentsAPI {
         }
         router.post("/v1/experiment_evaluations") { request, context in try await upsertEvaluation(request, context) }
         router.get("/v1/experiments/:experiment/tags") { _, context in
-            let store = api.store(context)
-            let experiment = try await experiment(context, store)
-            return jsonResponse(["data": .array(try await store.experimentTags(experimentID: experiment.id).map(Self.json))])
+            let scope = try api.scope(context)
+            let experiment = try await experiment(context, scope)
+            return jsonResponse(["data": .array(try await scope.experiments.experimentTags(experimentID: experiment.id).map(Self.json))])
         }
         router.post("/v1/experiments/:experiment/tags") { request, context in
             let body = try await JSONBody.fields(request, context)
             let name = try body.identifier("name")
-            let store = api.store(context)
-            let experiment = try await experiment(context, store)
-            let tag = try await store.setExperimentTag(
+            let scope = try api.scope(context)
+            let experiment = try await experiment(context, scope)
+            let tag = try await scope.experiments.setExperimentTag(
                 experimentID: experiment.id, datasetID: experiment.datasetID, name: name, description: try body.optionalString("description"))
             return jsonResponse(["data": Self.json(tag)])
         }
         router.delete("/v1/experiments/:experiment/tags/:tag") { _, context in
             let identifier = try pathParameter(context, "tag")
             guard !identifier.isEmpty else { throw CinderError.unprocessable("Invalid tag identifier") }
-            let store = api.store(context)
-            let experiment = try await experiment(context, store)
+            let scope = try api.scope(context)
+            let experiment = try await experiment(context, scope)
             let tagID = GlobalID(encoded: identifier, type: "ExperimentTag")?.rowID
-            try await store.removeExperimentTag(experimentID: experiment.id, tagID: tagID, name: tagID == nil ? identifier : nil)
+            try await scope.experiments.removeExperimentTag(experimentID: experiment.id, tagID: tagID, name: tagID == nil ? identifier : nil)
             return Response(status: .noContent)
         }
         router.get("/v1/experiments/:experiment/json") { _, context in try await export(context, csv: false) }
@@ -109,32 +109,32 @@ struct ExperimentsAPI {
     static let notFound = CinderError.notFound("Experiment not found")
     static let maxRepetitions = 10_000
 
-    func experiment(_ context: CinderRequestContext, _ store: TenantStore) async throws -> ExperimentRow {
+    func experiment(_ context: CinderRequestContext, _ scope: TenantScope) async throws -> ExperimentRow {
         let text = try pathParameter(context, "experiment")
         guard let id = GlobalID(encoded: text) else { throw CinderError.unprocessable("Invalid experiment ID: \(text)") }
-        guard id.typeName == NodeType.experiment, let experiment = try await store.experiment(id: id.rowID) else {
+        guard id.typeName == NodeType.experiment, let experiment = try await scope.experiments.experiment(id: id.rowID) else {
             throw CinderError.notFound("Experiment with ID \(text) not found")
         }
         return experiment
     }
 
     /// The examples an experiment runs over: its version's, narrowed to its splits when it has any.
-    func examples(of experiment: ExperimentRow, _ store: TenantStore) async throws -> [DatasetExampleRow] {
-        try await store.datasetExamples(
+    func examples(of experiment: ExperimentRow, _ scope: TenantScope) async throws -> [DatasetExampleRow] {
+        try await scope.datasets.datasetExamples(
             datasetID: experiment.datasetID, versionID: experiment.datasetVersionID,
             splitIDs: experiment.splitFilter)
     }
 
-    func exampleCount(of experiment: ExperimentRow, _ store: TenantStore) async throws -> Int64 {
-        try await store.datasetExampleCount(
+    func exampleCount(of experiment: ExperimentRow, _ scope: TenantScope) async throws -> Int64 {
+        try await scope.datasets.datasetExampleCount(
             datasetID: experiment.datasetID, versionID: experiment.datasetVersionID,
             splitIDs: experiment.splitFilter)
     }
 
     static func countKey(_ experiment: ExperimentRow) -> [Int64] { [experiment.datasetVersionID] + experiment.splitIDs }
 
-    func json(_ experiment: ExperimentRow, _ store: TenantStore) async throws -> JSONValue {
-        Self.json(experiment, exampleCount: try await exampleCount(of: experiment, store))
+    func json(_ experiment: ExperimentRow, _ scope: TenantScope) async throws -> JSONValue {
+        Self.json(experiment, exampleCount: try await exampleCount(of: experiment, scope))
     }
 
     static func json(_ experiment: ExperimentRow, exampleCount: Int64) -> JSONValue {
@@ -170,10 +170,10 @@ struct ExperimentsAPI {
 
     func create(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let body = try await JSONBody.fields(request, context)
-        let store = api.store(context)
+        let scope = try api.scope(context)
         let datasetText = try pathParameter(context, "id")
         guard let datasetID = GlobalID(encoded: datasetText, type: NodeType.dataset)?.rowID,
-            let dataset = try await store.dataset(id: datasetID)
+            let dataset = try await scope.datasets.dataset(id: datasetID)
         else { throw CinderError.notFound("Dataset with ID \(datasetText) does not exist") }
         var versionID: Int64?
         if let text = try body.optionalString("version_id") {
@@ -182,7 +182,7 @@ struct ExperimentsAPI {
             }
             versionID = id.rowID
         }
-        guard let version = try await store.datasetVersion(datasetID: dataset.id, id: versionID) else {
+        guard let version = try await scope.datasets.datasetVersion(datasetID: dataset.id, id: versionID) else {
             throw CinderError.notFound("DatasetVersion does not exist for dataset \(datasetText)")
         }
         let repetitions = try body.optionalInt("repetitions") ?? 1
@@ -199,16 +199,16 @@ struct ExperimentsAPI {
         if body.value("splits") != nil {
             let names = try body.stringList("splits")
             let ids = names.compactMap { GlobalID(encoded: $0, type: NodeType.datasetSplit)?.rowID }
-            let found = try await store.datasetSplits(datasetID: dataset.id, ids: ids, names: names)
+            let found = try await scope.datasets.datasetSplits(datasetID: dataset.id, ids: ids, names: names)
             guard found.count >= Set(names).count else { throw CinderError.notFound("One or more dataset splits not found") }
             splitIDs = found.map(\.id)
         }
         let projectName = "Experiment-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let name = try body.optionalString("name") ?? "experiment-\(Timestamp.iso8601(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))"
-        let experiment = try await store.createExperiment(
+        let experiment = try await scope.experiments.createExperiment(
             datasetID: dataset.id, versionID: version.id, name: name, description: try body.optionalString("description"),
             repetitions: repetitions, metadata: .object(try body.dictionary("metadata") ?? [:]), projectName: projectName, splitIDs: splitIDs)
-        return jsonResponse(["data": try await json(experiment, store)])
+        return jsonResponse(["data": try await json(experiment, scope)])
     }
 
     func recordRun(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
@@ -222,15 +222,15 @@ struct ExperimentsAPI {
         }
         let start = try QueryParameters.parseDatetime(try body.string("start_time"), location: ["body", "start_time"])
         let end = try QueryParameters.parseDatetime(try body.string("end_time"), location: ["body", "end_time"])
-        let store = api.store(context)
-        let experiment = try await experiment(context, store)
+        let scope = try api.scope(context)
+        let experiment = try await experiment(context, scope)
         guard let exampleID = GlobalID(encoded: exampleText, type: NodeType.datasetExample)?.rowID,
-            try await !store.datasetExampleIDs(datasetID: experiment.datasetID, rowIDs: [exampleID], externalIDs: []).isEmpty
+            try await !scope.datasets.datasetExampleIDs(datasetID: experiment.datasetID, rowIDs: [exampleID], externalIDs: []).isEmpty
         else { throw CinderError.notFound("Dataset example with ID \(exampleText) not found in the experiment's dataset") }
         let run = ExperimentRunInput(
             exampleID: exampleID, repetition: repetition, output: body.fields["output"] ?? .null, startMicros: start, endMicros: end,
             traceID: try body.optionalString("trace_id"), error: try body.optionalString("error"))
-        switch try await store.recordExperimentRun(experimentID: experiment.id, run) {
+        switch try await scope.experiments.recordExperimentRun(experimentID: experiment.id, run) {
         case .written(let id): return jsonResponse(["data": ["id": .string(GlobalID(NodeType.experimentRun, id).encoded)]])
         case .alreadySucceeded:
             throw CinderError(.conflict, "Experiment run already exists with a successful result and cannot be updated")
@@ -251,13 +251,13 @@ struct ExperimentsAPI {
             explanation: try result?.optionalString("explanation"), traceID: try body.optionalString("trace_id"),
             error: try body.optionalString("error"), metadata: .object(try body.dictionary("metadata") ?? [:]), startMicros: start,
             endMicros: end)
-        let store = api.store(context)
-        guard let runID = GlobalID(encoded: runText, type: NodeType.experimentRun)?.rowID, let run = try await store.experimentRun(id: runID) else {
+        let scope = try api.scope(context)
+        guard let runID = GlobalID(encoded: runText, type: NodeType.experimentRun)?.rowID, let run = try await scope.experiments.experimentRun(id: runID) else {
             throw CinderError.notFound("Experiment run with ID \(runText) not found")
         }
         var evaluation = input
         evaluation.runID = run.id
-        let id = try await store.upsertExperimentEvaluation(evaluation)
+        let id = try await scope.experiments.upsertExperimentEvaluation(evaluation)
         return jsonResponse(["data": ["id": .string(GlobalID(NodeType.experimentEvaluation, id).encoded)]])
     }
 
@@ -265,12 +265,12 @@ struct ExperimentsAPI {
         let query = QueryParameters(request)
         let limit = try query.int("limit", default: 50)
         let cursor = try rowIDCursor(query.string("cursor"))
-        let store = api.store(context)
-        let experiment = try await experiment(context, store)
-        let runs = try await store.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
+        let scope = try api.scope(context)
+        let experiment = try await experiment(context, scope)
+        let runs = try await scope.experiments.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
         let succeeded = Set(runs.filter { $0.error == nil }.map { "\($0.exampleID):\($0.repetition)" })
         var items: [(id: Int64, json: JSONValue)] = []
-        for example in try await examples(of: experiment, store) where cursor.map({ example.id >= $0 }) ?? true {
+        for example in try await examples(of: experiment, scope) where cursor.map({ example.id >= $0 }) ?? true {
             let missing = (1...experiment.repetitions).filter { !succeeded.contains("\(example.id):\($0)") }
             guard !missing.isEmpty else { continue }
             items.append(
@@ -286,12 +286,12 @@ struct ExperimentsAPI {
         let names = Array(Set(query.strings("evaluation_name").filter { !$0.isEmpty })).sorted()
         let limit = try query.int("limit", default: 50)
         let cursor = try rowIDCursor(query.string("cursor"))
-        let store = api.store(context)
-        let experiment = try await experiment(context, store)
+        let scope = try api.scope(context)
+        let experiment = try await experiment(context, scope)
         guard !names.isEmpty else { throw CinderError.badRequest("No evaluator names provided") }
-        let examples = Dictionary(uniqueKeysWithValues: try await examples(of: experiment, store).map { ($0.id, $0) })
-        let evaluations = try await store.experimentEvaluations(experimentID: experiment.id)
-        let runs = try await store.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
+        let examples = Dictionary(uniqueKeysWithValues: try await examples(of: experiment, scope).map { ($0.id, $0) })
+        let evaluations = try await scope.experiments.experimentEvaluations(experimentID: experiment.id)
+        let runs = try await scope.experiments.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
             .filter { run in run.error == nil && (cursor.map { run.id >= $0 } ?? true) }
             .sorted { $0.id < $1.id }
         var items: [(id: Int64, json: JSONValue)] = []
@@ -313,15 +313,15 @@ struct ExperimentsAPI {
 
     /// Every run with its example and evaluations, ordered by example and repetition.
     func export(_ context: CinderRequestContext, csv: Bool) async throws -> Response {
-        let store = api.store(context)
-        let experiment = try await experiment(context, store)
-        let runs = try await store.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
+        let scope = try api.scope(context)
+        let experiment = try await experiment(context, scope)
+        let runs = try await scope.experiments.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
             .sorted { ($0.exampleID, $0.repetition) < ($1.exampleID, $1.repetition) }
         guard !runs.isEmpty else { throw CinderError.notFound("Experiment has no runs") }
         let examples = Dictionary(
-            uniqueKeysWithValues: try await store.datasetExamples(datasetID: experiment.datasetID, versionID: experiment.datasetVersionID)
+            uniqueKeysWithValues: try await scope.datasets.datasetExamples(datasetID: experiment.datasetID, versionID: experiment.datasetVersionID)
                 .map { ($0.id, $0) })
-        let evaluations = try await store.experimentEvaluations(experimentID: experiment.id)
+        let evaluations = try await scope.experiments.experimentEvaluations(experimentID: experiment.id)
         let safeName = experiment.name.replacingOccurrences(of: "\"", with: "'")
         if csv {
             let text = Self.csv(runs, examples, evaluations)

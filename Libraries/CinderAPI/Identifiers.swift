@@ -43,9 +43,9 @@ func rowIDCursor(_ cursor: String?) throws(CinderError) -> Int64? {
     return id.rowID
 }
 
-extension TenantStore {
+extension ProjectRepository {
     /// A project by global id or, failing that, by name (Phoenix's rule), with Phoenix's 404 texts.
-    func resolveProject(_ identifier: String) async throws -> ProjectRow {
+    func resolve(_ identifier: String) async throws -> ProjectRow {
         if let id = GlobalID(encoded: identifier, type: NodeType.project) {
             guard let project = try await project(id: id.rowID) else {
                 throw CinderError.notFound("Project with ID \(identifier) not found")

@@ -23,8 +23,9 @@ public struct PhoenixAPI: Sendable {
         self.spanQueue = spanQueue
     }
 
-    func store(_ context: CinderRequestContext) -> TenantStore {
-        database.scoped(to: context.organizationID, logger: context.logger)
+    /// The caller's organization, from the access the authentication middleware resolved.
+    func scope(_ context: CinderRequestContext) throws -> TenantScope {
+        database.tenant(try context.requireAccess(), logger: context.logger)
     }
 
     public func addRoutes(to router: Router<CinderRequestContext>) {

@@ -11,18 +11,18 @@ struct ProjectsAPI {
         router.get("/v1/projects") { request, context in try await list(request, context) }
         router.post("/v1/projects") { request, context in try await create(request, context) }
         router.get("/v1/projects/:project") { _, context in
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
             return jsonResponse(["data": Self.json(project)])
         }
         router.put("/v1/projects/:project") { request, context in try await update(request, context) }
         router.delete("/v1/projects/:project") { _, context in
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
             if project.name == ProjectDefaults.name {
                 throw CinderError(.forbidden, "The default project cannot be deleted")
             }
-            _ = try await store.deleteProject(id: project.id)
+            _ = try await scope.projects.delete(id: project.id)
             return Response(status: .noContent)
         }
     }
@@ -35,7 +35,7 @@ struct ProjectsAPI {
         let query = QueryParameters(request)
         let limit = try query.int("limit", default: 100)
         let cursor = try rowIDCursor(query.string("cursor"))
-        let rows = try await api.store(context).listProjects(
+        let rows = try await (try api.scope(context)).projects.list(
             atOrBeforeID: cursor, limit: limit + 1, nameContains: query.string("name_contains"),
             includeExperimentProjects: try query.bool("include_experiment_projects", default: false))
         return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.project, $0.id).encoded }, Self.json)
@@ -46,7 +46,7 @@ struct ProjectsAPI {
         let fields = BodyFields(body)
         let name = try fields.string("name", minLength: 1)
         let description = try fields.optionalString("description")
-        guard let project = try await api.store(context).createProject(name: name, description: description) else {
+        guard let project = try await (try api.scope(context)).projects.create(name: name, description: description) else {
             throw CinderError(.conflict, "A project named '\(name)' already exists")
         }
         return jsonResponse(["data": Self.json(project)])
@@ -54,13 +54,13 @@ struct ProjectsAPI {
 
     func update(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let body = try await JSONBody.object(request, context)
-        let store = api.store(context)
-        let project = try await store.resolveProject(try pathParameter(context, "project"))
+        let scope = try api.scope(context)
+        let project = try await scope.projects.resolve(try pathParameter(context, "project"))
         // Names never change; a null or absent description leaves it as it is.
         guard let description = try BodyFields(body).optionalString("description") else {
             return jsonResponse(["data": Self.json(project)])
         }
-        guard let updated = try await store.updateProject(id: project.id, description: description) else {
+        guard let updated = try await scope.projects.update(id: project.id, description: description) else {
             throw CinderError.notFound("Project with ID \(GlobalID(NodeType.project, project.id).encoded) not found")
         }
         return jsonResponse(["data": Self.json(updated)])

@@ -16,7 +16,7 @@ struct PromptsAPI {
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let rows = try await api.store(context).prompts(atOrBeforeID: cursor, limit: limit + 1)
+            let rows = try await (try api.scope(context)).prompts.prompts(atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.promptType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompts") { request, context in
@@ -25,16 +25,16 @@ struct PromptsAPI {
             let prompt = try body.requiredObject("prompt")
             let name = try prompt.identifier("name")
             let version = try PromptVersionSchema.parse(try body.requiredObject("version"))
-            let store = api.store(context)
+            let scope = try api.scope(context)
             var source: Int64?
             if let text = try prompt.optionalString("source_prompt_id") {
-                guard let id = GlobalID(encoded: text, type: Self.promptType)?.rowID, let row = try await store.prompt(id: id, name: nil) else {
+                guard let id = GlobalID(encoded: text, type: Self.promptType)?.rowID, let row = try await scope.prompts.prompt(id: id, name: nil) else {
                     throw CinderError.notFound("Source prompt \(text) not found")
                 }
                 source = row.id
             }
             guard
-                let row = try await store.addPromptVersion(
+                let row = try await scope.prompts.addPromptVersion(
                     promptID: nil,
                     newPrompt: (name, try prompt.optionalString("description"), .object(try prompt.dictionary("metadata") ?? [:]), source),
                     version)
@@ -45,9 +45,9 @@ struct PromptsAPI {
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            let rows = try await store.promptVersions(promptID: prompt.id, atOrBeforeID: cursor, limit: limit + 1)
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            let rows = try await scope.prompts.promptVersions(promptID: prompt.id, atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.versionType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompts/:prompt/versions") { request, context in
@@ -56,26 +56,26 @@ struct PromptsAPI {
             let tags = try (body.value("tags") == nil ? [] : body.objects("tags")).map { tag throws(CinderError) in
                 (name: try tag.identifier("name"), description: try tag.optionalString("description"))
             }
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            guard let row = try await store.addPromptVersion(promptID: prompt.id, newPrompt: nil, version, tags: tags) else {
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            guard let row = try await scope.prompts.addPromptVersion(promptID: prompt.id, newPrompt: nil, version, tags: tags) else {
                 throw Self.promptNotFound(try pathParameter(context, "prompt"))
             }
             return jsonResponse(["data": Self.json(row)], status: .created)
         }
         router.get("/v1/prompts/:prompt/latest") { _, context in
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            guard let row = try await store.promptVersions(promptID: prompt.id, atOrBeforeID: nil, limit: 1).first else {
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            guard let row = try await scope.prompts.promptVersions(promptID: prompt.id, atOrBeforeID: nil, limit: 1).first else {
                 throw CinderError.notFound("Prompt \(prompt.name) has no versions")
             }
             return jsonResponse(["data": Self.json(row)])
         }
         router.get("/v1/prompts/:prompt/tags/:tag") { _, context in
             let tag = try Self.identifier(try pathParameter(context, "tag"), "tag_name")
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            guard let row = try await store.promptVersion(promptID: prompt.id, tag: tag) else {
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            guard let row = try await scope.prompts.promptVersion(promptID: prompt.id, tag: tag) else {
                 throw CinderError.notFound("Prompt version with tag \(tag) not found")
             }
             return jsonResponse(["data": Self.json(row)])
@@ -85,44 +85,44 @@ struct PromptsAPI {
             if body.fields["metadata"] == .null { throw CinderError.unprocessable("metadata cannot be null") }
             let description: String?? = body.fields.keys.contains("description") ? .some(try body.optionalString("description")) : .none
             let metadata = try body.dictionary("metadata").map { JSONValue.object($0) }
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            guard let updated = try await store.updatePrompt(id: prompt.id, description: description, metadata: metadata) else {
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            guard let updated = try await scope.prompts.updatePrompt(id: prompt.id, description: description, metadata: metadata) else {
                 throw Self.promptNotFound(prompt.name)
             }
             return jsonResponse(["data": Self.json(updated)])
         }
         router.delete("/v1/prompts/:prompt") { _, context in
-            let store = api.store(context)
-            let prompt = try await prompt(context, store)
-            _ = try await store.deletePrompt(id: prompt.id)
+            let scope = try api.scope(context)
+            let prompt = try await prompt(context, scope)
+            _ = try await scope.prompts.deletePrompt(id: prompt.id)
             return Response(status: .noContent)
         }
         router.get("/v1/prompt_versions/:version") { _, context in
-            jsonResponse(["data": Self.json(try await version(context, api.store(context)))])
+            jsonResponse(["data": Self.json(try await version(context, (try api.scope(context))))])
         }
         router.get("/v1/prompt_versions/:version/tags") { request, context in
             let query = QueryParameters(request)
             let limit = try query.int("limit", default: 100)
             let cursor = try rowIDCursor(query.string("cursor"))
-            let store = api.store(context)
-            let version = try await version(context, store)
-            let rows = try await store.promptVersionTags(versionID: version.id, atOrBeforeID: cursor, limit: limit + 1)
+            let scope = try api.scope(context)
+            let version = try await version(context, scope)
+            let rows = try await scope.prompts.promptVersionTags(versionID: version.id, atOrBeforeID: cursor, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(Self.tagType, $0.id).encoded }, Self.json)
         }
         router.post("/v1/prompt_versions/:version/tags") { request, context in
             let body = try await JSONBody.fields(request, context)
             let name = try body.identifier("name")
-            let store = api.store(context)
-            let version = try await version(context, store)
-            try await store.tagPromptVersion(version, name: name, description: try body.optionalString("description"))
+            let scope = try api.scope(context)
+            let version = try await version(context, scope)
+            try await scope.prompts.tagPromptVersion(version, name: name, description: try body.optionalString("description"))
             return Response(status: .noContent)
         }
         router.delete("/v1/prompt_versions/:version/tags/:tag") { _, context in
             let tag = try Self.identifier(try pathParameter(context, "tag"), "tag_name")
-            let store = api.store(context)
-            let version = try await version(context, store)
-            guard try await store.untagPromptVersion(version, name: tag) else {
+            let scope = try api.scope(context)
+            let version = try await version(context, scope)
+            guard try await scope.prompts.untagPromptVersion(version, name: tag) else {
                 throw CinderError.notFound("Tag \(tag) not found on this prompt version")
             }
             return Response(status: .noContent)
@@ -137,7 +137,7 @@ struct PromptsAPI {
     }
 
     /// The path's prompt, by global id or name (which must be a valid identifier).
-    func prompt(_ context: CinderRequestContext, _ store: TenantStore) async throws -> PromptRow {
+    func prompt(_ context: CinderRequestContext, _ scope: TenantScope) async throws -> PromptRow {
         let text = try pathParameter(context, "prompt")
         let id = GlobalID(encoded: text, type: Self.promptType)
         if id == nil {
@@ -147,16 +147,16 @@ struct PromptsAPI {
                 throw CinderError.unprocessable("Invalid prompt identifier: \(text)")
             }
         }
-        guard let prompt = try await store.prompt(id: id?.rowID, name: id == nil ? text : nil) else { throw Self.promptNotFound(text) }
+        guard let prompt = try await scope.prompts.prompt(id: id?.rowID, name: id == nil ? text : nil) else { throw Self.promptNotFound(text) }
         return prompt
     }
 
-    func version(_ context: CinderRequestContext, _ store: TenantStore) async throws -> PromptVersionRow {
+    func version(_ context: CinderRequestContext, _ scope: TenantScope) async throws -> PromptVersionRow {
         let text = try pathParameter(context, "version")
         guard let id = GlobalID(encoded: text, type: Self.versionType) else {
             throw CinderError.unprocessable("Invalid prompt version ID: \(text)")
         }
-        guard let version = try await store.promptVersion(id: id.rowID) else { throw CinderError.notFound("Prompt version \(text) not found") }
+        guard let version = try await scope.prompts.promptVersion(id: id.rowID) else { throw CinderError.notFound("Prompt version \(text) not found") }
         return version
     }
 

@@ -16,15 +16,15 @@ struct SessionsAPI {
             if let expression = query.string("filter"), !expression.trimmingCharacters(in: .whitespaces).isEmpty {
                 throw CinderError.badRequest("unsupported session filter expression `\(expression)`: session filters are not supported yet")
             }
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            let rows = try await store.sessions(projectID: project.id, afterID: cursor, order: order, limit: limit + 1)
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            let rows = try await scope.sessions.sessions(projectID: project.id, afterID: cursor, order: order, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.session, $0.id).encoded }, Self.json)
         }
         router.get("/v1/sessions/:session") { _, context in
             let identifier = try pathParameter(context, "session")
             let id = GlobalID(encoded: identifier, type: NodeType.session)
-            guard let session = try await api.store(context).session(rowID: id?.rowID, sessionID: id == nil ? identifier : nil) else {
+            guard let session = try await (try api.scope(context)).sessions.session(rowID: id?.rowID, sessionID: id == nil ? identifier : nil) else {
                 throw CinderError.notFound(
                     id == nil ? "Session with session_id \(identifier) not found" : "Session with ID \(identifier) not found")
             }
@@ -33,7 +33,7 @@ struct SessionsAPI {
         router.delete("/v1/sessions/:session") { _, context in
             let identifier = try pathParameter(context, "session")
             let id = GlobalID(encoded: identifier, type: NodeType.session)
-            let deleted = try await api.store(context).deleteSessions(
+            let deleted = try await (try api.scope(context)).sessions.delete(
                 rowIDs: id.map { [$0.rowID] } ?? [], sessionIDs: id == nil ? [identifier] : [])
             guard deleted > 0 else {
                 throw CinderError.notFound(
@@ -51,7 +51,7 @@ struct SessionsAPI {
                 throw CinderError.unprocessable(
                     "All identifiers must be the same type: either all GlobalIDs or all session_id strings.")
             }
-            try await api.store(context).deleteSessions(
+            try await (try api.scope(context)).sessions.delete(
                 rowIDs: ids.compactMap { $0?.rowID }, sessionIDs: globalCount == 0 ? identifiers : [])
             return Response(status: .noContent)
         }

@@ -86,13 +86,13 @@ struct SpanDataFrameAPI {
             }
         }
 
-        let store = api.store(context)
-        guard let project = try await store.project(named: projectName) else {
+        let scope = try api.scope(context)
+        guard let project = try await scope.projects.project(named: projectName) else {
             throw CinderError.notFound("Project with name \(projectName) not found")
         }
         var parts: [String] = []
         for query in queries {
-            let spans = try await matchingSpans(store, project: project.id, filter: filter, condition: query.condition, limit: limit)
+            let spans = try await matchingSpans(scope, project: project.id, filter: filter, condition: query.condition, limit: limit)
             parts.append(DataFrameJSON.encode(rows: spans, query: query))
         }
         let boundary = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
@@ -109,7 +109,7 @@ struct SpanDataFrameAPI {
     /// Newest first. Without a condition the database applies the limit; with one, pages are scanned
     /// and the condition evaluated here until the limit is reached.
     func matchingSpans(
-        _ store: TenantStore, project: Int64, filter: SpanFilter, condition: SpanFilterCondition?, limit: Int?
+        _ scope: TenantScope, project: Int64, filter: SpanFilter, condition: SpanFilterCondition?, limit: Int?
     ) async throws -> [(SpanRow, JSONValue)] {
         var filter = filter
         var out: [(SpanRow, JSONValue)] = []
@@ -118,7 +118,7 @@ struct SpanDataFrameAPI {
         let pageSize = 1000
         while true {
             let want = condition == nil ? min(pageSize, (limit ?? Int.max) - out.count) : pageSize
-            let rows = try await store.spans(projectID: project, filter: filter, limit: want + 1)
+            let rows = try await scope.spans.spans(projectID: project, filter: filter, limit: want + 1)
             for row in rows.prefix(want) {
                 let attributes = (try? JSONValue(parsing: row.attributesJSON)) ?? .object([:])
                 if condition?.matches(row, attributes: attributes) ?? true {

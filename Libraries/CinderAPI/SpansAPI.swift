@@ -17,13 +17,13 @@ struct SpansAPI {
         router.post("/v1/projects/:project/spans") { request, context in try await create(request, context) }
         router.delete("/v1/spans/:span") { _, context in
             let identifier = try pathParameter(context, "span")
-            let store = api.store(context)
+            let scope = try api.scope(context)
             if let id = GlobalID(encoded: identifier, type: NodeType.span) {
-                guard try await store.deleteSpan(rowID: id.rowID, spanID: nil) else {
+                guard try await scope.spans.deleteSpan(rowID: id.rowID, spanID: nil) else {
                     throw CinderError.notFound("Span with relay ID '\(identifier)' not found")
                 }
             } else {
-                guard try await store.deleteSpan(rowID: nil, spanID: identifier) else {
+                guard try await scope.spans.deleteSpan(rowID: nil, spanID: identifier) else {
                     throw CinderError.notFound("Span with span_id '\(identifier)' not found")
                 }
             }
@@ -63,9 +63,9 @@ struct SpansAPI {
                 filter.cursor = .startTime(micros: micros, id: rowID)
             }
         }
-        let store = api.store(context)
-        let project = try await store.resolveProject(try pathParameter(context, "project"))
-        let rows = try await store.spans(projectID: project.id, filter: filter, limit: limit + 1)
+        let scope = try api.scope(context)
+        let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+        let rows = try await scope.spans.spans(projectID: project.id, filter: filter, limit: limit + 1)
         var next: JSONValue = .null
         if rows.count > limit {
             let extra = rows[limit]
@@ -123,7 +123,7 @@ struct SpansAPI {
         let identifier = try pathParameter(context, "project")
         var projectName = identifier
         if let id = GlobalID(encoded: identifier, type: NodeType.project) {
-            guard let project = try await api.store(context).project(id: id.rowID) else {
+            guard let project = try await (try api.scope(context)).projects.project(id: id.rowID) else {
                 throw CinderError.notFound("Project with ID \(identifier) not found")
             }
             projectName = project.name
@@ -142,7 +142,7 @@ struct SpansAPI {
             spans.append(span)
         }
         // All or nothing: spans already stored are reported, and nothing is queued.
-        let existing = try await api.store(context).existingSpanIDs(spans.map(\.spanID))
+        let existing = try await (try api.scope(context)).spans.existingSpanIDs(spans.map(\.spanID))
         if !existing.isEmpty {
             let duplicates: [JSONValue] = spans.filter { existing.contains($0.spanID) }.map {
                 ["span_id": .string($0.spanID), "trace_id": .string($0.traceID)]
@@ -158,7 +158,7 @@ struct SpansAPI {
         guard let queue = api.spanQueue else {
             throw CinderError(.unavailable, "Span ingestion is not enabled on this server")
         }
-        try await queue.publish([ProjectSpans(organizationID: context.organizationID, projectName: projectName, spans: spans)])
+        try await queue.publish([ProjectSpans(organizationID: try context.requireWriteAccess().organization, projectName: projectName, spans: spans)])
         return jsonResponse(
             ["total_received": .int(Int64(spans.count)), "total_queued": .int(Int64(spans.count))], status: .accepted)
     }

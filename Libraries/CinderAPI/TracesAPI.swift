@@ -14,20 +14,20 @@ struct TracesAPI {
             let start = try query.datetime("start_time", required: true)!
             let end = try query.datetime("end_time", required: true)!
             guard start < end else { throw CinderError.unprocessable("`start_time` must be strictly earlier than `end_time`.") }
-            let store = api.store(context)
-            let project = try await store.resolveProject(try pathParameter(context, "project"))
-            try await store.deleteTraces(projectID: project.id, startMicros: start, endMicros: end)
+            let scope = try api.scope(context)
+            let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+            try await scope.spans.deleteTraces(projectID: project.id, startMicros: start, endMicros: end)
             return Response(status: .noContent)
         }
         router.delete("/v1/traces/:trace") { _, context in
             let identifier = try pathParameter(context, "trace")
-            let store = api.store(context)
+            let scope = try api.scope(context)
             if let id = GlobalID(encoded: identifier, type: NodeType.trace) {
-                guard try await store.deleteTrace(rowID: id.rowID, traceID: nil) else {
+                guard try await scope.spans.deleteTrace(rowID: id.rowID, traceID: nil) else {
                     throw CinderError.notFound("Trace with relay ID '\(identifier)' not found")
                 }
             } else {
-                guard try await store.deleteTrace(rowID: nil, traceID: identifier) else {
+                guard try await scope.spans.deleteTrace(rowID: nil, traceID: identifier) else {
                     throw CinderError.notFound("Trace with trace_id '\(identifier)' not found")
                 }
             }
@@ -66,9 +66,9 @@ struct TracesAPI {
             default: throw CinderError.unprocessable("Invalid cursor")
             }
         }
-        let store = api.store(context)
-        let project = try await store.resolveProject(try pathParameter(context, "project"))
-        let rows = try await store.traces(projectID: project.id, filter: filter, limit: limit + 1)
+        let scope = try api.scope(context)
+        let project = try await scope.projects.resolve(try pathParameter(context, "project"))
+        let rows = try await scope.spans.traces(projectID: project.id, filter: filter, limit: limit + 1)
         let page = Array(rows.prefix(limit))
         var next: JSONValue = .null
         // Trace cursors point at the last row of this page (Phoenix's convention for this endpoint).
@@ -79,7 +79,7 @@ struct TracesAPI {
         }
         var spansByTrace: [Int64: [JSONValue]] = [:]
         if includeSpans {
-            for span in try await store.spans(traceRowIDs: page.map(\.id)) {
+            for span in try await scope.spans.spans(traceRowIDs: page.map(\.id)) {
                 spansByTrace[span.traceRowID, default: []].append([
                     "id": GlobalID.span(span.id), "span_id": .string(span.spanID),
                     "parent_id": span.parentID.map { .string($0) } ?? .null, "name": .string(span.name),
@@ -109,12 +109,12 @@ struct TracesAPI {
                 input: nil)
         }
         let destinationIdentifier = try BodyFields(body).string("destination_project_identifier")
-        let store = api.store(context)
-        let destination = try await store.resolveProject(destinationIdentifier)
+        let scope = try api.scope(context)
+        let destination = try await scope.projects.resolve(destinationIdentifier)
         var rows: [TraceRow] = []
         for identifier in identifiers {
             let id = GlobalID(encoded: identifier, type: NodeType.trace)
-            guard let row = try await store.trace(rowID: id?.rowID, traceID: id == nil ? identifier : nil) else {
+            guard let row = try await scope.spans.trace(rowID: id?.rowID, traceID: id == nil ? identifier : nil) else {
                 throw CinderError.notFound("One or more traces not found")
             }
             rows.append(row)
@@ -122,7 +122,7 @@ struct TracesAPI {
         guard Set(rows.map(\.projectID)).count <= 1 else {
             throw CinderError.unprocessable("Cannot transfer traces from multiple projects")
         }
-        let moved = try await store.transferTraces(rowIDs: Array(Set(rows.map(\.id))), toProjectID: destination.id)
+        let moved = try await scope.spans.transferTraces(rowIDs: Array(Set(rows.map(\.id))), toProjectID: destination.id)
         return jsonResponse([
             "data": ["transferred_trace_count": .int(Int64(moved)), "destination_project_id": GlobalID.project(destination.id)]
         ])

@@ -78,27 +78,37 @@ public enum CinderBuilder {
                 configuration: .init(directory: configuration.workingDirectory + "/postgres"), logger: logger)
             try cluster.start()
             services.append(LocalPostgresService(cluster: cluster))
-            database = DatabaseURL(username: "postgres", database: cluster.configuration.database, socketDirectory: cluster.socketDirectory)
+            // The cluster's superuser owns the schema and migrates it; Cinder serves as a role of its own,
+            // which row-level security holds (a superuser would bypass it).
+            let owner = DatabaseURL(username: "postgres", database: cluster.configuration.database, socketDirectory: cluster.socketDirectory)
+            try await withConnection(owner, logger: logger) { connection in
+                try await DatabaseRoles.createServiceRole(LocalPostgresCluster.serviceRole, on: connection, logger: logger)
+            }
+            var service = owner
+            service.username = LocalPostgresCluster.serviceRole
+            return try await compose(configuration, database: service, owner: owner, ingestion: true, services: services, logger: logger)
         }
-        return try await compose(configuration, database: database, ingestion: true, services: services, logger: logger)
+        let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
+        return try await compose(configuration, database: database, owner: owner, ingestion: true, services: services, logger: logger)
     }
 
     /// `cinder-api`: the REST API against an existing database (spans sent through the REST API are
     /// written directly; OTLP ingestion belongs to the collector and writer).
     public static func apiServer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
         let url = try configuration.requireDatabaseURL(for: "cinder-api")
-        return try await compose(configuration, database: url, ingestion: false, services: [], logger: logger)
+        let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
+        return try await compose(configuration, database: url, owner: owner, ingestion: false, services: [], logger: logger)
     }
 
     static func compose(
-        _ configuration: CinderConfiguration, database url: DatabaseURL, ingestion: Bool, services initial: [any Service],
+        _ configuration: CinderConfiguration, database url: DatabaseURL, owner: DatabaseURL?, ingestion: Bool, services initial: [any Service],
         logger: Logger
     ) async throws -> CinderServer {
         var services = initial
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
 
-        let client = try await migratedClient(url, configuration: configuration, logger: logger)
+        let client = try await migratedClient(url, owner: owner, configuration: configuration, logger: logger)
         services.append(client)
         let replicas = try readReplicas(configuration, metrics: metrics, logger: logger)
         if let replicas {
@@ -108,7 +118,7 @@ public enum CinderBuilder {
         let db = Database(primary: client, replicas: replicas)
 
         let queue = InProcessSpanQueue(
-            store: SpanIngestStore(client: client, logger: logger),
+            store: SpanIngestStore(database: db, logger: logger),
             configuration: .init(
                 acknowledgement: configuration.acknowledgement, capacitySpans: configuration.maxSpansQueueSize, maxBatchSpans: configuration.maxBatchSpans,
                 writers: configuration.writers),
@@ -118,8 +128,9 @@ public enum CinderBuilder {
         let router = Router(context: CinderRequestContext.self)
         // Outermost first: the version header goes on error responses too.
         router.add(middleware: PhoenixVersionHeaderMiddleware())
-        router.add(middleware: ErrorMiddleware(translate: DatabaseErrors.apiError))
+        router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
+        router.add(middleware: LocalAccessMiddleware())
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue).addRoutes(to: router)
@@ -154,12 +165,38 @@ public enum CinderBuilder {
         return ReadReplicas(replicas: replicas, logger: logger, metrics: metrics)
     }
 
-    /// The pool a service uses, after the migrations ran.
-    static func migratedClient(_ url: DatabaseURL, configuration: CinderConfiguration, logger: Logger) async throws -> PostgresClient {
-        try await migrate(url, logger: logger)
+    /// The pool a service uses, after the migrations ran on the owner's connection (the service's own
+    /// when no owner is configured). Refuses, with auth on, a service role that row-level security
+    /// does not hold: it would see every organization's rows.
+    static func migratedClient(
+        _ url: DatabaseURL, owner: DatabaseURL?, configuration: CinderConfiguration, logger: Logger
+    ) async throws -> PostgresClient {
+        let serviceRole = owner.flatMap { $0.username == url.username ? nil : url.username }
+        try await withConnection(owner ?? url, logger: logger) { connection in
+            try await Migrations.migrate(connection, serviceRole: serviceRole, logger: logger)
+        }
+        let privileges = try await withConnection(url, logger: logger) { try await DatabaseRoles.privileges($0, logger: logger) }
+        try checkServiceRole(privileges, authEnabled: configuration.authEnabled, logger: logger)
         var clientConfiguration = url.clientConfiguration()
         clientConfiguration.options.maximumConnections = configuration.databasePoolSize
         return PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    static func checkServiceRole(_ privileges: DatabaseRoles.Privileges, authEnabled: Bool, logger: Logger) throws {
+        let metadata: Logger.Metadata = ["cinder.database.role": "\(privileges.role)"]
+        if !privileges.isHeldByRowSecurity {
+            let problem = "database role '\(privileges.role)' is \(privileges.superuser ? "a superuser" : "allowed to bypass row-level security")"
+            if authEnabled {
+                throw CinderConfiguration.Invalid(
+                    description: "\(problem): with PHOENIX_ENABLE_AUTH Cinder serves organizations only as a role that row-level security holds; "
+                        + "connect PHOENIX_SQL_DATABASE_URL as the service role and give the owner's URL in CINDER_MIGRATION_DATABASE_URL (see README)")
+            }
+            logger.warning("\(problem): row-level security does not apply to it", metadata: metadata)
+        } else if privileges.ownedTables > 0 {
+            logger.notice(
+                "the service connects as the schema's owner; set CINDER_MIGRATION_DATABASE_URL to migrate as another role (see README)",
+                metadata: metadata)
+        }
     }
 
     /// nil when the database answers a query now.
@@ -172,17 +209,19 @@ public enum CinderBuilder {
         }
     }
 
-    /// Migrations run on a dedicated connection before any service starts.
-    static func migrate(_ url: DatabaseURL, logger: Logger) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+    /// A dedicated connection for set-up work before any service starts.
+    static func withConnection<T: Sendable>(
+        _ url: DatabaseURL, logger: Logger, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0, logger: logger)
         do {
-            try await Migrations.migrate(connection, logger: logger)
+            let value = try await body(connection)
+            try await connection.close()
+            return value
         } catch {
             try? await connection.close()
             throw error
         }
-        try await connection.close()
     }
 }
 

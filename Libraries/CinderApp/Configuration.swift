@@ -13,6 +13,8 @@ public struct CinderConfiguration: Sendable {
     public var workingDirectory: String
     /// nil: run a private PostgreSQL cluster under the working directory.
     public var databaseURL: String?
+    /// The schema owner's connection for migrations; nil: migrate on `databaseURL`'s.
+    public var migrationDatabaseURL: String?
     /// Streaming replicas of the database for reads (cinder-api and cinder serve).
     public var databaseReadURLs: [String] = []
     public var maxSpansQueueSize = 20_000
@@ -35,6 +37,8 @@ public struct CinderConfiguration: Sendable {
     public var writerAdminPort = 9464
     public var writerBatchMillis = 100
     public var writerWriteTimeoutMillis = 15_000
+    /// `PHOENIX_ENABLE_AUTH`: every route needs a credential, and every credential one organization.
+    public var authEnabled = false
 
     public enum LogFormat: String, Sendable { case logfmt, json }
 
@@ -77,6 +81,14 @@ public struct CinderConfiguration: Sendable {
         if let v = try int("PHOENIX_GRPC_PORT", "CINDER_GRPC_PORT") { grpcPort = v }
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
+        migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
+        if let raw = value("PHOENIX_ENABLE_AUTH", "CINDER_ENABLE_AUTH") {
+            switch raw.lowercased() {
+            case "true", "1", "yes", "on": authEnabled = true
+            case "false", "0", "no", "off": authEnabled = false
+            default: throw Invalid(description: "PHOENIX_ENABLE_AUTH must be true or false, got '\(raw)'")
+            }
+        }
         if let v = try int("PHOENIX_MAX_SPANS_QUEUE_SIZE", "CINDER_MAX_SPANS_QUEUE_SIZE") { maxSpansQueueSize = v }
         if let v = try int("CINDER_WRITER_BATCH_SIZE") { maxBatchSpans = v }
         if let v = try int("CINDER_WRITER_CONCURRENCY") { writers = v }

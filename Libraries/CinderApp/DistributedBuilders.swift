@@ -32,8 +32,9 @@ extension CinderBuilder {
             logger: logger, metrics: metrics)
 
         let router = Router(context: CinderRequestContext.self)
-        router.add(middleware: ErrorMiddleware(translate: { _ in nil }))
+        router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry, readiness: topics.readiness)
+        router.add(middleware: LocalAccessMiddleware())
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         OTLPHTTPRoute.add(to: router, receiver: receiver)
         let grpc = OTLPGRPCServer(
@@ -61,7 +62,8 @@ extension CinderBuilder {
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
 
-        let client = try await migratedClient(url, configuration: configuration, logger: logger)
+        let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
+        let client = try await migratedClient(url, owner: owner, configuration: configuration, logger: logger)
         let deadLetters = try KafkaProducer(configuration: configuration.kafka.producer(brokers: brokers), logger: logger)
         let kafka = configuration.kafka
         let topics = KafkaTopicSetup(
@@ -71,7 +73,7 @@ extension CinderBuilder {
             },
             logger: logger)
         let writer = SpanTopicWriter(
-            kafka: kafka.consumer(brokers: brokers), deadLetters: deadLetters, store: SpanIngestStore(client: client, logger: logger),
+            kafka: kafka.consumer(brokers: brokers), deadLetters: deadLetters, store: SpanIngestStore(database: Database(primary: client), logger: logger),
             configuration: .init(
                 topic: kafka.topic, deadLetterTopic: kafka.deadLetterTopicName, groupID: kafka.group, batchSpans: configuration.maxBatchSpans,
                 batchInterval: .milliseconds(configuration.writerBatchMillis),

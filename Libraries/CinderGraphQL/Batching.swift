@@ -40,12 +40,12 @@ final class SiblingLoads: Sendable {
     }
 }
 
-/// What every resolver gets: the tenant's store and the request's sibling loads.
+/// What every resolver gets: the tenant scope and the request's sibling loads.
 public final class GraphQLContext: Sendable {
-    let store: TenantStore
+    let scope: TenantScope
     let loads = SiblingLoads()
 
-    public init(store: TenantStore) { self.store = store }
+    public init(scope: TenantScope) { self.scope = scope }
 }
 
 /// A page of a connection. Graphiti's own `Connection` pages in memory; these pages come from SQL.

@@ -36,7 +36,7 @@ struct DatasetNode: RelayNode {
     /// The version asked for, or the latest; nil when the dataset has no version yet.
     func version(_ id: NodeID?, _ context: GraphQLContext) async throws -> DatasetVersionRow? {
         let versionID = try id.map { try $0.rowID(of: NodeType.datasetVersion) }
-        guard let version = try await context.store.datasetVersion(datasetID: row.id, id: versionID) else {
+        guard let version = try await context.scope.datasets.datasetVersion(datasetID: row.id, id: versionID) else {
             if versionID != nil { throw GraphQLFailure("Unknown dataset version: \(id!.value)") }
             return nil
         }
@@ -46,7 +46,7 @@ struct DatasetNode: RelayNode {
     func exampleCount(context: GraphQLContext, arguments: VersionArguments) async throws -> Int {
         guard arguments.datasetVersionId != nil else { return Int(row.exampleCount) }
         guard let version = try await version(arguments.datasetVersionId, context) else { return 0 }
-        return Int(try await context.store.datasetExampleCount(datasetID: row.id, versionID: version.id))
+        return Int(try await context.scope.datasets.datasetExampleCount(datasetID: row.id, versionID: version.id))
     }
 
     func examples(context: GraphQLContext, arguments: VersionArguments) async throws -> NodeConnection<DatasetExampleNode> {
@@ -54,7 +54,7 @@ struct DatasetNode: RelayNode {
         guard let version = try await version(arguments.datasetVersionId, context) else { return .empty }
         // Examples come in id order; the cursor is the last id served.
         let after = try Cursor.decode(arguments.after, parts: 1)?[0]
-        let all = try await context.store.datasetExamples(datasetID: row.id, versionID: version.id)
+        let all = try await context.scope.datasets.datasetExamples(datasetID: row.id, versionID: version.id)
         let rows = Array(all.drop(while: { after != nil && $0.id <= after! }).prefix(limit + 1))
         return NodeConnection(
             rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) },
@@ -64,27 +64,27 @@ struct DatasetNode: RelayNode {
     func versions(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<DatasetVersionNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
-            fetch: { try await context.store.datasetVersions(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
+            fetch: { try await context.scope.datasets.datasetVersions(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
             node: { version, _ in DatasetVersionNode(row: version) })
     }
 
     func experimentCount(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
-        try await context.store.count(.experiments(datasetID: row.id))
+        try await context.scope.experiments.count(datasetID: row.id)
     }
 
     func experiments(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<ExperimentNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
-            fetch: { try await context.store.experiments(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
+            fetch: { try await context.scope.experiments.experiments(datasetID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
             node: { experiment, _ in ExperimentNode(row: experiment) })
     }
 
     func splits(context: GraphQLContext, arguments: NoArguments) async throws -> [DatasetSplitNode] {
-        try await context.store.datasetSplits(datasetID: row.id, atOrBeforeID: nil, limit: 10_000).map(DatasetSplitNode.init)
+        try await context.scope.datasets.datasetSplits(datasetID: row.id, atOrBeforeID: nil, limit: 10_000).map(DatasetSplitNode.init)
     }
 
     func labels(context: GraphQLContext, arguments: NoArguments) async throws -> [DatasetLabelNode] {
-        try await context.store.datasetLabels(datasetID: row.id).map(DatasetLabelNode.init)
+        try await context.scope.datasets.datasetLabels(datasetID: row.id).map(DatasetLabelNode.init)
     }
 }
 
@@ -120,7 +120,7 @@ struct DatasetExampleNode: RelayNode {
     var createdAt: DateTime { DateTime(micros: row.updatedMicros) }
 
     func dataset(context: GraphQLContext, arguments: NoArguments) async throws -> DatasetNode {
-        guard let dataset = try await context.store.dataset(id: datasetID) else { throw GraphQLFailure("The dataset was deleted") }
+        guard let dataset = try await context.scope.datasets.dataset(id: datasetID) else { throw GraphQLFailure("The dataset was deleted") }
         return DatasetNode(row: dataset)
     }
 
@@ -130,10 +130,10 @@ struct DatasetExampleNode: RelayNode {
         var example = row
         if let asked = arguments.datasetVersionId {
             let versionID = try asked.rowID(of: NodeType.datasetVersion)
-            guard try await context.store.datasetVersion(datasetID: datasetID, id: versionID) != nil else {
+            guard try await context.scope.datasets.datasetVersion(datasetID: datasetID, id: versionID) != nil else {
                 throw GraphQLFailure("Unknown dataset version: \(asked.value)")
             }
-            guard let found = try await context.store.datasetExamples(datasetID: datasetID, versionID: versionID).first(where: { $0.id == row.id })
+            guard let found = try await context.scope.datasets.datasetExamples(datasetID: datasetID, versionID: versionID).first(where: { $0.id == row.id })
             else { throw GraphQLFailure("The example does not exist in version \(asked.value)") }
             example = found
         }
@@ -144,13 +144,13 @@ struct DatasetExampleNode: RelayNode {
 
     func datasetSplits(context: GraphQLContext, arguments: NoArguments) async throws -> [DatasetSplitNode] {
         guard !row.splits.isEmpty else { return [] }
-        return try await context.store.datasetSplits(datasetID: datasetID, ids: [], names: row.splits).map(DatasetSplitNode.init)
+        return try await context.scope.datasets.datasetSplits(datasetID: datasetID, ids: [], names: row.splits).map(DatasetSplitNode.init)
     }
 
     static func find(_ id: Int64, _ context: GraphQLContext) async throws -> DatasetExampleNode? {
-        guard let datasetID = try await context.store.datasetID(ofExample: id),
-            let version = try await context.store.datasetVersion(datasetID: datasetID, id: nil),
-            let example = try await context.store.datasetExamples(datasetID: datasetID, versionID: version.id).first(where: { $0.id == id })
+        guard let datasetID = try await context.scope.datasets.datasetID(ofExample: id),
+            let version = try await context.scope.datasets.datasetVersion(datasetID: datasetID, id: nil),
+            let example = try await context.scope.datasets.datasetExamples(datasetID: datasetID, versionID: version.id).first(where: { $0.id == id })
         else { return nil }
         return DatasetExampleNode(row: example, datasetID: datasetID, versionID: version.id)
     }
@@ -196,19 +196,19 @@ struct ExperimentNode: RelayNode {
     var errorRate: Double? { runCount == 0 ? nil : Double(row.failedRuns) / Double(runCount) }
 
     func dataset(context: GraphQLContext, arguments: NoArguments) async throws -> DatasetNode {
-        guard let dataset = try await context.store.dataset(id: row.datasetID) else { throw GraphQLFailure("The dataset was deleted") }
+        guard let dataset = try await context.scope.datasets.dataset(id: row.datasetID) else { throw GraphQLFailure("The dataset was deleted") }
         return DatasetNode(row: dataset)
     }
 
     func datasetVersion(context: GraphQLContext, arguments: NoArguments) async throws -> DatasetVersionNode {
-        guard let version = try await context.store.datasetVersion(datasetID: row.datasetID, id: row.datasetVersionID) else {
+        guard let version = try await context.scope.datasets.datasetVersion(datasetID: row.datasetID, id: row.datasetVersionID) else {
             throw GraphQLFailure("The dataset version was deleted")
         }
         return DatasetVersionNode(row: version)
     }
 
     func averageRunLatencyMs(context: GraphQLContext, arguments: NoArguments) async throws -> Double? {
-        let runs = try await context.store.experimentRuns(experimentID: row.id, atOrBeforeID: nil, limit: nil)
+        let runs = try await context.scope.experiments.experimentRuns(experimentID: row.id, atOrBeforeID: nil, limit: nil)
         guard !runs.isEmpty else { return nil }
         return runs.map { Double($0.endMicros - $0.startMicros) / 1000 }.reduce(0, +) / Double(runs.count)
     }
@@ -216,12 +216,12 @@ struct ExperimentNode: RelayNode {
     func runs(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<ExperimentRunNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
-            fetch: { try await context.store.experimentRuns(experimentID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
+            fetch: { try await context.scope.experiments.experimentRuns(experimentID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
             node: ExperimentRunNode.init)
     }
 
     func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode? {
-        guard let name = row.projectName, let project = try await context.store.project(named: name) else { return nil }
+        guard let name = row.projectName, let project = try await context.scope.projects.project(named: name) else { return nil }
         return ProjectNode(row: project, siblings: Siblings([project]))
     }
 }
@@ -241,13 +241,13 @@ struct ExperimentRunNode: RelayNode {
     var latencyMs: Double { Double(row.endMicros - row.startMicros) / 1000 }
 
     func annotations(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<ExperimentRunAnnotationNode> {
-        let store = context.store
+        let scope = context.scope
         // Evaluations of every sibling run's experiment, one statement per experiment (a page of runs
         // belongs to one experiment).
         let byRun = try await context.loads.load("ExperimentRun.annotations", for: siblings) { rows in
             var all: [Int64: [ExperimentEvaluationRow]] = [:]
             for experiment in Set(rows.map(\.experimentID)) {
-                all.merge(try await store.experimentEvaluations(experimentID: experiment)) { $1 }
+                all.merge(try await scope.experiments.experimentEvaluations(experimentID: experiment)) { $1 }
             }
             return all
         }
@@ -309,32 +309,32 @@ struct PromptNode: RelayNode {
     }
 
     func version(context: GraphQLContext, arguments: VersionArguments) async throws -> PromptVersionNode {
-        let store = context.store
+        let scope = context.scope
         let found: PromptVersionRow?
         if let versionId = arguments.versionId {
-            found = try await store.promptVersion(id: try versionId.rowID(of: NodeType.promptVersion)).flatMap { $0.promptID == row.id ? $0 : nil }
+            found = try await scope.prompts.promptVersion(id: try versionId.rowID(of: NodeType.promptVersion)).flatMap { $0.promptID == row.id ? $0 : nil }
         } else if let tag = arguments.tagName {
-            found = try await store.promptVersion(promptID: row.id, tag: tag.value)
+            found = try await scope.prompts.promptVersion(promptID: row.id, tag: tag.value)
         } else {
-            found = try await store.promptVersions(promptID: row.id, atOrBeforeID: nil, limit: 1).first
+            found = try await scope.prompts.promptVersions(promptID: row.id, atOrBeforeID: nil, limit: 1).first
         }
         guard let found else { throw GraphQLFailure("Prompt version not found") }
         return PromptVersionNode(row: found, siblings: Siblings([found]))
     }
 
     func versionTags(context: GraphQLContext, arguments: NoArguments) async throws -> [PromptVersionTagNode] {
-        try await context.store.promptTags(promptID: row.id).map { PromptVersionTagNode(row: $0.tag, versionID: $0.versionID) }
+        try await context.scope.prompts.tags(promptID: row.id).map { PromptVersionTagNode(row: $0.tag, versionID: $0.versionID) }
     }
 
     func promptVersions(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<PromptVersionNode> {
         try await .byID(
             after: arguments.after, limit: arguments.limit,
-            fetch: { try await context.store.promptVersions(promptID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
+            fetch: { try await context.scope.prompts.promptVersions(promptID: row.id, atOrBeforeID: $0, limit: $1) }, id: \.id,
             node: PromptVersionNode.init)
     }
 
     func sourcePrompt(context: GraphQLContext, arguments: NoArguments) async throws -> PromptNode? {
-        guard let source = row.sourcePromptID, let prompt = try await context.store.prompt(id: source, name: nil) else { return nil }
+        guard let source = row.sourcePromptID, let prompt = try await context.scope.prompts.prompt(id: source, name: nil) else { return nil }
         return PromptNode(row: prompt, siblings: Siblings([prompt]))
     }
 }
@@ -368,9 +368,9 @@ struct PromptVersionNode: RelayNode {
 
     /// The prompt's version ids in order, loaded for all sibling versions' prompts at once.
     private func versionIDs(_ context: GraphQLContext) async throws -> [Int64] {
-        let store = context.store
+        let scope = context.scope
         let byPrompt = try await context.loads.load("PromptVersion.sequence", for: siblings) { rows in
-            try await store.promptVersionIDs(promptIDs: Array(Set(rows.map(\.promptID))))
+            try await scope.prompts.versionIDs(promptIDs: Array(Set(rows.map(\.promptID))))
         }
         return byPrompt[row.promptID] ?? []
     }
@@ -386,13 +386,13 @@ struct PromptVersionNode: RelayNode {
     func previousVersion(context: GraphQLContext, arguments: NoArguments) async throws -> PromptVersionNode? {
         let ids = try await versionIDs(context)
         guard let index = ids.firstIndex(of: row.id), index > 0,
-            let previous = try await context.store.promptVersion(id: ids[index - 1])
+            let previous = try await context.scope.prompts.promptVersion(id: ids[index - 1])
         else { return nil }
         return PromptVersionNode(row: previous, siblings: Siblings([previous]))
     }
 
     func tags(context: GraphQLContext, arguments: NoArguments) async throws -> [PromptVersionTagNode] {
-        try await context.store.promptVersionTags(versionID: row.id, atOrBeforeID: nil, limit: 1000).map {
+        try await context.scope.prompts.promptVersionTags(versionID: row.id, atOrBeforeID: nil, limit: 1000).map {
             PromptVersionTagNode(row: $0, versionID: row.id)
         }
     }

@@ -28,17 +28,17 @@ public struct GraphQLEndpoint: Sendable {
 
     /// Runs one request for an organization (the HTTP routes and tests both come here) and answers the
     /// response body: `{"data": …, "errors": [...]}`, errors in the operation included.
-    public func execute(_ request: GraphQLRequest, organization: OrganizationID, logger: Logger) async -> [UInt8] {
-        await execute(request, organization: organization, logger: logger, executor: .cinder)
+    public func execute(_ request: GraphQLRequest, access: Access, logger: Logger) async -> [UInt8] {
+        await execute(request, access: access, logger: logger, executor: .cinder)
     }
 
-    func execute(_ request: GraphQLRequest, organization: OrganizationID, logger: Logger, executor: Executor) async -> [UInt8] {
+    func execute(_ request: GraphQLRequest, access: Access, logger: Logger, executor: Executor) async -> [UInt8] {
         let document: Document
         switch documents.document(for: request.query, schema: schema.schema) {
         case .valid(let valid): document = valid
         case .invalid(let errors): return Self.body(GraphQLResult(errors: errors))
         }
-        let context = GraphQLContext(store: database.scoped(to: organization, logger: logger))
+        let context = GraphQLContext(scope: database.tenant(access, logger: logger))
         var fragments: [String: FragmentDefinition] = [:]
         for case let fragment as FragmentDefinition in document.definitions { fragments[fragment.name.value] = fragment }
         let operation: OperationDefinition
@@ -135,7 +135,7 @@ public struct GraphQLEndpoint: Sendable {
 
     /// Errors in the operation are part of a 200 answer, as GraphQL servers (Phoenix's included) answer them.
     private func respond(_ request: GraphQLRequest, _ context: CinderRequestContext) async throws -> Response {
-        let body = await execute(request, organization: context.organizationID, logger: context.logger)
+        let body = await execute(request, access: try context.requireAccess(), logger: context.logger)
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

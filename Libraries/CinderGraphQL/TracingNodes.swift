@@ -106,9 +106,9 @@ struct ProjectNode: RelayNode {
         _ statistics: [ProjectStatistic], _ range: TimeRange?, _ context: GraphQLContext
     ) async throws -> [ProjectStatistic: Double] {
         let key = "Project.\(statistics):\(range.startMicros as Any):\(range.endMicros as Any)"
-        let store = context.store
+        let scope = context.scope
         let values = try await context.loads.load(key, for: siblings) { rows in
-            try await store.projectStatistics(
+            try await scope.projects.statistics(
                 statistics, projectIDs: rows.map(\.id), startMicros: range.startMicros, endMicros: range.endMicros)
         }
         return values[row.id] ?? [:]
@@ -175,7 +175,7 @@ struct ProjectNode: RelayNode {
     struct TraceArguments: Codable, Sendable { var traceId: NodeID }
 
     func trace(context: GraphQLContext, arguments: TraceArguments) async throws -> TraceNode? {
-        guard let trace = try await context.store.trace(rowID: nil, traceID: arguments.traceId.value), trace.projectID == row.id
+        guard let trace = try await context.scope.spans.trace(rowID: nil, traceID: arguments.traceId.value), trace.projectID == row.id
         else { return nil }
         return TraceNode(row: trace, siblings: Siblings([trace]))
     }
@@ -204,7 +204,7 @@ struct ProjectNode: RelayNode {
         }
         let limit = PageArguments(first: arguments.first).limit
         // The storage cursor is inclusive (REST's next-page row); GraphQL's `after` is exclusive.
-        var rows = try await context.store.spans(projectID: row.id, filter: filter, limit: limit + 2)
+        var rows = try await context.scope.spans.spans(projectID: row.id, filter: filter, limit: limit + 2)
         if let cursor, rows.first?.id == cursor[1] { rows.removeFirst() }
         return SpanNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedByEnd: byEnd)
     }
@@ -223,7 +223,7 @@ struct ProjectNode: RelayNode {
         let cursor = try Cursor.decode(arguments.after, parts: 2)
         if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
         let limit = PageArguments(first: arguments.first).limit
-        let rows = try await context.store.traces(projectID: row.id, filter: filter, limit: limit + 1, withTokenCounts: false)
+        let rows = try await context.scope.spans.traces(projectID: row.id, filter: filter, limit: limit + 1, withTokenCounts: false)
         return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
     }
 
@@ -231,7 +231,7 @@ struct ProjectNode: RelayNode {
         let cursor = try Cursor.decode(arguments.after, parts: 1)
         let limit = PageArguments(first: arguments.first).limit
         // Newest first by row id: the page after a cursor starts at the id below it.
-        let rows = try await context.store.sessions(
+        let rows = try await context.scope.sessions.sessions(
             projectID: row.id, afterID: cursor.map { $0[0] - 1 }, order: .desc, limit: limit + 1,
             startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
         return NodeConnection(
@@ -239,20 +239,20 @@ struct ProjectNode: RelayNode {
     }
 
     func sessionCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
-        try await context.store.sessionCount(
+        try await context.scope.sessions.count(
             projectID: row.id, startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
     }
 
     func spanAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
-        try await context.store.annotationNames(.span, projectID: row.id)
+        try await context.scope.annotations.names(.span, projectID: row.id)
     }
 
     func traceAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
-        try await context.store.annotationNames(.trace, projectID: row.id)
+        try await context.scope.annotations.names(.trace, projectID: row.id)
     }
 
     func sessionAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {
-        try await context.store.annotationNames(.session, projectID: row.id)
+        try await context.scope.annotations.names(.session, projectID: row.id)
     }
 
     /// The project of a row, loaded for all sibling rows at once.
@@ -260,9 +260,9 @@ struct ProjectNode: RelayNode {
         _ field: String, projectOf row: Row, in siblings: Siblings<Row>, projectID: @escaping @Sendable (Row) -> Int64,
         _ context: GraphQLContext
     ) async throws -> ProjectNode {
-        let store = context.store
+        let scope = context.scope
         let projects = try await context.loads.load(field, for: siblings) { rows in
-            let found = try await store.projects(ids: Array(Set(rows.map(projectID))))
+            let found = try await scope.projects.projects(ids: Array(Set(rows.map(projectID))))
             let group = Siblings(found)
             return Dictionary(uniqueKeysWithValues: found.map { ($0.id, ProjectNode(row: $0, siblings: group)) })
         }
@@ -303,9 +303,9 @@ final class TraceNode: RelayNode {
 
     func session(context: GraphQLContext, arguments: NoArguments) async throws -> SessionNode? {
         guard let sessionRowID = row.sessionRowID else { return nil }
-        let store = context.store
+        let scope = context.scope
         let sessions = try await context.loads.load("Trace.session", for: siblings) { rows in
-            let found = try await store.sessions(rowIDs: Array(Set(rows.compactMap(\.sessionRowID))))
+            let found = try await scope.sessions.sessions(rowIDs: Array(Set(rows.compactMap(\.sessionRowID))))
             let group = Siblings(found)
             return Dictionary(uniqueKeysWithValues: found.map { ($0.id, SessionNode(row: $0, siblings: group)) })
         }
@@ -313,17 +313,17 @@ final class TraceNode: RelayNode {
     }
 
     func rootSpan(context: GraphQLContext, arguments: NoArguments) async throws -> SpanNode? {
-        let store = context.store
+        let scope = context.scope
         let roots = try await context.loads.load("Trace.rootSpan", for: siblings) { rows in
-            SpanNode.byKey(try await store.rootSpans(traceRowIDs: rows.map(\.id)), key: \.traceRowID)
+            SpanNode.byKey(try await scope.spans.rootSpans(traceRowIDs: rows.map(\.id)), key: \.traceRowID)
         }
         return roots[row.id]?.first
     }
 
     func numSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
-        let store = context.store
+        let scope = context.scope
         let counts = try await context.loads.load("Trace.numSpans", for: siblings) { rows in
-            try await store.spanCounts(traceRowIDs: rows.map(\.id))
+            try await scope.spans.spanCounts(traceRowIDs: rows.map(\.id))
         }
         return counts[row.id] ?? 0
     }
@@ -331,15 +331,15 @@ final class TraceNode: RelayNode {
     func spans(context: GraphQLContext, arguments required: RequiredPageArguments) async throws -> NodeConnection<SpanNode> {
         let arguments = required.page
         let limit = arguments.limit
-        let store = context.store
+        let scope = context.scope
         if let cursor = try Cursor.decode(arguments.after, parts: 2) {
-            let rows = try await store.spans(traceRowIDs: [row.id], perTrace: limit + 1, after: (cursor[0], cursor[1]))
+            let rows = try await scope.spans.spans(traceRowIDs: [row.id], perTrace: limit + 1, after: (cursor[0], cursor[1]))
             return SpanNode.connection(rows: rows, limit: limit, hadCursor: true)
         }
         // First pages of every sibling trace in one statement; the spans of all those pages are
         // siblings too, so their own fields load in one statement each as well.
         let pages = try await context.loads.load("Trace.spans(first:\(limit))", for: siblings) { rows in
-            let byTrace = Dictionary(grouping: try await store.spans(traceRowIDs: rows.map(\.id), perTrace: limit + 1), by: \.traceRowID)
+            let byTrace = Dictionary(grouping: try await scope.spans.spans(traceRowIDs: rows.map(\.id), perTrace: limit + 1), by: \.traceRowID)
             let allSpans = Siblings(byTrace.values.flatMap { $0.prefix(limit) })
             return byTrace.mapValues { SpanNode.connection(rows: $0, limit: limit, hadCursor: false, siblings: allSpans) }
         }
@@ -439,9 +439,9 @@ final class SpanNode: RelayNode {
     }
 
     func trace(context: GraphQLContext, arguments: NoArguments) async throws -> TraceNode {
-        let store = context.store
+        let scope = context.scope
         let traces = try await context.loads.load("Span.trace", for: siblings) { rows in
-            let found = try await store.traces(rowIDs: Array(Set(rows.map(\.traceRowID))))
+            let found = try await scope.spans.traces(rowIDs: Array(Set(rows.map(\.traceRowID))))
             let group = Siblings(found)
             return Dictionary(uniqueKeysWithValues: found.map { ($0.id, TraceNode(row: $0, siblings: group)) })
         }
@@ -466,9 +466,9 @@ final class SpanNode: RelayNode {
     }
 
     func numChildSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
-        let store = context.store
+        let scope = context.scope
         let counts = try await context.loads.load("Span.numChildSpans", for: siblings) { rows in
-            try await store.childSpanCounts(spanIDs: rows.map(\.spanID), traceRowIDs: Array(Set(rows.map(\.traceRowID))))
+            try await scope.spans.childSpanCounts(spanIDs: rows.map(\.spanID), traceRowIDs: Array(Set(rows.map(\.traceRowID))))
         }
         return counts[row.spanID] ?? 0
     }
@@ -483,7 +483,7 @@ final class SpanNode: RelayNode {
         let limit = PageArguments(first: arguments.first).limit
         let after = try Cursor.decode(arguments.after, parts: 1)
         let depth = arguments.maxDepth.flatMap { $0 > 0 ? $0 : nil }
-        let rows = try await context.store.descendantSpans(of: row, maxDepth: depth, afterID: after?[0], limit: limit + 1)
+        let rows = try await context.scope.spans.descendantSpans(of: row, maxDepth: depth, afterID: after?[0], limit: limit + 1)
         return NodeConnection(
             rows: rows, limit: limit, hadCursor: after != nil, cursor: { Cursor.encode($0.id) }, node: SpanNode.init)
     }
@@ -526,7 +526,7 @@ struct SessionNode: RelayNode {
         let cursor = try Cursor.decode(arguments.after, parts: 2)
         if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
         let limit = arguments.limit
-        let rows = try await context.store.traces(projectID: row.projectID, filter: filter, limit: limit + 1, withTokenCounts: false)
+        let rows = try await context.scope.spans.traces(projectID: row.projectID, filter: filter, limit: limit + 1, withTokenCounts: false)
         return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
     }
 
@@ -537,9 +537,9 @@ struct SessionNode: RelayNode {
         _ field: String, of trace: @escaping @Sendable (SessionRow) -> SessionRow.Trace?, _ context: GraphQLContext
     ) async throws -> SpanNode? {
         guard let own = trace(row) else { return nil }
-        let store = context.store
+        let scope = context.scope
         let roots = try await context.loads.load(field, for: siblings) { rows in
-            SpanNode.byKey(try await store.rootSpans(traceRowIDs: rows.compactMap { trace($0)?.id }), key: \.traceRowID)
+            SpanNode.byKey(try await scope.spans.rootSpans(traceRowIDs: rows.compactMap { trace($0)?.id }), key: \.traceRowID)
         }
         return roots[own.id]?.first
     }
@@ -588,10 +588,10 @@ struct AnnotationNode<Entity: AnnotatedEntity>: RelayNode {
     static func load<Row: Sendable>(
         _ field: String, of row: Row, in siblings: Siblings<Row>, rowID: KeyPath<Row, Int64>, _ context: GraphQLContext
     ) async throws -> [AnnotationNode] {
-        let store = context.store
+        let scope = context.scope
         let byEntity = try await context.loads.load(field, for: siblings) { rows in
             Dictionary(
-                grouping: try await store.annotations(Entity.target, entityRowIDs: rows.map { $0[keyPath: rowID] }).map {
+                grouping: try await scope.annotations.annotations(Entity.target, entityRowIDs: rows.map { $0[keyPath: rowID] }).map {
                     AnnotationNode(row: $0)
                 }, by: \.row.entityRowID)
         }
@@ -603,7 +603,7 @@ extension AnnotationNode where Entity == AnnotatedSpan {
     var spanId: NodeID { NodeID(NodeType.span, row.entityRowID) }
 
     func span(context: GraphQLContext, arguments: NoArguments) async throws -> SpanNode {
-        guard let span = try await context.store.spans(rowIDs: [row.entityRowID]).first else {
+        guard let span = try await context.scope.spans.spans(rowIDs: [row.entityRowID]).first else {
             throw GraphQLFailure("The annotated span was deleted")
         }
         return SpanNode(row: span, siblings: Siblings([span]))
@@ -614,7 +614,7 @@ extension AnnotationNode where Entity == AnnotatedTrace {
     var traceId: NodeID { NodeID(NodeType.trace, row.entityRowID) }
 
     func trace(context: GraphQLContext, arguments: NoArguments) async throws -> TraceNode {
-        guard let trace = try await context.store.trace(rowID: row.entityRowID, traceID: nil) else {
+        guard let trace = try await context.scope.spans.trace(rowID: row.entityRowID, traceID: nil) else {
             throw GraphQLFailure("The annotated trace was deleted")
         }
         return TraceNode(row: trace, siblings: Siblings([trace]))

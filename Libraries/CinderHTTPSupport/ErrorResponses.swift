@@ -14,7 +14,9 @@ extension CinderError: HTTPResponseError {
         case .unsupportedMediaType: .unsupportedMediaType
         case .payloadTooLarge: .contentTooLarge
         case .overloaded, .unavailable: .serviceUnavailable
+        case .unauthenticated: .unauthorized
         case .forbidden: .forbidden
+        case .rateLimited: .tooManyRequests
         case .internal: .internalServerError
         }
     }
@@ -22,6 +24,7 @@ extension CinderError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer" }
         if code == .unprocessable, location != nil {
             headers[.contentType] = "application/json"
             let issues = [ValidationIssue(location: location ?? [], message: message, type: validationType ?? "value_error", input: input)] + related
@@ -46,15 +49,11 @@ extension ValidationIssue {
     }
 }
 
-/// Turns any error a handler throws into a response: Cinder errors map as above, Hummingbird's own
-/// keep their status, errors `translate` knows (database errors) become Cinder errors, anything else
-/// is logged and answered 500 without internals.
+/// Turns any error a handler throws into a response: Cinder errors (storage failures arrive already
+/// classified as such) map as above, Hummingbird's own keep their status, anything else is logged and
+/// answered 500 without internals.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    let translate: @Sendable (any Error) -> CinderError?
-
-    public init(translate: @escaping @Sendable (any Error) -> CinderError? = { _ in nil }) {
-        self.translate = translate
-    }
+    public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -67,10 +66,6 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return try error.response(from: request, context: context)
         } catch {
-            if let translated = translate(error) {
-                context.logger.warning("request failed", metadata: ["cinder.error": "\(translated.message)"])
-                return try translated.response(from: request, context: context)
-            }
             context.logger.error(
                 "unhandled error", metadata: ["cinder.error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
             return try CinderError(.internal, "Internal server error").response(from: request, context: context)

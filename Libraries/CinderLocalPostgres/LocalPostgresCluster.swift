@@ -47,6 +47,9 @@ public struct LocalPostgresCluster: Sendable {
     var runsAsRoot: Bool { geteuid() == 0 }
 
     /// Makes sure the cluster exists, runs and has the database; returns the socket directory.
+    /// The role Cinder serves as; the cluster's superuser (`postgres`) owns the schema.
+    public static let serviceRole = "cinder"
+
     public func start() throws {
         let bin = try binDirectory()
         let fm = FileManager.default

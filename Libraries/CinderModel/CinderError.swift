@@ -14,7 +14,13 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
         case overloaded
         /// A dependency (database, broker) is unavailable (HTTP 503, gRPC UNAVAILABLE).
         case unavailable
+        /// No credential, or one that is invalid, expired or revoked (HTTP 401 with
+        /// `WWW-Authenticate: Bearer`, gRPC UNAUTHENTICATED).
+        case unauthenticated
+        /// The caller is known but its role does not allow the operation (HTTP 403, gRPC PERMISSION_DENIED).
         case forbidden
+        /// Too many requests from this caller (HTTP 429 + Retry-After, gRPC RESOURCE_EXHAUSTED with RetryInfo).
+        case rateLimited
         case `internal`
     }
 
@@ -41,6 +47,10 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(code): \(message)" }
 
     public static func notFound(_ message: String) -> CinderError { .init(.notFound, message) }
+    public static func forbidden(_ message: String) -> CinderError { .init(.forbidden, message) }
+    public static let unauthenticated = CinderError(.unauthenticated, "Invalid token")
+    public static let viewerCannotWrite = CinderError(.forbidden, "Viewers cannot perform this action")
+    public static let adminOnly = CinderError(.forbidden, "Only admins can perform this action")
     public static func badRequest(_ message: String) -> CinderError { .init(.badRequest, message) }
     public static func unprocessable(_ message: String) -> CinderError { .init(.unprocessable, message) }
 

@@ -132,13 +132,6 @@ public struct ProjectSpans: Sendable, Hashable {
 }
 
 /// Tenant identity. Until tenancy lands every row belongs to the default organization.
-public struct OrganizationID: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var rawValue: Int64
-    public init(_ rawValue: Int64) { self.rawValue = rawValue }
-    public static let `default` = OrganizationID(1)
-    public var description: String { String(rawValue) }
-}
-
 public enum ProjectDefaults {
     public static let name = "default"
 }

@@ -45,7 +45,8 @@ extension RPCError {
             case .badRequest, .unprocessable, .payloadTooLarge, .unsupportedMediaType: .invalidArgument
             case .notFound: .notFound
             case .conflict: .alreadyExists
-            case .overloaded: .resourceExhausted
+            case .overloaded, .rateLimited: .resourceExhausted
+            case .unauthenticated: .unauthenticated
             case .unavailable: .unavailable
             case .forbidden: .permissionDenied
             case .internal: .internalError

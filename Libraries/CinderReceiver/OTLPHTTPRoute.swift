@@ -51,6 +51,8 @@ public enum OTLPHTTPRoute {
     }
 
     static func handle(_ request: Request, context: CinderRequestContext, receiver: SpanReceiver) async throws -> Response {
+        // The organization comes from the caller's credential only, never from the spans or headers.
+        let organization = try context.requireWriteAccess().organization
         let encoding = try OTLPEncoding(contentType: request.headers[.contentType])
         try receiver.queue.checkCapacity()
         if let length = request.headers[.contentLength].flatMap(Int.init), length > receiver.limits.maxBodyBytes {
@@ -64,7 +66,7 @@ public enum OTLPHTTPRoute {
         }
         let (decoded, _) = try OTLPDecoder.decodeHTTP(
             body: body, contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
-            projectOverride: request.headers[projectHeader], organizationID: context.organizationID,
+            projectOverride: request.headers[projectHeader], organizationID: organization,
             limits: receiver.limits)
         try await receiver.accept(decoded)
         return Response(

@@ -121,7 +121,10 @@ public final class ReadReplicas: Sendable {
     /// Whether a failed replica read should be retried on the primary: failures of the replica (no
     /// server answer, connection or recovery conflicts, shutdown), not errors in the query itself.
     static func isReplicaFailure(_ error: any Error) -> Bool {
-        guard let state = (error as? PSQLError)?.serverInfo?[.sqlState] else { return true }
+        let underlying = DatabaseErrors.unwrapped(error)
+        if underlying is ReplicaTimeout { return true }
+        guard let psql = underlying as? PSQLError else { return false }
+        guard let state = psql.serverInfo?[.sqlState] else { return true }
         return state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("40") || state.hasPrefix("53")
     }
 }
@@ -142,32 +145,61 @@ public final class ReadStatementCounter: Sendable {
     func increment() { count.add(1, ordering: .relaxed) }
 }
 
-/// Where a tenant store's reads go: a healthy replica when there is one, else the primary.
-public struct DatabaseReader: Sendable {
+/// Where reads go: a healthy replica when there is one, else the primary. Each read is one
+/// transaction with the scope's settings applied first.
+struct DatabaseReader: Sendable {
     let primary: PostgresClient
     let replicas: ReadReplicas?
 
-    public func query(
-        _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
-    ) async throws -> PostgresRowSequence {
-        ReadStatementCounter.current?.increment()
-        guard let replicas else { return try await primary.query(query, logger: logger, file: file, line: line) }
-        guard let (index, replica) = replicas.pick() else {
-            replicas.primaryReads.increment()
-            return try await primary.query(query, logger: logger, file: file, line: line)
+    func read<T: Sendable>(
+        settings: TransactionSettings, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        guard let replicas, let (index, replica) = replicas.pick() else {
+            replicas?.primaryReads.increment()
+            return try await Self.transaction(on: primary, settings: settings, logger: logger, started: nil, body)
         }
         do {
-            // The timeout covers getting a connection and the query's start; rows then stream as usual.
-            let rows = try await ReadReplicas.race(replicas.configuration.readTimeout) {
-                try await replica.client.query(query, logger: logger, file: file, line: line)
+            // The deadline covers getting a connection and starting the transaction; a long read that
+            // has started runs to its end.
+            let started = StartFlag()
+            let value = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await Self.transaction(on: replica.client, settings: settings, logger: logger, started: started, body)
+                }
+                group.addTask {
+                    try await Task.sleep(for: replicas.configuration.readTimeout)
+                    if !started.value.load(ordering: .acquiring) { throw ReplicaTimeout(timeout: replicas.configuration.readTimeout) }
+                    return nil
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let value = next { return value }
+                }
+                throw ReplicaTimeout(timeout: replicas.configuration.readTimeout)
             }
             replicas.replicaReads.increment()
-            return rows
+            return value
         } catch where ReadReplicas.isReplicaFailure(error) {
             replicas.markDown(index, because: error)
             replicas.fallbacks.increment()
             replicas.primaryReads.increment()
-            return try await primary.query(query, logger: logger, file: file, line: line)
+            return try await Self.transaction(on: primary, settings: settings, logger: logger, started: nil, body)
         }
     }
+
+    private static func transaction<T: Sendable>(
+        on client: PostgresClient, settings: TransactionSettings, logger: Logger, started: StartFlag?,
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await TransactionSettings.apply(settings, on: connection, logger: logger)
+            started?.value.store(true, ordering: .releasing)
+            return try await body(connection)
+        }
+    }
+}
+
+/// Set once a replica transaction has started, so that its deadline no longer applies.
+final class StartFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -83,8 +83,8 @@ public struct SpanIngestStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(database: Database, logger: Logger) {
+        self.client = database.primary
         self.logger = logger
     }
 
@@ -104,12 +104,16 @@ public struct SpanIngestStore: Sendable {
             return try await client.withTransaction(logger: logger) { connection in
                 var inserted = 0
                 for (organization, batches) in byOrganization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    // Each organization's rows are written under its own setting, which row-level
+                    // security checks every inserted row against; the batches carry the organization
+                    // the receiver authenticated.
+                    try await TransactionSettings.apply(TransactionSettings(organization: organization), on: connection, logger: logger)
                     inserted += try await Self.insert(batches, organization: organization, on: connection, logger: logger)
                 }
                 return inserted
             }
         } catch {
-            throw DatabaseErrors.classify(error)
+            throw DatabaseErrors.rejectedSpanData(error, logger: logger) ?? DatabaseErrors.classify(error, logger: logger)
         }
     }
 
@@ -343,44 +347,3 @@ public enum SpanRows {
 
 /// A project was deleted while spans for it were being written; the batch is retried (transient).
 struct ConcurrentProjectDeletion: Error {}
-
-public enum DatabaseErrors {
-    public static let unavailable = CinderError(.unavailable, "The database is unavailable; retry later", retryAfterSeconds: 5)
-
-    /// The server's error behind a transaction wrapper, if the server reported one.
-    static func serverError(_ error: any Error) -> PSQLError? {
-        let underlying = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
-        return underlying as? PSQLError
-    }
-
-    /// A unique constraint refused the write (a concurrent insert or rename won the race).
-    static func isUniqueViolation(_ error: any Error) -> Bool { serverError(error)?.serverInfo?[.sqlState] == "23505" }
-
-    /// A foreign key refused the write or delete.
-    static func isForeignKeyViolation(_ error: any Error) -> Bool { serverError(error)?.serverInfo?[.sqlState] == "23503" }
-
-    /// Errors the server reports about the statement or its data fail again on retry: they become
-    /// `.unprocessable`. Retried (returned as they are): errors without a server SQLSTATE (connections
-    /// closing, timeouts), the classes that describe the server's state rather than the request
-    /// (08 connection, 40 serialization/deadlock, 53 resources, 57 operator intervention, 58 system), and
-    /// unique or foreign-key violations, which only a concurrent writer or delete can cause here.
-    static func classify(_ error: any Error) -> any Error {
-        guard let psql = serverError(error), let state = psql.serverInfo?[.sqlState] else { return error }
-        let transientClasses = ["08", "40", "53", "57", "58"]
-        if transientClasses.contains(where: state.hasPrefix) || state == "23505" || state == "23503" { return error }
-        let detail = psql.serverInfo?[.message] ?? "invalid data"
-        return CinderError.unprocessable("The database rejected the span data: \(detail) (SQLSTATE \(state))")
-    }
-
-    /// What an API caller should see for a database error on a read or write path, or nil to leave it
-    /// as an internal error: invalid input values (classes 22, 54) are the caller's, an unreachable or
-    /// overloaded database is worth retrying.
-    public static func apiError(_ error: any Error) -> CinderError? {
-        guard let psql = serverError(error) else { return nil }
-        guard let state = psql.serverInfo?[.sqlState] else { return unavailable }
-        if state.hasPrefix("22") || state.hasPrefix("54") {
-            return CinderError.unprocessable("Invalid input: \(psql.serverInfo?[.message] ?? "rejected by the database")")
-        }
-        return ["08", "53", "57"].contains(where: state.hasPrefix) ? unavailable : nil
-    }
-}

@@ -28,6 +28,7 @@ struct RunningServer {
         configuration.port = 0
         configuration.grpcPort = 0
         configuration.databaseURL = "postgresql://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)"
+        configuration.migrationDatabaseURL = "postgresql://\(db.ownerURL.username)@\(db.url.host):\(db.url.port)/\(db.name)"
         configuration.maxSpansQueueSize = maxQueue
         let server = try await CinderBuilder.allInOne(configuration, logger: TestDatabase.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -91,7 +92,7 @@ struct RunningServer {
     /// Takes an exclusive lock on `projects`, so the writer blocks inside PostgreSQL until `release()`.
     func blockWriter() async throws -> WriterBlock {
         let connection = try await PostgresConnection.connect(
-            configuration: try db.url.connectionConfiguration(), id: 99, logger: TestDatabase.logger)
+            configuration: try db.ownerURL.connectionConfiguration(), id: 99, logger: TestDatabase.logger)
         try await connection.query("BEGIN", logger: TestDatabase.logger)
         try await connection.query("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
         return WriterBlock(connection: connection)

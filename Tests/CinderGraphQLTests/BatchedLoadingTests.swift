@@ -25,7 +25,7 @@ import Testing
 
     /// Seeds `traces` traces of 3 spans (a root and two children), each span with 2 annotations and
     /// each trace with 1, in a project of its own.
-    static func seed(_ client: PostgresClient, project: String, traces: Int) async throws -> Int64 {
+    static func seed(_ client: PostgresConnection, project: String, traces: Int) async throws -> Int64 {
         let logger = TestDatabase.logger
         var projectID: Int64 = 0
         for try await id in try await client.query(
@@ -68,7 +68,7 @@ import Testing
         let request = GraphQLRequest(
             query: query, variables: ["id": .string(GlobalID(NodeType.project, projectID).encoded), "first": .number(Number(first))])
         let body = await ReadStatementCounter.$current.withValue(counter) {
-            await endpoint.execute(request, organization: .default, logger: TestDatabase.logger)
+            await endpoint.execute(request, access: .local, logger: TestDatabase.logger)
         }
         let json = try JSONSerialization.jsonObject(with: Data(body)) as! [String: Any]
         #expect(json["errors"] == nil, "\(json["errors"]!)")
@@ -79,8 +79,8 @@ import Testing
 
     @Test func fiftyTracesWithSpansAndAnnotationsTakeAFixedNumberOfStatements() async throws {
         let database = try await TestDatabase.create()
+        let projectID = try await TestDatabase.withConnection(database.ownerURL) { try await Self.seed($0, project: "batched", traces: 60) }
         try await database.withClient { client in
-            let projectID = try await Self.seed(client, project: "batched", traces: 60)
             let endpoint = try await GraphQLEndpoint(database: Database(primary: client))
 
             let (traces, statements) = try await Self.run(endpoint, projectID: projectID, first: 50)

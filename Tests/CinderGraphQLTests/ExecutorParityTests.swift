@@ -46,7 +46,7 @@ import Testing
         }
         """
 
-    static func seed(_ client: PostgresClient) async throws -> Int64 {
+    static func seed(_ client: PostgresConnection) async throws -> Int64 {
         let projectID = try await BatchedLoadingTests.seed(client, project: "parity", traces: 12)
         // Attributes, events and a status message on some spans, so that the fields read from them
         // have values to compare (and others stay null).
@@ -69,7 +69,7 @@ import Testing
     /// The parsed response of both executors.
     static func both(_ endpoint: GraphQLEndpoint, _ request: GraphQLRequest) async throws -> (cinder: NSDictionary, reference: NSDictionary) {
         func run(_ executor: GraphQLEndpoint.Executor) async throws -> NSDictionary {
-            let body = await endpoint.execute(request, organization: .default, logger: TestDatabase.logger, executor: executor)
+            let body = await endpoint.execute(request, access: .local, logger: TestDatabase.logger, executor: executor)
             return try JSONSerialization.jsonObject(with: Data(body)) as! NSDictionary
         }
         return (try await run(.cinder), try await run(.graphQLSwift))
@@ -88,8 +88,8 @@ import Testing
 
     @Test func aPageOfTracesWithEveryTraceAndSpanFieldIsAnsweredAsGraphQLSwiftAnswersIt() async throws {
         let database = try await TestDatabase.create()
+        let projectID = try await TestDatabase.withConnection(database.ownerURL) { try await Self.seed($0) }
         try await database.withClient { client in
-            let projectID = try await Self.seed(client)
             let endpoint = try await GraphQLEndpoint(database: Database(primary: client))
             let project = Map.string(GlobalID(NodeType.project, projectID).encoded)
             for hideCursor in [false, true] {
@@ -119,8 +119,8 @@ import Testing
 
     @Test func errorsAndNullsPropagateAsGraphQLSwiftPropagatesThem() async throws {
         let database = try await TestDatabase.create()
+        let projectID = try await TestDatabase.withConnection(database.ownerURL) { try await Self.seed($0) }
         try await database.withClient { client in
-            let projectID = try await Self.seed(client)
             let endpoint = try await GraphQLEndpoint(database: Database(primary: client))
             let requests: [(String, [String: Map])] = [
                 // A non-null root field fails: no data at all.
@@ -155,8 +155,8 @@ import Testing
 
     @Test func variablesAreCoercedAndCheckedBeforeAnythingRuns() async throws {
         let database = try await TestDatabase.create()
+        let projectID = try await TestDatabase.withConnection(database.ownerURL) { try await Self.seed($0) }
         try await database.withClient { client in
-            let projectID = try await Self.seed(client)
             let endpoint = try await GraphQLEndpoint(database: Database(primary: client))
             let query = """
                 query($id: ID!, $first: Int!, $range: TimeRange) { node(id: $id) { ... on Project {
@@ -179,7 +179,7 @@ import Testing
                 ["id": id, "first": .number(Number(4)), "range": .dictionary(["start": .string("yesterday")])],
                 ["id": id, "first": .number(Number(4)), "range": .dictionary(["begin": .string("2000-01-01")])],
             ] {
-                let body = await endpoint.execute(GraphQLRequest(query: query, variables: variables), organization: .default, logger: TestDatabase.logger)
+                let body = await endpoint.execute(GraphQLRequest(query: query, variables: variables), access: .local, logger: TestDatabase.logger)
                 let response = try JSONSerialization.jsonObject(with: Data(body)) as! NSDictionary
                 let messages = Self.errors(response)
                 #expect(messages.count == 1, "\(variables)")
@@ -193,7 +193,7 @@ import Testing
                 "query($id: ID!, $d: SortDir = asc) { node(id: $id) { ... on Project { spans(first: 1, sort: {col: startTime, dir: $d}) { edges { cursor } } } } }",
             ] {
                 let body = await endpoint.execute(
-                    GraphQLRequest(query: query, variables: ["id": id, "s": .null, "d": .null]), organization: .default, logger: TestDatabase.logger)
+                    GraphQLRequest(query: query, variables: ["id": id, "s": .null, "d": .null]), access: .local, logger: TestDatabase.logger)
                 let response = try JSONSerialization.jsonObject(with: Data(body)) as! NSDictionary
                 #expect(Self.errors(response).count == 1, "\(query): \(response)")
                 #expect(Self.errors(response).first?.contains("not to be null") == true, "\(Self.errors(response))")

@@ -23,7 +23,7 @@ import Testing
     ) async throws {
         try await database.withClient { client async throws in
             let writer = SpanTopicWriter(
-                kafka: kafka, deadLetters: deadLetters, store: SpanIngestStore(client: client, logger: Self.logger),
+                kafka: kafka, deadLetters: deadLetters, store: SpanIngestStore(database: Database(primary: client), logger: Self.logger),
                 configuration: .init(
                     topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchSpans: batchSpans, batchInterval: .milliseconds(20)),
                 logger: Self.logger, metrics: NOOPMetricsHandler.instance)
@@ -129,11 +129,11 @@ import Testing
         let direct = try await TestDatabase.create()
         let viaTopic = try await TestDatabase.create()
         try await direct.withClient { client async throws in
-            _ = try await SpanIngestStore(client: client, logger: Self.logger).insert([EncodedSpans(batch)])
+            _ = try await SpanIngestStore(database: Database(primary: client), logger: Self.logger).insert([EncodedSpans(batch)])
         }
         try await viaTopic.withClient { client async throws in
             let rows = try SpanBatchCodec.decodeRows(SpanBatchCodec.encode(batch))
-            _ = try await SpanIngestStore(client: client, logger: Self.logger).insert([rows])
+            _ = try await SpanIngestStore(database: Database(primary: client), logger: Self.logger).insert([rows])
         }
         let dump = """
             SELECT string_agg(concat_ws('|', s.span_id, s.parent_id, s.name, s.span_kind, s.start_time, s.end_time, s.attributes::jsonb,

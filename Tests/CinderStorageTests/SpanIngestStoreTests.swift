@@ -14,9 +14,9 @@ import Testing
             attributes: ["llm": ["token_count": ["prompt": 10, "completion": 4]], "session": ["id": "sess-1"]])
         let batch = ProjectSpans(organizationID: .default, projectName: "p1", spans: [root, child])
         try await db.withClient { client async throws in
-            let store = SpanIngestStore(client: client, logger: TestDatabase.logger)
-            #expect(try await store.insert([batch]) == 2)
-            #expect(try await store.insert([batch]) == 0)  // replay: nothing new
+            let ingest = SpanIngestStore(database: Database(primary: client), logger: TestDatabase.logger)
+            #expect(try await ingest.insert([batch]) == 2)
+            #expect(try await ingest.insert([batch]) == 0)  // replay: nothing new
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans") == 2)
         #expect(try await db.scalar("SELECT count(*) FROM traces") == 1)
@@ -38,10 +38,10 @@ import Testing
             trace: trace, start: 1_000_000_000_000, durationNanos: 3_000_000_000_000,
             attributes: ["session": ["id": " s-2 "]])
         try await db.withClient { client async throws in
-            let store = SpanIngestStore(client: client, logger: TestDatabase.logger)
-            _ = try await store.insert([ProjectSpans(organizationID: .default, projectName: "first", spans: [first])])
+            let ingest = SpanIngestStore(database: Database(primary: client), logger: TestDatabase.logger)
+            _ = try await ingest.insert([ProjectSpans(organizationID: .default, projectName: "first", spans: [first])])
             // The second span names another project: it still belongs to its trace's project.
-            _ = try await store.insert([ProjectSpans(organizationID: .default, projectName: "other", spans: [late])])
+            _ = try await ingest.insert([ProjectSpans(organizationID: .default, projectName: "other", spans: [late])])
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans s JOIN projects p ON p.id = s.project_id WHERE p.name = 'first'") == 2)
         #expect(try await db.scalar("SELECT count(*) FROM projects WHERE name = 'other'") == 0)  // no empty project
@@ -54,7 +54,7 @@ import Testing
         let db = try await TestDatabase.create()
         let span = Spans.make(name: "a\u{0}b", attributes: ["input": ["value": "x\u{0}y 😀 \"q\""]])
         try await db.withClient { client async throws in
-            #expect(try await SpanIngestStore(client: client, logger: TestDatabase.logger).insert(
+            #expect(try await SpanIngestStore(database: Database(primary: client), logger: TestDatabase.logger).insert(
                 [ProjectSpans(organizationID: .default, projectName: "weird \u{0} name", spans: [span])]) == 1)
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans WHERE name = E'a\\uFFFDb'") == 1)
@@ -62,11 +62,11 @@ import Testing
 
     @Test func migrationsAreIdempotentAndRefuseNewerSchemas() async throws {
         let db = try await TestDatabase.create()
-        try await TestDatabase.withConnection(db.url) { try await Migrations.migrate($0, logger: TestDatabase.logger) }
+        try await TestDatabase.withConnection(db.ownerURL) { try await Migrations.migrate($0, logger: TestDatabase.logger) }
         #expect(try await db.scalar("SELECT count(*) FROM cinder_schema_migrations") == Int64(Migrations.latestVersion))
         _ = try await db.scalar("INSERT INTO cinder_schema_migrations (version, name) VALUES (9999, 'future') RETURNING version")
         await #expect(throws: CinderStorageError.self) {
-            try await TestDatabase.withConnection(db.url) { try await Migrations.migrate($0, logger: TestDatabase.logger) }
+            try await TestDatabase.withConnection(db.ownerURL) { try await Migrations.migrate($0, logger: TestDatabase.logger) }
         }
     }
 }
@@ -86,7 +86,7 @@ import Testing
                        attributes: ["session": ["id": "s-9"]]),
         ]
         try await db.withClient { client async throws in
-            _ = try await SpanIngestStore(client: client, logger: TestDatabase.logger).insert(
+            _ = try await SpanIngestStore(database: Database(primary: client), logger: TestDatabase.logger).insert(
                 [ProjectSpans(organizationID: .default, projectName: "q", spans: spans)])
         }
         return (traces, spans)
@@ -96,10 +96,10 @@ import Testing
         let db = try await TestDatabase.create()
         let (traces, spans) = try await seed(db)
         try await db.withClient { client async throws in
-            let store = Database(primary: client).scoped(to: .default, logger: TestDatabase.logger)
-            let project = try #require(try await store.project(named: "q"))
+            let scope = Database(primary: client).tenant(.local, logger: TestDatabase.logger)
+            let project = try #require(try await scope.projects.project(named: "q"))
             func names(_ f: SpanFilter, limit: Int = 100) async throws -> [String] {
-                try await store.spans(projectID: project.id, filter: f, limit: limit).map(\.name)
+                try await scope.spans.spans(projectID: project.id, filter: f, limit: limit).map(\.name)
             }
             var f = SpanFilter()
             #expect(try await names(f) == ["root", "chat", "tool", "root"])  // id desc
@@ -123,9 +123,9 @@ import Testing
             #expect(try await names(f) == ["chat"])
             // Keyset pages by start time: 2 + 2, no overlap.
             f = SpanFilter(); f.sort = .startTime; f.order = .asc
-            let first = try await store.spans(projectID: project.id, filter: f, limit: 3)
+            let first = try await scope.spans.spans(projectID: project.id, filter: f, limit: 3)
             f.cursor = .startTime(micros: first[2].startMicros, id: first[2].id)
-            let second = try await store.spans(projectID: project.id, filter: f, limit: 3)
+            let second = try await scope.spans.spans(projectID: project.id, filter: f, limit: 3)
             #expect(first.prefix(2).map(\.name) + second.map(\.name) == ["root", "tool", "chat", "root"])
         }
     }
@@ -134,27 +134,27 @@ import Testing
         let db = try await TestDatabase.create()
         let (traces, spans) = try await seed(db)
         try await db.withClient { client async throws in
-            let store = Database(primary: client).scoped(to: .default, logger: TestDatabase.logger)
-            let project = try #require(try await store.project(named: "q"))
+            let scope = Database(primary: client).tenant(.local, logger: TestDatabase.logger)
+            let project = try #require(try await scope.projects.project(named: "q"))
             var f = TraceFilter()
             f.sort = .latency
             f.order = .desc
-            let byLatency = try await store.traces(projectID: project.id, filter: f, limit: 10)
+            let byLatency = try await scope.spans.traces(projectID: project.id, filter: f, limit: 10)
             #expect(byLatency.map(\.traceID) == [traces[1], traces[0], traces[2]])
             #expect(byLatency[0].promptTokens == 3 && byLatency[0].completionTokens == 2)
             f = TraceFilter(); f.hasError = true
-            #expect(try await store.traces(projectID: project.id, filter: f, limit: 10).map(\.traceID) == [traces[0]])
+            #expect(try await scope.spans.traces(projectID: project.id, filter: f, limit: 10).map(\.traceID) == [traces[0]])
             f = TraceFilter(); f.sessionIDs = ["s-9"]
-            #expect(try await store.traces(projectID: project.id, filter: f, limit: 10).map(\.traceID) == [traces[2]])
+            #expect(try await scope.spans.traces(projectID: project.id, filter: f, limit: 10).map(\.traceID) == [traces[2]])
             f = TraceFilter(); f.minLatencyMicros = 2_000
-            #expect(try await store.traces(projectID: project.id, filter: f, limit: 10).count == 2)
+            #expect(try await scope.spans.traces(projectID: project.id, filter: f, limit: 10).count == 2)
 
             // Deleting the only span of a trace removes the trace; a trace's delete cascades to spans and its emptied session.
-            #expect(try await store.deleteSpan(rowID: nil, spanID: spans[2].spanID))
-            #expect(try await store.trace(rowID: nil, traceID: traces[1]) == nil)
-            #expect(try await store.deleteTrace(rowID: nil, traceID: traces[2]))
-            #expect(try await store.session(rowID: nil, sessionID: "s-9") == nil)
-            #expect(try await store.deleteSpan(rowID: nil, spanID: "ffffffffffffffff") == false)
+            #expect(try await scope.spans.deleteSpan(rowID: nil, spanID: spans[2].spanID))
+            #expect(try await scope.spans.trace(rowID: nil, traceID: traces[1]) == nil)
+            #expect(try await scope.spans.deleteTrace(rowID: nil, traceID: traces[2]))
+            #expect(try await scope.sessions.session(rowID: nil, sessionID: "s-9") == nil)
+            #expect(try await scope.spans.deleteSpan(rowID: nil, spanID: "ffffffffffffffff") == false)
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans") == 2)
     }
@@ -164,9 +164,9 @@ import Testing
         _ = try await seed(db)
         _ = try await db.scalar("INSERT INTO organizations (name) VALUES ('other') RETURNING id")
         try await db.withClient { client async throws in
-            let other = Database(primary: client).scoped(to: OrganizationID(2), logger: TestDatabase.logger)
-            #expect(try await other.project(named: "q") == nil)
-            #expect(try await other.listProjects(atOrBeforeID: nil, limit: 10, nameContains: nil, includeExperimentProjects: true).isEmpty)
+            let other = Database(primary: client).tenant(.admin(of: OrganizationID(2)), logger: TestDatabase.logger)
+            #expect(try await other.projects.project(named: "q") == nil)
+            #expect(try await other.projects.list(atOrBeforeID: nil, limit: 10, nameContains: nil, includeExperimentProjects: true).isEmpty)
         }
     }
 }
@@ -182,17 +182,17 @@ import Testing
             Spans.make(trace: plainTrace, start: 5_000_000_000_000),
         ]
         try await db.withClient { client async throws in
-            let ingest = SpanIngestStore(client: client, logger: TestDatabase.logger)
+            let ingest = SpanIngestStore(database: Database(primary: client), logger: TestDatabase.logger)
             _ = try await ingest.insert([ProjectSpans(organizationID: .default, projectName: "keep", spans: spans)])
             _ = try await ingest.insert([
                 ProjectSpans(organizationID: .default, projectName: "drop", spans: [Spans.make(trace: otherProjectTrace)])
             ])
-            let store = Database(primary: client).scoped(to: .default, logger: TestDatabase.logger)
-            #expect(try await store.deleteSessions(rowIDs: [], sessionIDs: ["doomed"]) == 1)
-            let keep = try #require(try await store.project(named: "keep"))
-            try await store.deleteTraces(projectID: keep.id, startMicros: 4_000_000_000, endMicros: 6_000_000_000)
-            let drop = try #require(try await store.project(named: "drop"))
-            #expect(try await store.deleteProject(id: drop.id))
+            let scope = Database(primary: client).tenant(.local, logger: TestDatabase.logger)
+            #expect(try await scope.sessions.delete(rowIDs: [], sessionIDs: ["doomed"]) == 1)
+            let keep = try #require(try await scope.projects.project(named: "keep"))
+            try await scope.spans.deleteTraces(projectID: keep.id, startMicros: 4_000_000_000, endMicros: 6_000_000_000)
+            let drop = try #require(try await scope.projects.project(named: "drop"))
+            #expect(try await scope.projects.delete(id: drop.id))
         }
         #expect(try await db.scalar("SELECT count(*) FROM spans") == 0)
         #expect(try await db.scalar("SELECT count(*) FROM traces") == 0)

@@ -6,9 +6,18 @@ import PostgresNIO
 
 /// A fresh, migrated database per test, on the PostgreSQL server named by `CINDER_TEST_DATABASE_URL`
 /// (scripts/test.sh starts one). Tests that need a database fail, rather than skip, without it.
+///
+/// As in production, the schema belongs to one role (the server's superuser here, which migrates) and
+/// Cinder's code connects as another (`serviceRole`), which row-level security holds. Assertions
+/// (`scalar`, `text`) read as the owner, so they see every organization's rows.
 public struct TestDatabase: Sendable {
+    /// The service role's connection, as Cinder's processes use it.
     public let url: DatabaseURL
+    /// The owner's (superuser's) connection.
+    public let ownerURL: DatabaseURL
     public let name: String
+
+    public static let serviceRole = "cinder_test_service"
 
     public static let logger: Logger = {
         var logger = Logger(label: "cinder.test")
@@ -32,14 +41,17 @@ public struct TestDatabase: Sendable {
         let server = try serverURL()
         let name = "cinder_test_\(UUID().uuidString.prefix(8).lowercased())"
         try await withConnection(server) { connection in
+            try await DatabaseRoles.createServiceRole(serviceRole, on: connection, logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
-        var url = server
-        url.database = name
+        var owner = server
+        owner.database = name
+        var url = owner
+        url.username = serviceRole
         if migrate {
-            try await withConnection(url) { try await Migrations.migrate($0, logger: logger) }
+            try await withConnection(owner) { try await Migrations.migrate($0, serviceRole: serviceRole, logger: logger) }
         }
-        return TestDatabase(url: url, name: name)
+        return TestDatabase(url: url, ownerURL: owner, name: name)
     }
 
     public static func withConnection<T: Sendable>(
@@ -69,9 +81,14 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// Runs `body` with a `Database` over a running pool of the service role.
+    public func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
+        try await withClient { try await body(Database(primary: $0)) }
+    }
+
     /// One text value from a SQL query (empty for NULL), for assertions.
     public func text(_ sql: String) async throws -> String {
-        try await Self.withConnection(url) { connection in
+        try await Self.withConnection(ownerURL) { connection in
             var value = ""
             for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).decode(String?.self) {
                 value = v ?? ""
@@ -82,7 +99,7 @@ public struct TestDatabase: Sendable {
 
     /// One value from a SQL query, for assertions.
     public func scalar(_ sql: String) async throws -> Int64 {
-        try await Self.withConnection(url) { connection in
+        try await Self.withConnection(ownerURL) { connection in
             var value: Int64 = 0
             for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).decode(Int64.self) {
                 value = v
@@ -108,5 +125,21 @@ public enum Spans {
         return Span(
             traceID: trace, spanID: span, parentID: parent, name: name, kind: kind, startTime: start,
             endTime: start + durationNanos, statusCode: status, statusMessage: "", attributes: attributes, events: [])
+    }
+}
+
+extension Access {
+    /// An admin of the given organization (a signed-in person), for tests that act in several.
+    public static func admin(of organization: OrganizationID) -> Access {
+        Access(organization: organization, role: .admin, principal: .user(UserID(1), keyID: nil), installationAdmin: false)
+    }
+}
+
+extension AsyncSequence {
+    /// Every element, for assertions on small result sets.
+    public func collected() async throws -> [Element] {
+        var out: [Element] = []
+        for try await element in self { out.append(element) }
+        return out
     }
 }

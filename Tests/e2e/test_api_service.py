@@ -26,7 +26,9 @@ def test_cinder_api_reads_what_cinder_serve_stored(cinder):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "CINDER_"))}
     socket_dir = cinder.working_dir / "postgres" / "run"
-    env["PHOENIX_SQL_DATABASE_URL"] = f"postgresql://postgres@/cinder?host={socket_dir}"
+    # The roles `cinder serve` set up in its cluster: it serves as `cinder`; `postgres` owns the schema.
+    env["PHOENIX_SQL_DATABASE_URL"] = f"postgresql://cinder@/cinder?host={socket_dir}"
+    env["CINDER_MIGRATION_DATABASE_URL"] = f"postgresql://postgres@/cinder?host={socket_dir}"
     env["PHOENIX_PORT"] = str(port)
     log = open(cinder.working_dir / "cinder-api.log", "ab")
     proc = subprocess.Popen([API_BIN], env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -123,11 +123,12 @@ class Collector(Process):
 
 
 class Writer(Process):
-    def __init__(self, name: str, brokers: str, database_url: str, work: Path):
+    def __init__(self, name: str, brokers: str, database_url: str, owner_url: str, work: Path):
         port = free_port()
         env = _clean_env() | {
             "CINDER_KAFKA_BROKERS": brokers,
             "PHOENIX_SQL_DATABASE_URL": database_url,
+            "CINDER_MIGRATION_DATABASE_URL": owner_url,
             "CINDER_WRITER_ADMIN_PORT": str(port),
             "PHOENIX_HOST": "127.0.0.1",
             "CINDER_WRITER_BATCH_MS": "50",
@@ -184,7 +185,11 @@ class Cluster:
     def start(self) -> None:
         base_url = self.pg.start()
         subprocess.run(["psql", base_url, "-qc", "CREATE DATABASE cinder"], check=True, capture_output=True)
-        self.database_url = base_url.rsplit("/", 1)[0] + "/cinder"
+        # The two roles of the tenancy design: the superuser owns and migrates the schema, the services
+        # connect as a role that row-level security holds.
+        subprocess.run(["psql", base_url, "-qc", "CREATE ROLE cinder_service LOGIN"], check=True, capture_output=True)
+        self.owner_url = base_url.rsplit("/", 1)[0] + "/cinder"
+        self.database_url = self.owner_url.replace("postgres@", "cinder_service@", 1)
         mock_log = open(self.work / "kafka-mock.log", "ab")
         self.mock = subprocess.Popen(
             [str(BIN_DIR / "cinder-kafka-mock"), "--topic", f"{TOPIC}:{PARTITIONS}", "--topic", f"{DLQ}:1"],
@@ -193,11 +198,12 @@ class Cluster:
         self.brokers = self.mock.stdout.readline().strip()
         assert self.brokers, "cinder-kafka-mock printed no bootstrap address"
         self.collectors = [Collector(f"collector-{i}", self.brokers, self.work).start() for i in range(2)]
-        self.writers = [Writer(f"writer-{i}", self.brokers, self.database_url, self.work).start() for i in range(2)]
+        self.writers = [Writer(f"writer-{i}", self.brokers, self.database_url, self.owner_url, self.work).start() for i in range(2)]
         api_port = free_port()
         self.api = Process(
             "cinder-api", [str(BIN_DIR / "cinder-api")],
-            _clean_env() | {"PHOENIX_SQL_DATABASE_URL": self.database_url, "PHOENIX_PORT": str(api_port), "PHOENIX_HOST": "127.0.0.1"},
+            _clean_env() | {"PHOENIX_SQL_DATABASE_URL": self.database_url, "CINDER_MIGRATION_DATABASE_URL": self.owner_url,
+                            "PHOENIX_PORT": str(api_port), "PHOENIX_HOST": "127.0.0.1"},
             self.work, f"http://127.0.0.1:{api_port}/readyz").start()
         self.api_url = f"http://127.0.0.1:{api_port}"
 

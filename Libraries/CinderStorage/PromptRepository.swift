@@ -53,10 +53,10 @@ public struct PromptTagRow: Sendable {
     public var description: String?
 }
 
-extension TenantStore {
+extension PromptRepository {
     static let promptColumns = "p.id, p.name, p.description, p.source_prompt_id, p.metadata::text, \(micros("p.created_at"))"
 
-    static func promptRows(_ rows: PostgresRowSequence) async throws -> [PromptRow] {
+    @Sendable static func promptRows(_ rows: PostgresRowSequence) async throws -> [PromptRow] {
         var out: [PromptRow] = []
         for try await c in rows.decode((Int64, String, String?, Int64?, String, Int64).self) {
             out.append(
@@ -70,7 +70,7 @@ extension TenantStore {
         v.template::text, v.invocation_parameters::text, v.tools::text, v.response_format::text, \(micros("v.created_at"))
         """
 
-    static func versionRows(_ rows: PostgresRowSequence) async throws -> [PromptVersionRow] {
+    @Sendable static func versionRows(_ rows: PostgresRowSequence) async throws -> [PromptVersionRow] {
         var out: [PromptVersionRow] = []
         for try await c in rows.decode(
             (Int64, Int64, String?, String, String, String, String, String, String, String, String?, String?, Int64).self)
@@ -92,16 +92,14 @@ extension TenantStore {
         q.append("SELECT \(Self.promptColumns) FROM prompts p WHERE p.org_id = \(q.bind(org))")
         if let cursor { q.append(" AND p.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY p.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.promptRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.promptRows)
     }
 
     public func prompt(id: Int64?, name: String?) async throws -> PromptRow? {
-        try await Self.promptRows(
-            database.reader.query(
+        try await scope.read(
                 PostgresQuery(
                     unsafeSQL: "SELECT \(Self.promptColumns) FROM prompts p WHERE p.org_id = $1 AND (p.id = $2 OR p.name = $3)",
-                    binds: Self.binds(org, id ?? -1, name ?? "")), logger: logger)
-        ).first
+                    binds: SQLBuilder.binds(org, id ?? -1, name ?? "")), Self.promptRows).first
     }
 
     /// Adds a version, creating the prompt if it does not exist (its description and metadata apply
@@ -110,8 +108,11 @@ extension TenantStore {
         promptID: Int64?, newPrompt: (name: String, description: String?, metadata: JSONValue, sourcePromptID: Int64?)?,
         _ version: PromptVersionContent, tags: [(name: String, description: String?)] = []
     ) async throws -> PromptVersionRow? {
-        try await database.primary.withTransaction(logger: logger) { connection in
+        try await scope.write { connection in
             var resolved = promptID
+            if let source = newPrompt?.sourcePromptID {
+                try await connection.requireRows("prompts", ids: [source], "Source prompt not found")
+            }
             if let newPrompt {
                 resolved = try await connection.query(
                     """
@@ -120,12 +121,10 @@ extension TenantStore {
                         \(newPrompt.sourcePromptID))
                     ON CONFLICT (org_id, name) DO UPDATE SET updated_at = now()
                     RETURNING id
-                    """, logger: logger
-                ).decode(Int64.self).all().first
+                    """).decode(Int64.self).all().first
             } else if let promptID {
                 resolved = try await connection.query(
-                    "UPDATE prompts SET updated_at = now() WHERE org_id = \(org) AND id = \(promptID) RETURNING id", logger: logger
-                ).decode(Int64.self).all().first
+                    "UPDATE prompts SET updated_at = now() WHERE org_id = \(org) AND id = \(promptID) RETURNING id").decode(Int64.self).all().first
             }
             guard let resolved else { return nil }
             let v = version
@@ -137,24 +136,24 @@ extension TenantStore {
                     \(v.template.jsonString)::jsonb, \(v.invocationParameters.jsonString)::jsonb, \(v.tools?.jsonString)::jsonb,
                     \(v.responseFormat?.jsonString)::jsonb, \(v.modelProvider), \(SQLText.clean(v.modelName)), \(v.metadata.jsonString)::jsonb)
                 RETURNING id
-                """, logger: logger
-            ).decode(Int64.self).all()[0]
+                """).decode(Int64.self).all()[0]
             for tag in tags {
-                try await Self.tag(promptID: resolved, versionID: id, name: tag.name, description: tag.description, org: org, on: connection, logger: logger)
+                try await Self.tag(promptID: resolved, versionID: id, name: tag.name, description: tag.description, in: connection)
             }
             return PromptVersionRow(id: id, promptID: resolved, content: version)
         }
     }
 
     static func tag(
-        promptID: Int64, versionID: Int64, name: String, description: String?, org: Int64, on connection: PostgresConnection, logger: Logger
+        promptID: Int64, versionID: Int64, name: String, description: String?, in connection: TenantTransaction
     ) async throws {
         try await connection.query(
             """
             INSERT INTO prompt_version_tags (org_id, prompt_id, prompt_version_id, name, description)
-            VALUES (\(org), \(promptID), \(versionID), \(name), \(description.map(SQLText.clean)))
-            ON CONFLICT (prompt_id, name) DO UPDATE SET prompt_version_id = excluded.prompt_version_id, description = excluded.description
-            """, logger: logger)
+            SELECT v.org_id, v.prompt_id, v.id, \(name), \(description.map(SQLText.clean)) FROM prompt_versions v
+            WHERE v.org_id = \(connection.org) AND v.id = \(versionID) AND v.prompt_id = \(promptID)
+            ON CONFLICT (org_id, prompt_id, name) DO UPDATE SET prompt_version_id = excluded.prompt_version_id, description = excluded.description
+            """)
     }
 
     public func promptVersions(promptID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [PromptVersionRow] {
@@ -162,27 +161,22 @@ extension TenantStore {
         q.append("SELECT \(Self.versionColumns) FROM prompt_versions v WHERE v.org_id = \(q.bind(org)) AND v.prompt_id = \(q.bind(promptID))")
         if let cursor { q.append(" AND v.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY v.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.versionRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.versionRows)
     }
 
     public func promptVersion(id: Int64) async throws -> PromptVersionRow? {
-        try await Self.versionRows(
-            database.reader.query(
+        try await scope.read(
                 PostgresQuery(
-                    unsafeSQL: "SELECT \(Self.versionColumns) FROM prompt_versions v WHERE v.org_id = $1 AND v.id = $2", binds: Self.binds(org, id)),
-                logger: logger)
-        ).first
+                    unsafeSQL: "SELECT \(Self.versionColumns) FROM prompt_versions v WHERE v.org_id = $1 AND v.id = $2", binds: SQLBuilder.binds(org, id)), Self.versionRows).first
     }
 
     public func promptVersion(promptID: Int64, tag: String) async throws -> PromptVersionRow? {
-        try await Self.versionRows(
-            database.reader.query(
+        try await scope.read(
                 PostgresQuery(
                     unsafeSQL: """
-                        SELECT \(Self.versionColumns) FROM prompt_versions v JOIN prompt_version_tags t ON t.prompt_version_id = v.id
+                        SELECT \(Self.versionColumns) FROM prompt_versions v JOIN prompt_version_tags t ON t.org_id = v.org_id AND t.prompt_version_id = v.id
                         WHERE v.org_id = $1 AND t.prompt_id = $2 AND t.name = $3
-                        """, binds: Self.binds(org, promptID, tag)), logger: logger)
-        ).first
+                        """, binds: SQLBuilder.binds(org, promptID, tag)), Self.versionRows).first
     }
 
     public func promptVersionTags(versionID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [PromptTagRow] {
@@ -190,26 +184,24 @@ extension TenantStore {
         q.append("SELECT id, name, description FROM prompt_version_tags WHERE org_id = \(q.bind(org)) AND prompt_version_id = \(q.bind(versionID))")
         if let cursor { q.append(" AND id <= \(q.bind(cursor))") }
         q.append(" ORDER BY id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await database.reader.query(q.query, logger: logger).decode((Int64, String, String?).self).all().map {
+        return try await scope.read(q.query) { try await $0.decode((Int64, String, String?).self).all() }.map {
             PromptTagRow(id: $0.0, name: $0.1, description: $0.2)
         }
     }
 
     public func tagPromptVersion(_ version: PromptVersionRow, name: String, description: String?) async throws {
-        try await database.primary.withConnection { connection in
-            try await Self.tag(
-                promptID: version.promptID, versionID: version.id, name: name, description: description, org: org, on: connection, logger: logger)
+        try await scope.write { connection in
+            try await Self.tag(promptID: version.promptID, versionID: version.id, name: name, description: description, in: connection)
         }
     }
 
     /// Removes the tag `name` of the version's prompt, whichever version it points at (as Phoenix
     /// resolves it); false if the prompt has no such tag.
     public func untagPromptVersion(_ version: PromptVersionRow, name: String) async throws -> Bool {
-        try await !database.primary.query(
+        try await !scope.write(
             """
             DELETE FROM prompt_version_tags WHERE org_id = \(org) AND prompt_id = \(version.promptID) AND name = \(name) RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).all().isEmpty
+            """) { try await $0.decode(Int64.self).all() }.isEmpty
     }
 
     public func updatePrompt(id: Int64, description: String??, metadata: JSONValue?) async throws -> PromptRow? {
@@ -218,12 +210,38 @@ extension TenantStore {
         if let description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
         if let metadata { q.append(", metadata = \(q.bind(metadata.jsonString))::jsonb") }
         q.append(" WHERE p.org_id = \(q.bind(org)) AND p.id = \(q.bind(id)) RETURNING \(Self.promptColumns)")
-        return try await Self.promptRows(database.primary.query(q.query, logger: logger)).first
+        return try await scope.write(q.query, Self.promptRows).first
     }
 
     public func deletePrompt(id: Int64) async throws -> Bool {
-        try await !database.primary.query(
-            "DELETE FROM prompts WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
-        ).decode(Int64.self).all().isEmpty
+        try await !scope.write(
+            "DELETE FROM prompts WHERE org_id = \(org) AND id = \(id) RETURNING id") { try await $0.decode(Int64.self).all() }.isEmpty
+    }
+
+    /// Every version id of each prompt, oldest first (a version's position is its sequence number).
+    public func versionIDs(promptIDs: [Int64]) async throws -> [Int64: [Int64]] {
+        guard !promptIDs.isEmpty else { return [:] }
+        let rows = try await scope.read(
+            "SELECT prompt_id, id FROM prompt_versions WHERE org_id = \(org) AND prompt_id = ANY(\(promptIDs)::int8[]) ORDER BY id"
+        ) { try await $0.decode((Int64, Int64).self).all() }
+        var ids: [Int64: [Int64]] = [:]
+        for (prompt, version) in rows { ids[prompt, default: []].append(version) }
+        return ids
+    }
+
+    /// Every tag of a prompt with the version it points at.
+    public func tags(promptID: Int64) async throws -> [(tag: PromptTagRow, versionID: Int64)] {
+        try await scope.read(
+            """
+            SELECT id, name, description, prompt_version_id FROM prompt_version_tags
+            WHERE org_id = \(org) AND prompt_id = \(promptID) ORDER BY id
+            """
+        ) { try await $0.decode((Int64, String, String?, Int64).self).all() }.map {
+            (PromptTagRow(id: $0.0, name: $0.1, description: $0.2), $0.3)
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await scope.read("SELECT count(*) FROM prompts WHERE org_id = \(org)", ProjectRepository.count)
     }
 }

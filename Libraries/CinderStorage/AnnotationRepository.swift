@@ -44,7 +44,7 @@ public enum AnnotationTarget: Sendable, CaseIterable {
     }
 
     var conflictColumns: String {
-        self == .document ? "\(entityReference), document_position, name, identifier" : "\(entityReference), name, identifier"
+        self == .document ? "org_id, \(entityReference), document_position, name, identifier" : "org_id, \(entityReference), name, identifier"
     }
 
     /// The GraphQL type name in annotation global ids.
@@ -135,12 +135,13 @@ public struct AnnotationDeleteFilter: Sendable {
     }
 }
 
-extension TenantStore {
+extension AnnotationRepository {
     /// Upserts annotations on (entity, name, identifier[, document position]) in one transaction: either
     /// every input is written or, when an entity is missing, none.
-    public func upsertAnnotations(_ target: AnnotationTarget, _ inputs: [AnnotationInput]) async throws -> AnnotationWriteResult {
+    public func upsert(_ target: AnnotationTarget, _ inputs: [AnnotationInput]) async throws -> AnnotationWriteResult {
         guard !inputs.isEmpty else { return .written([]) }
-        return try await database.primary.withTransaction(logger: logger) { connection in
+        let org = org
+        return try await scope.write { tx in
             let wanted = Array(Set(inputs.map(\.entityID)))
             // Retrieved documents bound document positions; other targets need only the row id.
             let documentCount =
@@ -154,7 +155,7 @@ extension TenantStore {
                 WHERE org_id = \(lookup.bind(org)) AND \(target.entityKey) = ANY(\(lookup.bind(wanted)))
                 """)
             var entities: [String: (rowID: Int64, documents: Int64)] = [:]
-            for try await (entityID, rowID, documents) in try await connection.query(lookup.query, logger: logger).decode(
+            for try await (entityID, rowID, documents) in try await tx.query(lookup.query).decode(
                 (String, Int64, Int64).self)
             {
                 entities[entityID] = (rowID, documents)
@@ -193,14 +194,14 @@ extension TenantStore {
                         user_id = excluded.user_id, updated_at = now()
                     RETURNING id
                     """)
-                for try await id in try await connection.query(q.query, logger: logger).decode(Int64.self) { ids.append(id) }
+                for try await id in try await tx.query(q.query).decode(Int64.self) { ids.append(id) }
             }
             return .written(ids)
         }
     }
 
     /// Annotations of entities in a project, newest first, from `atOrBeforeID` on.
-    public func annotations(
+    public func list(
         _ target: AnnotationTarget, projectID: Int64, entityIDs: [String], identifiers: [String], includeNames: [String]?,
         excludeNames: [String], atOrBeforeID cursor: Int64?, limit: Int
     ) async throws -> [AnnotationRow] {
@@ -212,7 +213,7 @@ extension TenantStore {
         if !excludeNames.isEmpty { q.append(" AND NOT (a.name = ANY(\(q.bind(excludeNames))))") }
         if let cursor { q.append(" AND a.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY a.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.annotationRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.annotationRows)
     }
 
     /// The columns `annotationRows` decodes, from annotations `a` joined to their entities `e`.
@@ -222,11 +223,11 @@ extension TenantStore {
             SELECT a.id, e.\(target.entityKey), \(position), a.name, a.label, a.score, a.explanation, a.metadata::text,
                 a.annotator_kind, a.identifier, a.source, a.user_id, \(micros("a.created_at")), \(micros("a.updated_at")),
                 e.id
-            FROM \(target.table) a JOIN \(target.entityTable) e ON e.id = a.\(target.entityReference)
+            FROM \(target.table) a JOIN \(target.entityTable) e ON e.org_id = a.org_id AND e.id = a.\(target.entityReference)
             """
     }
 
-    static func annotationRows(_ sequence: PostgresRowSequence) async throws -> [AnnotationRow] {
+    @Sendable static func annotationRows(_ sequence: PostgresRowSequence) async throws -> [AnnotationRow] {
         var rows: [AnnotationRow] = []
         for try await c in sequence.decode(
             (Int64, String, Int32?, String, String?, Double?, String?, String, String, String, String, Int64?, Int64, Int64, Int64).self)
@@ -240,6 +241,37 @@ extension TenantStore {
         return rows
     }
 
+    /// All annotations of the given entities (by row id), oldest first.
+    public func annotations(_ target: AnnotationTarget, entityRowIDs: [Int64]) async throws -> [AnnotationRow] {
+        guard !entityRowIDs.isEmpty else { return [] }
+        var q = SQLBuilder()
+        q.append(
+            """
+            \(Self.annotationSelect(target))
+            WHERE a.org_id = \(q.bind(org)) AND a.\(target.entityReference) = ANY(\(q.bind(entityRowIDs))::int8[])
+            ORDER BY a.id
+            """)
+        return try await scope.read(q.query, Self.annotationRows)
+    }
+
+    /// One annotation by its own id.
+    public func annotation(_ target: AnnotationTarget, id: Int64) async throws -> AnnotationRow? {
+        var q = SQLBuilder()
+        q.append("\(Self.annotationSelect(target)) WHERE a.org_id = \(q.bind(org)) AND a.id = \(q.bind(id))")
+        return try await scope.read(q.query, Self.annotationRows).first
+    }
+
+    /// The distinct names of a project's annotations of one kind, notes excluded.
+    public func names(_ target: AnnotationTarget, projectID: Int64) async throws -> [String] {
+        var q = SQLBuilder()
+        q.append(
+            """
+            SELECT DISTINCT a.name FROM \(target.table) a JOIN \(target.entityTable) e ON e.org_id = a.org_id AND e.id = a.\(target.entityReference)
+            WHERE a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID)) AND a.name <> 'note' ORDER BY a.name
+            """)
+        return try await scope.read(q.query) { try await $0.decode(String.self).all() }
+    }
+
     /// Whether any of the entities exists in the project.
     public func anyEntityExists(_ target: AnnotationTarget, projectID: Int64, entityIDs: [String]) async throws -> Bool {
         var q = SQLBuilder()
@@ -248,17 +280,17 @@ extension TenantStore {
             SELECT EXISTS (SELECT 1 FROM \(target.entityTable) WHERE org_id = \(q.bind(org))
                 AND project_id = \(q.bind(projectID)) AND \(target.entityKey) = ANY(\(q.bind(entityIDs))))
             """)
-        return try await database.reader.query(q.query, logger: logger).decode(Bool.self).all().first ?? false
+        return try await scope.read(q.query) { try await $0.decode(Bool.self).all().first ?? false }
     }
 
     /// Deletes a project's annotations that match every given filter; returns how many.
     @discardableResult
-    public func deleteAnnotations(_ target: AnnotationTarget, projectID: Int64, filter: AnnotationDeleteFilter) async throws -> Int {
+    public func delete(_ target: AnnotationTarget, projectID: Int64, filter: AnnotationDeleteFilter) async throws -> Int {
         var q = SQLBuilder()
         q.append(
             """
             DELETE FROM \(target.table) a USING \(target.entityTable) e
-            WHERE e.id = a.\(target.entityReference) AND a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
+            WHERE e.org_id = a.org_id AND e.id = a.\(target.entityReference) AND a.org_id = \(q.bind(org)) AND e.project_id = \(q.bind(projectID))
             """)
         if let name = filter.name { q.append(" AND a.name = \(q.bind(name))") }
         if let identifier = filter.identifier { q.append(" AND a.identifier = \(q.bind(identifier))") }
@@ -266,7 +298,7 @@ extension TenantStore {
         if let from = filter.createdFromMicros { q.append(" AND a.created_at >= \(timestamp(q.bind(from)))") }
         if let before = filter.createdBeforeMicros { q.append(" AND a.created_at < \(timestamp(q.bind(before)))") }
         q.append(" RETURNING a.id")
-        return try await database.primary.query(q.query, logger: logger).decode(Int64.self).all().count
+        return try await scope.write(q.query) { try await $0.decode(Int64.self).all().count }
     }
 }
 
@@ -279,10 +311,10 @@ public struct AnnotationConfigRow: Sendable {
     public var config: JSONValue
 }
 
-extension TenantStore {
+extension AnnotationRepository {
     static let configColumns = "c.id, c.name, c.config::text"
 
-    static func configRows(_ rows: PostgresRowSequence) async throws -> [AnnotationConfigRow] {
+    @Sendable static func configRows(_ rows: PostgresRowSequence) async throws -> [AnnotationConfigRow] {
         var out: [AnnotationConfigRow] = []
         for try await (id, name, config) in rows.decode((Int64, String, String).self) {
             out.append(AnnotationConfigRow(id: id, name: name, config: (try? JSONValue(parsing: config)) ?? [:]))
@@ -291,7 +323,7 @@ extension TenantStore {
     }
 
     /// Configs newest first; only those assigned to `projectID` when given.
-    public func annotationConfigs(projectID: Int64? = nil, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [AnnotationConfigRow] {
+    public func configs(projectID: Int64? = nil, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [AnnotationConfigRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.configColumns) FROM annotation_configs c")
         if let projectID {
@@ -300,88 +332,92 @@ extension TenantStore {
         q.append(" WHERE c.org_id = \(q.bind(org))")
         if let cursor { q.append(" AND c.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY c.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.configRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.configRows)
     }
 
-    public func annotationConfig(id: Int64?, name: String?) async throws -> AnnotationConfigRow? {
-        try await Self.configRows(
-            database.reader.query(
-                """
-                SELECT \(unescaped: Self.configColumns) FROM annotation_configs c
-                WHERE c.org_id = \(org) AND (c.id = \(id ?? -1) OR c.name = \(name ?? ""))
-                ORDER BY c.id = \(id ?? -1) DESC LIMIT 1
-                """, logger: logger)
+    public func config(id: Int64?, name: String?) async throws -> AnnotationConfigRow? {
+        try await scope.read(
+            """
+            SELECT \(unescaped: Self.configColumns) FROM annotation_configs c
+            WHERE c.org_id = \(org) AND (c.id = \(id ?? -1) OR c.name = \(name ?? ""))
+            ORDER BY c.id = \(id ?? -1) DESC LIMIT 1
+            """, Self.configRows
         ).first
     }
 
-    public func annotationConfigs(ids: [Int64]) async throws -> [AnnotationConfigRow] {
-        try await Self.configRows(
-            database.reader.query(
-                "SELECT \(unescaped: Self.configColumns) FROM annotation_configs c WHERE c.org_id = \(org) AND c.id = ANY(\(ids)) ORDER BY c.id DESC",
-                logger: logger))
+    public func configs(ids: [Int64]) async throws -> [AnnotationConfigRow] {
+        try await scope.read(
+            "SELECT \(unescaped: Self.configColumns) FROM annotation_configs c WHERE c.org_id = \(org) AND c.id = ANY(\(ids)) ORDER BY c.id DESC",
+            Self.configRows)
     }
 
     /// Returns nil when the name is taken.
-    public func createAnnotationConfig(name: String, config: JSONValue) async throws -> AnnotationConfigRow? {
-        try await Self.configRows(
-            database.primary.query(
-                """
-                INSERT INTO annotation_configs AS c (org_id, name, config) VALUES (\(org), \(SQLText.clean(name)), \(config.jsonString)::jsonb)
-                ON CONFLICT (org_id, name) DO NOTHING
-                RETURNING \(unescaped: Self.configColumns)
-                """, logger: logger)
+    public func createConfig(name: String, config: JSONValue) async throws -> AnnotationConfigRow? {
+        try await scope.write(
+            """
+            INSERT INTO annotation_configs AS c (org_id, name, config) VALUES (\(org), \(SQLText.clean(name)), \(config.jsonString)::jsonb)
+            ON CONFLICT (org_id, name) DO NOTHING
+            RETURNING \(unescaped: Self.configColumns)
+            """, Self.configRows
         ).first
     }
 
-    public func updateAnnotationConfig(id: Int64, name: String, config: JSONValue) async throws -> RenameResult<AnnotationConfigRow> {
+    public func updateConfig(id: Int64, name: String, config: JSONValue) async throws -> RenameResult<AnnotationConfigRow> {
         try await renaming {
-            try await Self.configRows(
-                database.primary.query(
-                    """
-                    UPDATE annotation_configs AS c SET name = \(SQLText.clean(name)), config = \(config.jsonString)::jsonb
-                    WHERE c.org_id = \(org) AND c.id = \(id)
-                    RETURNING \(unescaped: Self.configColumns)
-                    """, logger: logger)
+            try await scope.write(
+                """
+                UPDATE annotation_configs AS c SET name = \(SQLText.clean(name)), config = \(config.jsonString)::jsonb
+                WHERE c.org_id = \(org) AND c.id = \(id)
+                RETURNING \(unescaped: Self.configColumns)
+                """, Self.configRows
             ).first
         }
     }
 
-    public func deleteAnnotationConfig(id: Int64) async throws -> Bool {
-        try await !database.primary.query(
-            "DELETE FROM annotation_configs WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
-        ).decode(Int64.self).all().isEmpty
+    public func deleteConfig(id: Int64) async throws -> Bool {
+        try await !scope.write("DELETE FROM annotation_configs WHERE org_id = \(org) AND id = \(id) RETURNING id") {
+            try await $0.decode(Int64.self).all()
+        }.isEmpty
     }
 
-    public func assignAnnotationConfig(_ configID: Int64, toProject projectID: Int64) async throws {
-        try await database.primary.query(
+    /// Assigns a config to a project when both are this organization's; false when either is not.
+    @discardableResult
+    public func assignConfig(_ configID: Int64, toProject projectID: Int64) async throws -> Bool {
+        try await !scope.write(
             """
-            INSERT INTO project_annotation_configs (org_id, project_id, annotation_config_id) VALUES (\(org), \(projectID), \(configID))
+            INSERT INTO project_annotation_configs (org_id, project_id, annotation_config_id)
+            SELECT \(org), p.id, c.id FROM projects p, annotation_configs c
+            WHERE p.org_id = \(org) AND p.id = \(projectID) AND c.org_id = \(org) AND c.id = \(configID)
             ON CONFLICT DO NOTHING
-            """, logger: logger)
+            RETURNING 1
+            """
+        ) { try await $0.decode(Int.self).all() }.isEmpty
     }
 
-    public func unassignAnnotationConfig(_ configID: Int64, fromProject projectID: Int64) async throws {
-        try await database.primary.query(
+    public func unassignConfig(_ configID: Int64, fromProject projectID: Int64) async throws {
+        try await scope.write(
             """
             DELETE FROM project_annotation_configs
             WHERE org_id = \(org) AND project_id = \(projectID) AND annotation_config_id = \(configID)
-            """, logger: logger)
+            """)
     }
 
-    /// Makes `configIDs` exactly the project's assigned set.
-    public func setProjectAnnotationConfigs(projectID: Int64, configIDs: [Int64]) async throws {
-        try await database.primary.withTransaction(logger: logger) { connection in
-            try await connection.query(
+    /// Makes `configIDs` (those of this organization) exactly the project's assigned set.
+    public func setProjectConfigs(projectID: Int64, configIDs: [Int64]) async throws {
+        let org = org
+        try await scope.write { tx in
+            try await tx.query(
                 """
                 DELETE FROM project_annotation_configs
                 WHERE org_id = \(org) AND project_id = \(projectID) AND NOT (annotation_config_id = ANY(\(configIDs)))
-                """, logger: logger)
-            try await connection.query(
+                """)
+            try await tx.query(
                 """
                 INSERT INTO project_annotation_configs (org_id, project_id, annotation_config_id)
-                SELECT \(org), \(projectID), unnest(\(configIDs)::int8[])
+                SELECT \(org), p.id, c.id FROM projects p JOIN annotation_configs c ON c.org_id = p.org_id
+                WHERE p.org_id = \(org) AND p.id = \(projectID) AND c.id = ANY(\(configIDs)::int8[])
                 ON CONFLICT DO NOTHING
-                """, logger: logger)
+                """)
         }
     }
 }

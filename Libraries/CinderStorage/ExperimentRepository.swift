@@ -103,16 +103,17 @@ public struct ExperimentTagRow: Sendable {
     public var description: String?
 }
 
-extension TenantStore {
+extension ExperimentRepository {
     static let experimentColumns = """
         x.id, x.dataset_id, x.dataset_version_id, x.name, x.description, x.repetitions::int8, x.metadata::text, x.project_name,
         \(micros("x.created_at")), \(micros("x.updated_at")),
-        coalesce((SELECT array_agg(dataset_split_id ORDER BY dataset_split_id) FROM experiments_dataset_splits WHERE experiment_id = x.id), '{}'),
-        (SELECT count(*) FROM experiment_runs r WHERE r.experiment_id = x.id AND r.error IS NULL),
-        (SELECT count(*) FROM experiment_runs r WHERE r.experiment_id = x.id AND r.error IS NOT NULL)
+        coalesce((SELECT array_agg(dataset_split_id ORDER BY dataset_split_id) FROM experiments_dataset_splits
+            WHERE org_id = x.org_id AND experiment_id = x.id), '{}'),
+        (SELECT count(*) FROM experiment_runs r WHERE r.org_id = x.org_id AND r.experiment_id = x.id AND r.error IS NULL),
+        (SELECT count(*) FROM experiment_runs r WHERE r.org_id = x.org_id AND r.experiment_id = x.id AND r.error IS NOT NULL)
         """
 
-    static func experimentRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRow] {
+    @Sendable static func experimentRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRow] {
         var out: [ExperimentRow] = []
         for try await c in rows.decode(
             (Int64, Int64, Int64, String, String?, Int64, String, String?, Int64, Int64, [Int64], Int64, Int64).self)
@@ -126,13 +127,12 @@ extension TenantStore {
         return out
     }
 
-    public func experiment(id: Int64) async throws -> ExperimentRow? {
-        try await Self.experimentRows(
-            database.reader.query(
-                PostgresQuery(
-                    unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2",
-                    binds: Self.binds(org, id)), logger: logger)
-        ).first
+    /// An experiment; `onPrimary` to read what this request has just written.
+    public func experiment(id: Int64, onPrimary: Bool = false) async throws -> ExperimentRow? {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2", binds: SQLBuilder.binds(org, id))
+        if onPrimary { return try await scope.readPrimary { try await Self.experimentRows($0.query(query)) }.first }
+        return try await scope.read(query, Self.experimentRows).first
     }
 
     public func experiments(datasetID: Int64, atOrBeforeID cursor: Int64?, limit: Int) async throws -> [ExperimentRow] {
@@ -140,31 +140,36 @@ extension TenantStore {
         q.append("SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = \(q.bind(org)) AND x.dataset_id = \(q.bind(datasetID))")
         if let cursor { q.append(" AND x.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY x.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.experimentRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.experimentRows)
     }
 
     public func createExperiment(
         datasetID: Int64, versionID: Int64, name: String, description: String?, repetitions: Int, metadata: JSONValue,
         projectName: String, splitIDs: [Int64]
     ) async throws -> ExperimentRow {
-        try await database.primary.withTransaction(logger: logger) { connection in
+        try await scope.write { connection in
+            try await connection.requireRows("datasets", ids: [datasetID], "Dataset not found")
+            try await connection.requireRows("dataset_versions", ids: [versionID], "Dataset version not found")
+            try await connection.requireRows("dataset_splits", ids: splitIDs, "Dataset split not found")
             let id = try await connection.query(
                 """
                 INSERT INTO experiments (org_id, dataset_id, dataset_version_id, name, description, repetitions, metadata, project_name)
                 VALUES (\(org), \(datasetID), \(versionID), \(SQLText.clean(name)), \(description.map(SQLText.clean)), \(Int64(repetitions)),
                     \(metadata.jsonString)::jsonb, \(projectName))
                 RETURNING id
-                """, logger: logger
-            ).decode(Int64.self).all()[0]
+                """).decode(Int64.self).all()[0]
             if !splitIDs.isEmpty {
                 try await connection.query(
-                    "INSERT INTO experiments_dataset_splits (experiment_id, dataset_split_id) SELECT \(id), unnest(\(splitIDs)::int8[])",
-                    logger: logger)
+                    """
+                    INSERT INTO experiments_dataset_splits (org_id, experiment_id, dataset_split_id)
+                    SELECT \(org), \(id), unnest(\(splitIDs)::int8[])
+                    """)
             }
             return try await Self.experimentRows(
                 connection.query(
-                    PostgresQuery(unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.id = $1", binds: Self.binds(id)),
-                    logger: logger)
+                    PostgresQuery(
+                        unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2",
+                        binds: SQLBuilder.binds(org, id)))
             )[0]
         }
     }
@@ -176,19 +181,14 @@ extension TenantStore {
         if let description { q.append(", description = \(q.bind(description.map(SQLText.clean)))") }
         if let metadata { q.append(", metadata = \(q.bind(metadata.jsonString))::jsonb") }
         q.append(" WHERE org_id = \(q.bind(org)) AND id = \(q.bind(id)) RETURNING id")
-        guard try await !database.primary.query(q.query, logger: logger).decode(Int64.self).all().isEmpty else { return nil }
-        return try await Self.experimentRows(
-            database.primary.query(
-                PostgresQuery(unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.id = $1", binds: Self.binds(id)),
-                logger: logger)
-        ).first
+        guard try await !scope.write(q.query) { try await $0.decode(Int64.self).all() }.isEmpty else { return nil }
+        return try await experiment(id: id, onPrimary: true)
     }
 
     /// Deletes the experiment; returns its project name when it existed.
     public func deleteExperiment(id: Int64) async throws -> String?? {
-        let rows = try await database.primary.query(
-            "DELETE FROM experiments WHERE org_id = \(org) AND id = \(id) RETURNING project_name", logger: logger
-        ).decode(String?.self).all()
+        let rows = try await scope.write(
+            "DELETE FROM experiments WHERE org_id = \(org) AND id = \(id) RETURNING project_name") { try await $0.decode(String?.self).all() }
         return rows.first
     }
 
@@ -199,7 +199,7 @@ extension TenantStore {
         r.trace_id, r.error, r.prompt_token_count::int8, r.completion_token_count::int8
         """
 
-    static func runRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRunRow] {
+    @Sendable static func runRows(_ rows: PostgresRowSequence) async throws -> [ExperimentRunRow] {
         var out: [ExperimentRunRow] = []
         for try await c in rows.decode((Int64, Int64, Int64, Int64, String, Int64, Int64, String?, String?, Int64?, Int64?).self) {
             out.append(
@@ -217,15 +217,12 @@ extension TenantStore {
         if let cursor { q.append(" AND r.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY r.id DESC")
         if let limit { q.append(" LIMIT \(q.bind(Int64(limit)))") }
-        return try await Self.runRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.runRows)
     }
 
     public func experimentRun(id: Int64) async throws -> ExperimentRunRow? {
-        try await Self.runRows(
-            database.reader.query(
-                PostgresQuery(unsafeSQL: "SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = $1 AND r.id = $2", binds: Self.binds(org, id)),
-                logger: logger)
-        ).first
+        try await scope.read(
+                PostgresQuery(unsafeSQL: "SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = $1 AND r.id = $2", binds: SQLBuilder.binds(org, id)), Self.runRows).first
     }
 
     public enum RunWrite: Sendable { case written(Int64), alreadySucceeded }
@@ -233,53 +230,59 @@ extension TenantStore {
     /// Records a run; a run already recorded for the example and repetition is replaced only if it failed.
     public func recordExperimentRun(experimentID: Int64, _ run: ExperimentRunInput) async throws -> RunWrite {
         // The upsert is the check: a successful run is never replaced, even by a concurrent first post.
-        let ids = try await database.primary.query(
+        let org = org
+        let ids = try await scope.write { tx in
+            try await tx.requireRows("experiments", ids: [experimentID], "Experiment not found")
+            try await tx.requireRows("dataset_examples", ids: [run.exampleID], "Dataset example not found")
+            return try await tx.query(
             """
             INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time, error)
             VALUES (\(org), \(experimentID), \(run.exampleID), \(Int64(run.repetition)), \(run.traceID), \(run.output.jsonString)::jsonb,
                 to_timestamp(0) + \(run.startMicros) * interval '1 microsecond', to_timestamp(0) + \(run.endMicros) * interval '1 microsecond',
                 \(run.error.map(SQLText.clean)))
-            ON CONFLICT (experiment_id, dataset_example_id, repetition_number) DO UPDATE SET
+            ON CONFLICT (org_id, experiment_id, dataset_example_id, repetition_number) DO UPDATE SET
                 trace_id = excluded.trace_id, output = excluded.output, start_time = excluded.start_time,
                 end_time = excluded.end_time, error = excluded.error
             WHERE experiment_runs.error IS NOT NULL
             RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).all()
+            """).decode(Int64.self).all()
+        }
         return ids.first.map { .written($0) } ?? .alreadySucceeded
     }
 
     // MARK: Evaluations
 
     public func upsertExperimentEvaluation(_ e: ExperimentEvaluationInput) async throws -> Int64 {
-        try await database.primary.query(
+        let org = org
+        return try await scope.write { tx in
+            try await tx.requireRows("experiment_runs", ids: [e.runID], "Experiment run not found")
+            return try await tx.query(
             """
             INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
                 error, metadata, start_time, end_time)
             VALUES (\(org), \(e.runID), \(SQLText.clean(e.name)), \(e.annotatorKind.rawValue), \(e.label.map(SQLText.clean)), \(e.score),
                 \(e.explanation.map(SQLText.clean)), \(e.traceID), \(e.error.map(SQLText.clean)), \(e.metadata.jsonString)::jsonb,
                 to_timestamp(0) + \(e.startMicros) * interval '1 microsecond', to_timestamp(0) + \(e.endMicros) * interval '1 microsecond')
-            ON CONFLICT (experiment_run_id, name) DO UPDATE SET
+            ON CONFLICT (org_id, experiment_run_id, name) DO UPDATE SET
                 annotator_kind = excluded.annotator_kind, label = excluded.label, score = excluded.score,
                 explanation = excluded.explanation, trace_id = excluded.trace_id, error = excluded.error,
                 metadata = excluded.metadata, start_time = excluded.start_time, end_time = excluded.end_time
             RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).all()[0]
+            """).decode(Int64.self).all()[0]
+        }
     }
 
     /// Evaluations of an experiment's runs, by run id.
     public func experimentEvaluations(experimentID: Int64) async throws -> [Int64: [ExperimentEvaluationRow]] {
         var out: [Int64: [ExperimentEvaluationRow]] = [:]
-        for try await c in try await database.reader.query(
+        for c in try await scope.read(
             """
             SELECT a.id, a.experiment_run_id, a.name, a.annotator_kind, a.label, a.score, a.explanation, a.trace_id, a.error,
                 a.metadata::text, \(unescaped: micros("a.start_time")), \(unescaped: micros("a.end_time"))
-            FROM experiment_run_annotations a JOIN experiment_runs r ON r.id = a.experiment_run_id
+            FROM experiment_run_annotations a JOIN experiment_runs r ON r.org_id = a.org_id AND r.id = a.experiment_run_id
             WHERE r.org_id = \(org) AND r.experiment_id = \(experimentID)
             ORDER BY a.id
-            """, logger: logger
-        ).decode((Int64, Int64, String, String, String?, Double?, String?, String?, String?, String, Int64, Int64).self) {
+            """) { try await $0.decode((Int64, Int64, String, String, String?, Double?, String?, String?, String?, String, Int64, Int64).self).all() } {
             out[c.1, default: []].append(
                 ExperimentEvaluationRow(
                     id: c.0, runID: c.1, name: c.2, annotatorKind: c.3, label: c.4, score: c.5, explanation: c.6, traceID: c.7, error: c.8,
@@ -291,29 +294,36 @@ extension TenantStore {
     // MARK: Tags
 
     public func experimentTags(experimentID: Int64) async throws -> [ExperimentTagRow] {
-        try await database.reader.query(
-            "SELECT id, name, description FROM experiment_tags WHERE org_id = \(org) AND experiment_id = \(experimentID) ORDER BY name",
-            logger: logger
-        ).decode((Int64, String, String?).self).all().map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }
+        try await scope.read(
+            "SELECT id, name, description FROM experiment_tags WHERE org_id = \(org) AND experiment_id = \(experimentID) ORDER BY name") { try await $0.decode((Int64, String, String?).self).all() }.map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }
     }
 
     /// Points the dataset's tag `name` at the experiment (moving it from another experiment).
     public func setExperimentTag(experimentID: Int64, datasetID: Int64, name: String, description: String?) async throws -> ExperimentTagRow {
-        try await database.primary.query(
+        let org = org
+        return try await scope.write { tx in
+            try await tx.requireRows("experiments", ids: [experimentID], "Experiment not found")
+            try await tx.requireRows("datasets", ids: [datasetID], "Dataset not found")
+            return try await tx.query(
             """
             INSERT INTO experiment_tags (org_id, experiment_id, dataset_id, name, description)
             VALUES (\(org), \(experimentID), \(datasetID), \(SQLText.clean(name)), \(description.map(SQLText.clean)))
-            ON CONFLICT (dataset_id, name) DO UPDATE SET experiment_id = excluded.experiment_id, description = excluded.description
+            ON CONFLICT (org_id, dataset_id, name) DO UPDATE SET experiment_id = excluded.experiment_id, description = excluded.description
             RETURNING id, name, description
-            """, logger: logger
-        ).decode((Int64, String, String?).self).all().map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }[0]
+            """).decode((Int64, String, String?).self).all().map { ExperimentTagRow(id: $0.0, name: $0.1, description: $0.2) }[0]
+        }
     }
 
     public func removeExperimentTag(experimentID: Int64, tagID: Int64?, name: String?) async throws {
-        try await database.primary.query(
+        try await scope.write(
             """
             DELETE FROM experiment_tags WHERE org_id = \(org) AND experiment_id = \(experimentID)
             AND (id = \(tagID ?? -1) OR name = \(name ?? ""))
-            """, logger: logger)
+            """)
+    }
+
+    public func count(datasetID: Int64) async throws -> Int {
+        try await scope.read(
+            "SELECT count(*) FROM experiments WHERE org_id = \(org) AND dataset_id = \(datasetID)", ProjectRepository.count)
     }
 }

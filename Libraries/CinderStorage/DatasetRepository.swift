@@ -70,16 +70,16 @@ public enum DatasetUploadResult: Sendable {
     case written(datasetID: Int64, versionID: Int64, created: Int, updated: Int, deleted: Int)
 }
 
-extension TenantStore {
+extension DatasetRepository {
     static let datasetColumns = """
         d.id, d.name, d.description, d.metadata::text, \(micros("d.created_at")), \(micros("d.updated_at")),
         (SELECT count(*) FROM (
             SELECT DISTINCT ON (r.dataset_example_id) r.revision_kind FROM dataset_example_revisions r
-            JOIN dataset_examples e ON e.id = r.dataset_example_id WHERE e.dataset_id = d.id
+            JOIN dataset_examples e ON e.org_id = r.org_id AND e.id = r.dataset_example_id WHERE e.org_id = d.org_id AND e.dataset_id = d.id
             ORDER BY r.dataset_example_id, r.dataset_version_id DESC) latest WHERE latest.revision_kind <> 'DELETE')
         """
 
-    static func datasetRows(_ rows: PostgresRowSequence) async throws -> [DatasetRow] {
+    @Sendable static func datasetRows(_ rows: PostgresRowSequence) async throws -> [DatasetRow] {
         var out: [DatasetRow] = []
         for try await c in rows.decode((Int64, String, String?, String, Int64, Int64, Int64).self) {
             out.append(
@@ -96,24 +96,21 @@ extension TenantStore {
         if let name { q.append(" AND d.name = \(q.bind(name))") }
         if let cursor { q.append(" AND d.id <= \(q.bind(cursor))") }
         q.append(" ORDER BY d.id DESC LIMIT \(q.bind(Int64(limit)))")
-        return try await Self.datasetRows(database.reader.query(q.query, logger: logger))
+        return try await scope.read(q.query, Self.datasetRows)
     }
 
     public func dataset(id: Int64?, name: String? = nil) async throws -> DatasetRow? {
-        try await Self.datasetRows(
-            database.reader.query(
+        try await scope.read(
                 """
                 SELECT \(unescaped: Self.datasetColumns) FROM datasets d
                 WHERE d.org_id = \(org) AND (d.id = \(id ?? -1) OR d.name = \(name ?? ""))
                 ORDER BY d.id = \(id ?? -1) DESC LIMIT 1
-                """, logger: logger)
-        ).first
+                """, Self.datasetRows).first
     }
 
     public func deleteDataset(id: Int64) async throws -> Bool {
-        try await !database.primary.query(
-            "DELETE FROM datasets WHERE org_id = \(org) AND id = \(id) RETURNING id", logger: logger
-        ).decode(Int64.self).all().isEmpty
+        try await !scope.write(
+            "DELETE FROM datasets WHERE org_id = \(org) AND id = \(id) RETURNING id") { try await $0.decode(Int64.self).all() }.isEmpty
     }
 
     /// The dataset's versions, newest first.
@@ -137,7 +134,7 @@ extension TenantStore {
         if let cursor { q.append(" AND id <= \(q.bind(cursor))") }
         q.append(" ORDER BY id DESC LIMIT \(q.bind(Int64(limit)))")
         var out: [DatasetVersionRow] = []
-        for try await c in try await database.reader.query(q.query, logger: logger).decode((Int64, Int64, String?, String, Int64).self) {
+        for c in try await scope.read(q.query) { try await $0.decode((Int64, Int64, String?, String, Int64).self).all() } {
             out.append(DatasetVersionRow(id: c.0, datasetID: c.1, description: c.2, metadata: JSONValue(storedJSON: c.3), createdMicros: c.4))
         }
         return out
@@ -150,12 +147,15 @@ extension TenantStore {
             """
             (SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
                 r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
-            FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
+            FROM dataset_examples e JOIN dataset_example_revisions r ON r.org_id = e.org_id AND r.dataset_example_id = e.id
             WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
             """)
         if let splitIDs {
             q.append(
-                " AND e.id IN (SELECT dataset_example_id FROM dataset_splits_dataset_examples WHERE dataset_split_id = ANY(\(q.bind(splitIDs))))")
+                """
+                 AND e.id IN (SELECT dataset_example_id FROM dataset_splits_dataset_examples
+                    WHERE org_id = \(q.bind(org)) AND dataset_split_id = ANY(\(q.bind(splitIDs))))
+                """)
         }
         q.append(" ORDER BY e.id, r.dataset_version_id DESC) x")
     }
@@ -166,7 +166,7 @@ extension TenantStore {
         q.append("SELECT count(*) FROM ")
         appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
         q.append(" WHERE x.revision_kind <> 'DELETE'")
-        return try await database.reader.query(q.query, logger: logger).decode(Int64.self).all().first ?? 0
+        return try await scope.read(q.query) { try await $0.decode(Int64.self).all() }.first ?? 0
     }
 
     /// The dataset's examples as of a version, in id order; only those in one of `splitIDs` when given.
@@ -176,14 +176,15 @@ extension TenantStore {
             """
             SELECT x.id, x.external_id, x.input, x.output, x.metadata, x.updated, s.span_id, x.span_rowid, x.revision_kind,
                 coalesce((SELECT array_agg(sp.name ORDER BY sp.name) FROM dataset_splits_dataset_examples se
-                    JOIN dataset_splits sp ON sp.id = se.dataset_split_id WHERE se.dataset_example_id = x.id), '{}')
+                    JOIN dataset_splits sp ON sp.org_id = se.org_id AND sp.id = se.dataset_split_id
+                    WHERE se.org_id = \(q.bind(org)) AND se.dataset_example_id = x.id), '{}')
             """)
         q.append(" FROM ")
         appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
-        q.append(" LEFT JOIN spans s ON s.id = x.span_rowid WHERE x.revision_kind <> 'DELETE' ORDER BY x.id")
+        q.append(" LEFT JOIN spans s ON s.org_id = \(q.bind(org)) AND s.id = x.span_rowid WHERE x.revision_kind <> 'DELETE' ORDER BY x.id")
         var out: [DatasetExampleRow] = []
-        for try await c in try await database.reader.query(q.query, logger: logger).decode(
-            (Int64, String?, String, String, String, Int64, String?, Int64?, String, [String]).self)
+        for c in try await scope.read(q.query) { try await $0.decode(
+            (Int64, String?, String, String, String, Int64, String?, Int64?, String, [String]).self).all() }
         {
             out.append(
                 DatasetExampleRow(
@@ -199,7 +200,7 @@ extension TenantStore {
     public func uploadDataset(
         name: String, description: String?, action: DatasetUploadAction, examples: [NewDatasetExample]
     ) async throws -> DatasetUploadResult {
-        try await database.primary.withTransaction(logger: logger) { connection in
+        try await scope.write { connection in
             // The upsert also locks the dataset row, so concurrent uploads to one dataset run one at a time.
             let conflict = action == .create ? "DO NOTHING" : "DO UPDATE SET updated_at = now()"
             let datasetRows = try await connection.query(
@@ -208,9 +209,7 @@ extension TenantStore {
                         INSERT INTO datasets (org_id, name, description) VALUES ($1, $2, $3)
                         ON CONFLICT (org_id, name) \(conflict) RETURNING id
                         """,
-                    binds: Self.binds(org, SQLText.clean(name), description.map(SQLText.clean))),
-                logger: logger
-            ).decode(Int64.self).all()
+                    binds: SQLBuilder.binds(org, SQLText.clean(name), description.map(SQLText.clean)))).decode(Int64.self).all()
             guard let datasetID = datasetRows.first else { return .nameTaken }
 
             // The current examples, with their latest content.
@@ -219,11 +218,10 @@ extension TenantStore {
                 for try await c in try await connection.query(
                     """
                     SELECT DISTINCT ON (e.id) e.id, e.external_id, r.input::text, r.output::text, r.metadata::text, r.revision_kind
-                    FROM dataset_examples e JOIN dataset_example_revisions r ON r.dataset_example_id = e.id
+                    FROM dataset_examples e JOIN dataset_example_revisions r ON r.org_id = e.org_id AND r.dataset_example_id = e.id
                     WHERE e.org_id = \(org) AND e.dataset_id = \(datasetID)
                     ORDER BY e.id, r.dataset_version_id DESC
-                    """, logger: logger
-                ).decode((Int64, String?, String, String, String, String).self) {
+                    """).decode((Int64, String?, String, String, String, String).self) {
                     current.append(
                         (c.0, c.1, [JSONValue(storedJSON: c.2), JSONValue(storedJSON: c.3), JSONValue(storedJSON: c.4)], c.5 == "DELETE"))
                 }
@@ -255,16 +253,14 @@ extension TenantStore {
             let changed = !creates.isEmpty || !patches.isEmpty || !deletes.isEmpty
             if !changed, action != .create {
                 let latest = try await connection.query(
-                    "SELECT max(id) FROM dataset_versions WHERE dataset_id = \(datasetID)", logger: logger
-                ).decode(Int64?.self).all().first ?? nil
+                    "SELECT max(id) FROM dataset_versions WHERE org_id = \(org) AND dataset_id = \(datasetID)").decode(Int64?.self).all().first ?? nil
                 if let latest { return .written(datasetID: datasetID, versionID: latest, created: 0, updated: 0, deleted: 0) }
             }
             let versionID = try await connection.query(
                 """
                 INSERT INTO dataset_versions (org_id, dataset_id, description) VALUES (\(org), \(datasetID), \(description.map(SQLText.clean)))
                 RETURNING id
-                """, logger: logger
-            ).decode(Int64.self).all()[0]
+                """).decode(Int64.self).all()[0]
 
             // New examples get ids drawn first, so that each stays paired with its content. Arrays cannot hold
             // NULL through the driver: empty strings stand for none (neither id may be empty).
@@ -273,8 +269,7 @@ extension TenantStore {
                 newIDs = try await connection.query(
                     """
                     SELECT nextval(pg_get_serial_sequence('dataset_examples', 'id')) FROM generate_series(1, \(creates.count))
-                    """, logger: logger
-                ).decode(Int64.self).all()
+                    """).decode(Int64.self).all()
                 try await connection.query(
                     """
                     INSERT INTO dataset_examples (id, org_id, dataset_id, external_id, span_rowid)
@@ -282,7 +277,7 @@ extension TenantStore {
                     FROM unnest(\(newIDs)::int8[], \(creates.map { $0.externalID ?? "" })::text[], \(creates.map { $0.spanID ?? "" })::text[])
                         AS u(id, external_id, span_id)
                     LEFT JOIN spans s ON s.org_id = \(org) AND s.span_id = u.span_id
-                    """, logger: logger)
+                    """)
             }
             var revisionIDs: [Int64] = newIDs
             var revisionContent: [NewDatasetExample] = creates
@@ -307,7 +302,7 @@ extension TenantStore {
                     FROM unnest(\(revisionIDs)::int8[], \(revisionContent.map(\.input.jsonString))::text[],
                         \(revisionContent.map(\.output.jsonString))::text[], \(revisionContent.map(\.metadata.jsonString))::text[],
                         \(kinds)::text[]) AS u(id, input, output, metadata, kind)
-                    """, logger: logger)
+                    """)
             }
 
             // Splits named in the upload, created on first use.
@@ -320,18 +315,38 @@ extension TenantStore {
                     """
                     INSERT INTO dataset_splits (org_id, name, color) SELECT \(org), unnest(\(names)::text[]), \(DatasetSplitRow.defaultColor)
                     ON CONFLICT (org_id, name) DO NOTHING
-                    """, logger: logger)
+                    """)
                 try await connection.query(
                     """
-                    INSERT INTO dataset_splits_dataset_examples (dataset_split_id, dataset_example_id)
-                    SELECT sp.id, u.example_id FROM unnest(\(splitPairs.map(\.exampleID))::int8[], \(splitPairs.map(\.split))::text[])
+                    INSERT INTO dataset_splits_dataset_examples (org_id, dataset_split_id, dataset_example_id)
+                    SELECT sp.org_id, sp.id, u.example_id FROM unnest(\(splitPairs.map(\.exampleID))::int8[], \(splitPairs.map(\.split))::text[])
                         AS u(example_id, name)
                     JOIN dataset_splits sp ON sp.org_id = \(org) AND sp.name = u.name
                     ON CONFLICT DO NOTHING
-                    """, logger: logger)
+                    """)
             }
             return .written(datasetID: datasetID, versionID: versionID, created: creates.count, updated: patches.count, deleted: deletes.count)
         }
+    }
+}
+
+extension DatasetRepository {
+    /// The dataset an example belongs to.
+    public func datasetID(ofExample exampleID: Int64) async throws -> Int64? {
+        try await scope.read("SELECT dataset_id FROM dataset_examples WHERE org_id = \(org) AND id = \(exampleID)") {
+            try await $0.decode(Int64.self).all()
+        }.first
+    }
+
+    /// The dataset a version belongs to.
+    public func datasetID(ofVersion versionID: Int64) async throws -> Int64? {
+        try await scope.read("SELECT dataset_id FROM dataset_versions WHERE org_id = \(org) AND id = \(versionID)") {
+            try await $0.decode(Int64.self).all()
+        }.first
+    }
+
+    public func count() async throws -> Int {
+        try await scope.read("SELECT count(*) FROM datasets WHERE org_id = \(org)", ProjectRepository.count)
     }
 }
 
