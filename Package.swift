@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/GraphQLSwift/Graphiti.git", from: "3.1.0"),
         .package(url: "https://github.com/GraphQLSwift/GraphQL.git", from: "4.3.0"),
@@ -81,6 +83,23 @@ let package = Package(
             resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings
         ),
+        // Credentials: password hashing (scrypt), signed tokens (HS256 JWTs naming revocable rows),
+        // resolving a caller's credential to its organization and role, sign-in throttling.
+        .target(
+            name: "CinderAuth",
+            dependencies: [
+                "CinderModel",
+                "CinderStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderAuth",
+            swiftSettings: swiftSettings
+        ),
         // The span queue seam and its in-process implementation with the batching writer.
         .target(
             name: "CinderIngest",
@@ -118,6 +137,7 @@ let package = Package(
         .target(
             name: "CinderAPI",
             dependencies: [
+                "CinderAuth",
                 "CinderModel",
                 "CinderOTLP",
                 "CinderStorage",
@@ -149,6 +169,7 @@ let package = Package(
         .target(
             name: "CinderHTTPSupport",
             dependencies: [
+                "CinderAuth",
                 "CinderModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -216,6 +237,7 @@ let package = Package(
         .target(
             name: "CinderApp",
             dependencies: [
+                "CinderAuth",
                 "CinderModel",
                 "CinderStorage",
                 "CinderIngest",

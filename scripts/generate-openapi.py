@@ -139,6 +139,19 @@ PHOENIX_OPERATIONS: list[tuple[str, str]] = [
     ("/v1/prompt_versions/{prompt_version_id}/tags", "get"),
     ("/v1/prompt_versions/{prompt_version_id}/tags", "post"),
     ("/v1/prompt_versions/{prompt_version_id}/tags/{tag_name}", "delete"),
+    # UsersAPI.swift
+    ("/v1/user", "get"),
+    ("/v1/users", "get"),
+    ("/v1/users", "post"),
+    ("/v1/users/{user_id}", "delete"),
+    # APIKeysAPI.swift
+    ("/v1/user/api_keys", "get"),
+    ("/v1/user/api_keys", "post"),
+    ("/v1/user/api_keys/{api_key_id}", "delete"),
+    ("/v1/users/api_keys", "get"),
+    ("/v1/system/api_keys", "get"),
+    ("/v1/system/api_keys", "post"),
+    ("/v1/system/api_keys/{api_key_id}", "delete"),
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -203,6 +216,77 @@ CINDER_SCHEMAS: dict[str, dict] = {
                 },
             }
         },
+    },
+    "LoginRequestBody": {
+        "title": "LoginRequestBody",
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {
+            "email": {"type": "string"},
+            "password": {"type": "string"},
+            "organization_id": {"type": "string", "description": "An Organization GlobalID (Cinder's addition)."},
+        },
+    },
+    "SwitchOrganizationRequestBody": {
+        "title": "SwitchOrganizationRequestBody",
+        "type": "object",
+        "required": ["organization_id"],
+        "properties": {"organization_id": {"type": "string", "description": "An Organization GlobalID."}},
+    },
+    "Organization": {
+        "title": "Organization",
+        "type": "object",
+        "required": ["id", "name", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "role": {"type": "string", "enum": ["ADMIN", "MEMBER", "VIEWER"], "description": "The caller's role there (in lists)."},
+        },
+    },
+    "OrganizationResponseBody": {
+        "title": "OrganizationResponseBody",
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"$ref": "#/components/schemas/Organization"}},
+    },
+    "OrganizationsResponseBody": {
+        "title": "OrganizationsResponseBody",
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Organization"}}},
+    },
+    "CreateOrganizationRequestBody": {
+        "title": "CreateOrganizationRequestBody",
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "admin": {
+                "type": "object",
+                "required": ["email"],
+                "properties": {"email": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}},
+            },
+        },
+    },
+    "RenameOrganizationRequestBody": {
+        "title": "RenameOrganizationRequestBody",
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "minLength": 1}},
+    },
+    "AddOrganizationMemberRequestBody": {
+        "title": "AddOrganizationMemberRequestBody",
+        "type": "object",
+        "required": ["email", "role"],
+        "properties": {"email": {"type": "string"}, "role": {"type": "string", "enum": ["ADMIN", "MEMBER", "VIEWER"]}},
+    },
+    "OrganizationRoleRequestBody": {
+        "title": "OrganizationRoleRequestBody",
+        "type": "object",
+        "required": ["role"],
+        "properties": {"role": {"type": "string", "enum": ["ADMIN", "MEMBER", "VIEWER"]}},
     },
     "GraphQLRequest": {
         "title": "GraphQLRequest",
@@ -302,8 +386,221 @@ CINDER_SCHEMAS: dict[str, dict] = {
 }
 
 
+def json_response(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+UNAUTHENTICATED = text_response("No valid credential (`WWW-Authenticate: Bearer`)", "Invalid token")
+FORBIDDEN = text_response("The caller's role does not allow it", "Only admin or system users can perform this action.")
+
+
+def path_id(name: str, node: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": f"The {node} GlobalID."}
+
+
+def organization_operations() -> dict[str, dict[str, dict]]:
+    """Cinder's sign-in session routes and its organizations API (Phoenix has one organization)."""
+    session_cookies = {"description": "Signed in; `Set-Cookie` carries phoenix-access-token and phoenix-refresh-token"}
+    org_id = path_id("organization_id", "Organization")
+    user_id = path_id("user_id", "User")
+    members_page = [
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "default": 100, "exclusiveMinimum": 0}},
+    ]
+    role_body = json_body(ref("OrganizationRoleRequestBody"))
+    return {
+        "/auth/login": {
+            "post": {
+                "tags": ["auth"],
+                "summary": "Sign in with a password",
+                "description": "Phoenix's sign-in: answers 204 with the session cookies. `organization_id` (Cinder's "
+                "addition) chooses the organization the session acts in; by default the person's first one. After 5 "
+                "failed attempts for an email, attempts for it are refused with 429 for 5 minutes; each client may "
+                "call the /auth routes 12 times at once, then once every 5 seconds (429).",
+                "operationId": "login",
+                "requestBody": json_body(ref("LoginRequestBody")),
+                "responses": {
+                    "204": session_cookies,
+                    "400": text_response("The body is not a JSON object"),
+                    "401": text_response("Wrong email or password", "Invalid email and/or password"),
+                    "429": text_response("Too many attempts (`Retry-After`)"),
+                },
+            }
+        },
+        "/auth/refresh": {
+            "post": {
+                "tags": ["auth"],
+                "summary": "Renew the session",
+                "description": "Trades the phoenix-refresh-token cookie for new cookies; the old refresh token (and the "
+                "access tokens minted from it) stop working.",
+                "operationId": "refreshTokens",
+                "responses": {
+                    "204": session_cookies,
+                    "401": text_response("Missing, invalid, used or expired refresh token", "Invalid refresh token"),
+                    "429": text_response("Too many requests (`Retry-After`)"),
+                },
+            }
+        },
+        "/auth/logout": {
+            "get": {
+                "tags": ["auth"],
+                "summary": "Sign out",
+                "description": "Ends every session of the signed-in person (API keys stay valid), clears the cookies and "
+                "redirects to /login.",
+                "operationId": "logout",
+                "responses": {"302": {"description": "Signed out; `Location: /login`"}},
+            }
+        },
+        "/auth/switch": {
+            "post": {
+                "tags": ["auth"],
+                "summary": "Switch organization",
+                "description": "Opens a session in another organization of the signed-in person (or any, for installation "
+                "administrators) and answers its cookies.",
+                "operationId": "switchOrganization",
+                "requestBody": json_body(ref("SwitchOrganizationRequestBody")),
+                "responses": {
+                    "204": session_cookies,
+                    "401": UNAUTHENTICATED,
+                    "403": text_response("Not a signed-in person"),
+                    "404": text_response("Not one of the person's organizations"),
+                },
+            }
+        },
+        "/v1/organizations": {
+            "get": {
+                "tags": ["organizations"],
+                "summary": "List organizations",
+                "description": "Installation administrators see every organization; others the ones they belong to, with their role.",
+                "operationId": "listOrganizations",
+                "responses": {"200": json_response("The organizations", ref("OrganizationsResponseBody")), "401": UNAUTHENTICATED},
+            },
+            "post": {
+                "tags": ["organizations"],
+                "summary": "Create an organization",
+                "description": "Installation administrators only. `admin` names its first admin: an existing account by "
+                "email, or a new one (then `password` is required and must be changed at first sign-in).",
+                "operationId": "createOrganization",
+                "requestBody": json_body(ref("CreateOrganizationRequestBody")),
+                "responses": {
+                    "201": json_response("Created", ref("OrganizationResponseBody")),
+                    "400": text_response("Invalid email or password"),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "409": text_response("The name is taken"),
+                    "422": VALIDATION_ERROR,
+                },
+            },
+        },
+        "/v1/organizations/{organization_id}": {
+            "get": {
+                "tags": ["organizations"],
+                "summary": "Get an organization",
+                "operationId": "getOrganization",
+                "parameters": [org_id],
+                "responses": {
+                    "200": json_response("The organization", ref("OrganizationResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "404": text_response("Not found (or another organization's)"),
+                },
+            },
+            "patch": {
+                "tags": ["organizations"],
+                "summary": "Rename an organization",
+                "operationId": "renameOrganization",
+                "parameters": [org_id],
+                "requestBody": json_body(ref("RenameOrganizationRequestBody")),
+                "responses": {
+                    "200": json_response("Renamed", ref("OrganizationResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
+                    "409": text_response("The name is taken"),
+                },
+            },
+            "delete": {
+                "tags": ["organizations"],
+                "summary": "Delete an organization",
+                "description": "Installation administrators only. Deletes all its data; its keys and sessions stop working. "
+                "The default organization cannot be deleted.",
+                "operationId": "deleteOrganization",
+                "parameters": [org_id],
+                "responses": {"204": {"description": "Deleted"}, "401": UNAUTHENTICATED, "403": FORBIDDEN, "404": text_response("Not found")},
+            },
+        },
+        "/v1/organizations/{organization_id}/members": {
+            "get": {
+                "tags": ["organizations"],
+                "summary": "List an organization's members",
+                "description": "Its admins (signed in to it) and installation administrators.",
+                "operationId": "listOrganizationMembers",
+                "parameters": [org_id] + members_page,
+                "responses": {
+                    "200": json_response("One page of members", ref("GetUsersResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
+                },
+            },
+            "post": {
+                "tags": ["organizations"],
+                "summary": "Add a member",
+                "description": "Adds an existing account (by email) with a role, or changes its role.",
+                "operationId": "addOrganizationMember",
+                "parameters": [org_id],
+                "requestBody": json_body(ref("AddOrganizationMemberRequestBody")),
+                "responses": {
+                    "201": json_response("The member", ref("GetViewerResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("No such organization or account"),
+                    "422": VALIDATION_ERROR,
+                },
+            },
+        },
+        "/v1/organizations/{organization_id}/members/{user_id}": {
+            "patch": {
+                "tags": ["organizations"],
+                "summary": "Change a member's role",
+                "operationId": "changeOrganizationMemberRole",
+                "parameters": [org_id, user_id],
+                "requestBody": role_body,
+                "responses": {
+                    "200": json_response("The member", ref("GetViewerResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
+                    "409": text_response("The last admin cannot be demoted"),
+                },
+            },
+            "delete": {
+                "tags": ["organizations"],
+                "summary": "Remove a member",
+                "description": "Ends the membership and revokes the person's keys and sessions in the organization.",
+                "operationId": "removeOrganizationMember",
+                "parameters": [org_id, user_id],
+                "responses": {
+                    "204": {"description": "Removed"},
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
+                    "409": text_response("The last admin cannot be removed"),
+                },
+            },
+        },
+    }
+
+
 def cinder_operations(include_version: bool) -> dict[str, dict[str, dict]]:
-    ops: dict[str, dict[str, dict]] = {
+    ops: dict[str, dict[str, dict]] = organization_operations() | {
         "/healthz": {
             "get": {
                 "tags": ["operations"],
@@ -507,6 +804,8 @@ def cinder_operations(include_version: bool) -> dict[str, dict[str, dict]]:
 
 
 CINDER_TAGS = [
+    {"name": "auth", "description": "Browser sign-in sessions (cookies), as Phoenix's, and switching organizations."},
+    {"name": "organizations", "description": "The organizations (tenants) of an installation and their members (Cinder's own)."},
     {"name": "operations", "description": "Health, readiness, metrics and this document (Cinder's own routes)."},
     {"name": "graphql", "description": "Phoenix-compatible GraphQL endpoint."},
 ]

@@ -1,3 +1,4 @@
+import CinderAuth
 import CinderHTTPSupport
 import CinderIngest
 import CinderModel
@@ -17,10 +18,31 @@ public struct PhoenixAPI: Sendable {
     let database: Database
     /// Where spans created through the REST API go; nil on a server without ingestion.
     let spanQueue: (any SpanQueue)?
+    /// nil with auth off: there are no users, keys or organizations to manage.
+    let authenticator: Authenticator?
 
-    public init(database: Database, spanQueue: (any SpanQueue)?) {
+    public init(database: Database, spanQueue: (any SpanQueue)?, authenticator: Authenticator?) {
         self.database = database
         self.spanQueue = spanQueue
+        self.authenticator = authenticator
+    }
+
+    /// The changes viewers may make: none to data, but POSTs that only read (the span query, GraphQL,
+    /// which checks each operation), their own API keys, and switching organizations.
+    @Sendable public static func viewersMay(_ method: HTTPRequest.Method, _ path: String) -> Bool {
+        switch method {
+        case .post: ["/v1/spans", "/graphql", "/v1/user/api_keys", "/auth/switch"].contains(path)
+        case .delete: path.hasPrefix("/v1/user/api_keys/")
+        default: false
+        }
+    }
+
+    /// People, keys and organizations exist only with auth on.
+    func requireAuthenticator() throws -> Authenticator {
+        guard let authenticator else {
+            throw CinderError.forbidden("Authentication is not enabled on this server (PHOENIX_ENABLE_AUTH=true enables it)")
+        }
+        return authenticator
     }
 
     /// The caller's organization, from the access the authentication middleware resolved.
@@ -40,6 +62,9 @@ public struct PhoenixAPI: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
+        UsersAPI(api: self).add(to: router)
+        APIKeysAPI(api: self).add(to: router)
+        OrganizationsAPI(api: self).add(to: router)
         ProjectsAPI(api: self).add(to: router)
         SpansAPI(api: self).add(to: router)
         SpanDataFrameAPI(api: self).add(to: router)

@@ -17,6 +17,7 @@ struct ProjectsAPI {
         }
         router.put("/v1/projects/:project") { request, context in try await update(request, context) }
         router.delete("/v1/projects/:project") { _, context in
+            _ = try context.requireAdminAccess()
             let scope = try api.scope(context)
             let project = try await scope.projects.resolve(try pathParameter(context, "project"))
             if project.name == ProjectDefaults.name {

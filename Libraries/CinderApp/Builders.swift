@@ -1,4 +1,5 @@
 import CinderAPI
+import CinderAuth
 import CinderGraphQL
 import CinderHTTPSupport
 import CinderIngest
@@ -116,6 +117,8 @@ public enum CinderBuilder {
             services.append(ReadReplicaMonitor(replicas: replicas))
         }
         let db = Database(primary: client, replicas: replicas)
+        let accessControl = try await AccessControl(configuration, database: db, logger: logger)
+        services += accessControl.services(bootstrap: true)
 
         let queue = InProcessSpanQueue(
             store: SpanIngestStore(database: db, logger: logger),
@@ -130,10 +133,10 @@ public enum CinderBuilder {
         router.add(middleware: PhoenixVersionHeaderMiddleware())
         router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
-        router.add(middleware: LocalAccessMiddleware())
+        accessControl.addRoutes(to: router)
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
-        PhoenixAPI(database: db, spanQueue: queue).addRoutes(to: router)
+        PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator).addRoutes(to: router)
         try await GraphQLEndpoint(database: db).addRoutes(to: router)
 
         let httpPort = PortBox()
@@ -141,7 +144,7 @@ public enum CinderBuilder {
         if ingestion {
             grpc = OTLPGRPCServer(
                 configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),
-                receiver: receiver, logger: logger)
+                receiver: receiver, authenticate: accessControl.callerAuthentication, logger: logger)
         }
         let grpcServer = grpc
         let app = application(router, host: configuration.host, port: configuration.port, boundPort: httpPort, logger: logger) { port in

@@ -1,3 +1,4 @@
+import CinderAuth
 import CinderIngest
 import CinderOTLP
 import CinderStorage
@@ -39,6 +40,21 @@ public struct CinderConfiguration: Sendable {
     public var writerWriteTimeoutMillis = 15_000
     /// `PHOENIX_ENABLE_AUTH`: every route needs a credential, and every credential one organization.
     public var authEnabled = false
+    /// `PHOENIX_SECRET` and the other auth settings; read whatever `authEnabled` says (the collector
+    /// needs the secret to verify keys), required only with auth on.
+    public var secret: String?
+    public var adminSecret: String?
+    public var accessTokenExpiryMinutes = 10
+    public var refreshTokenExpiryMinutes = 10_080
+    public var defaultAdminInitialPassword = "admin"
+    public var credentialCacheSeconds = 5
+    /// `PHOENIX_USE_SECURE_COOKIES`.
+    public var secureCookies = false
+    /// `PHOENIX_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS`, off with `PHOENIX_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION`.
+    public var bruteForceMaxAttempts = 5
+    public var bruteForceProtection = true
+    /// Per-client limit on the sign-in routes, off with `PHOENIX_DISABLE_RATE_LIMIT`.
+    public var rateLimitSignIn = true
 
     public enum LogFormat: String, Sendable { case logfmt, json }
 
@@ -74,6 +90,17 @@ public struct CinderConfiguration: Sendable {
             }
             return nil
         }
+        func bool(_ names: String...) throws(Invalid) -> Bool? {
+            for name in names {
+                guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { continue }
+                switch raw.lowercased() {
+                case "true", "1", "yes", "on": return true
+                case "false", "0", "no", "off": return false
+                default: throw Invalid(description: "\(name) must be true or false, got '\(raw)'")
+                }
+            }
+            return nil
+        }
         let home = env["HOME"] ?? NSHomeDirectory()
         self.init(workingDirectory: value("PHOENIX_WORKING_DIR", "CINDER_WORKING_DIR") ?? "\(home)/.cinder")
         if let v = value("PHOENIX_HOST", "CINDER_HOST") { host = v }
@@ -82,13 +109,17 @@ public struct CinderConfiguration: Sendable {
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
-        if let raw = value("PHOENIX_ENABLE_AUTH", "CINDER_ENABLE_AUTH") {
-            switch raw.lowercased() {
-            case "true", "1", "yes", "on": authEnabled = true
-            case "false", "0", "no", "off": authEnabled = false
-            default: throw Invalid(description: "PHOENIX_ENABLE_AUTH must be true or false, got '\(raw)'")
-            }
-        }
+        secret = value("PHOENIX_SECRET", "CINDER_SECRET")
+        adminSecret = value("PHOENIX_ADMIN_SECRET", "CINDER_ADMIN_SECRET")
+        if let v = try int("PHOENIX_ACCESS_TOKEN_EXPIRY_MINUTES") { accessTokenExpiryMinutes = v }
+        if let v = try int("PHOENIX_REFRESH_TOKEN_EXPIRY_MINUTES") { refreshTokenExpiryMinutes = v }
+        if let v = value("PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD") { defaultAdminInitialPassword = v }
+        if let v = try int("CINDER_CREDENTIAL_CACHE_SECONDS") { credentialCacheSeconds = v }
+        secureCookies = try bool("PHOENIX_USE_SECURE_COOKIES") ?? false
+        if let v = try int("PHOENIX_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS") { bruteForceMaxAttempts = v }
+        bruteForceProtection = !(try bool("PHOENIX_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION") ?? false)
+        rateLimitSignIn = !(try bool("PHOENIX_DISABLE_RATE_LIMIT") ?? false)
+        authEnabled = try bool("PHOENIX_ENABLE_AUTH", "CINDER_ENABLE_AUTH") ?? false
         if let v = try int("PHOENIX_MAX_SPANS_QUEUE_SIZE", "CINDER_MAX_SPANS_QUEUE_SIZE") { maxSpansQueueSize = v }
         if let v = try int("CINDER_WRITER_BATCH_SIZE") { maxBatchSpans = v }
         if let v = try int("CINDER_WRITER_CONCURRENCY") { writers = v }
@@ -129,5 +160,27 @@ public struct CinderConfiguration: Sendable {
             }
             logFormat = format
         }
+    }
+}
+
+extension CinderConfiguration {
+    /// The auth settings, validated; nil with auth off.
+    public func authSettings() throws(Invalid) -> AuthSettings? {
+        guard authEnabled else { return nil }
+        guard let secret else {
+            throw Invalid(description: "PHOENIX_ENABLE_AUTH=true needs PHOENIX_SECRET (at least 32 characters, with a digit and a lowercase letter)")
+        }
+        if let problem = AuthSettings.validateSecret(secret, name: "PHOENIX_SECRET") { throw Invalid(description: problem) }
+        if let adminSecret, let problem = AuthSettings.validateSecret(adminSecret, name: "PHOENIX_ADMIN_SECRET") {
+            throw Invalid(description: problem)
+        }
+        if adminSecret == secret { throw Invalid(description: "PHOENIX_ADMIN_SECRET must differ from PHOENIX_SECRET") }
+        var settings = AuthSettings(secret: secret)
+        settings.adminSecret = adminSecret
+        settings.accessTokenLifetime = .seconds(accessTokenExpiryMinutes * 60)
+        settings.refreshTokenLifetime = .seconds(refreshTokenExpiryMinutes * 60)
+        settings.defaultAdminInitialPassword = defaultAdminInitialPassword
+        settings.credentialCacheLifetime = .seconds(credentialCacheSeconds)
+        return settings
     }
 }

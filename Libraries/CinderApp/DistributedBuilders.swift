@@ -31,15 +31,29 @@ extension CinderBuilder {
             configuration: .init(topic: configuration.kafka.topic, maxInFlightBytes: configuration.collectorMaxInFlightBytes),
             logger: logger, metrics: metrics)
 
+        // With auth, keys are verified against the database (a replica will do: revocations are read
+        // through the credential cache, CINDER_CREDENTIAL_CACHE_SECONDS).
+        var databaseServices: [any Service] = []
+        var accessControl = AccessControl.open
+        if configuration.authEnabled {
+            let url = try configuration.requireDatabaseURL(for: "cinder-collector with PHOENIX_ENABLE_AUTH")
+            var clientConfiguration = url.clientConfiguration()
+            clientConfiguration.options.maximumConnections = configuration.databasePoolSize
+            let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+            let replicas = try readReplicas(configuration, metrics: metrics, logger: logger)
+            databaseServices = [client] + (replicas.map { $0.replicas.map(\.client) as [any Service] + [ReadReplicaMonitor(replicas: $0)] } ?? [])
+            accessControl = try await AccessControl(configuration, database: Database(primary: client, replicas: replicas), logger: logger)
+        }
+
         let router = Router(context: CinderRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry, readiness: topics.readiness)
-        router.add(middleware: LocalAccessMiddleware())
+        accessControl.addMiddleware(to: router)
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         OTLPHTTPRoute.add(to: router, receiver: receiver)
         let grpc = OTLPGRPCServer(
             configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),
-            receiver: receiver, logger: logger)
+            receiver: receiver, authenticate: accessControl.callerAuthentication, logger: logger)
         let httpPort = PortBox()
         let app = application(router, host: configuration.host, port: configuration.collectorHTTPPort, boundPort: httpPort, logger: logger) { port in
             let grpcPort = (try? await grpc.listeningPort()) ?? nil
@@ -51,7 +65,7 @@ extension CinderBuilder {
             ]
         }
         // Stopped in reverse: receivers first (in-flight requests finish), then the producer flushes.
-        let services: [any Service] = [KafkaProducerService(producer: producer), topics, app, grpc]
+        let services: [any Service] = databaseServices + accessControl.services(bootstrap: false) + [KafkaProducerService(producer: producer), topics, app, grpc]
         return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: nil, httpPort: httpPort, grpc: grpc)
     }
 

@@ -1,17 +1,32 @@
 import CinderModel
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// Request context for every Cinder HTTP route. `access` is set once, by the authentication
 /// middleware, from the caller's credential (or to the local user when auth is off); a route that
 /// needs it and finds none refuses the request, so nothing ever falls back to an organization.
-public struct CinderRequestContext: RequestContext {
+public struct CinderRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var access: Access?
+    public let remoteAddress: SocketAddress?
     /// Upload limit for buffered bodies; OTLP routes apply their own (configurable) limit.
     public var maxUploadSize: Int { 64 << 20 }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The client's address for per-client limits: the peer, or the first `X-Forwarded-For` address
+    /// when the peer is a proxy on this host (as uvicorn, and so Phoenix, trust it).
+    public func clientAddress(_ request: Request) -> String {
+        let peer = remoteAddress?.ipAddress ?? "unknown"
+        if peer == "127.0.0.1" || peer == "::1", let forwarded = request.headers[HTTPField.Name("x-forwarded-for")!] {
+            let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if !first.isEmpty { return first }
+        }
+        return peer
     }
 
     /// The caller's access; fails closed when the request was not authenticated.

@@ -24,7 +24,7 @@ extension CinderError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
-        if code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer" }
+        if code == .unauthenticated { headers[.wwwAuthenticate] = #"Bearer realm="Cinder""# }
         if code == .unprocessable, location != nil {
             headers[.contentType] = "application/json"
             let issues = [ValidationIssue(location: location ?? [], message: message, type: validationType ?? "value_error", input: input)] + related

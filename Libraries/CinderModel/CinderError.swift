@@ -49,8 +49,10 @@ public struct CinderError: Error, Sendable, CustomStringConvertible {
     public static func notFound(_ message: String) -> CinderError { .init(.notFound, message) }
     public static func forbidden(_ message: String) -> CinderError { .init(.forbidden, message) }
     public static let unauthenticated = CinderError(.unauthenticated, "Invalid token")
-    public static let viewerCannotWrite = CinderError(.forbidden, "Viewers cannot perform this action")
-    public static let adminOnly = CinderError(.forbidden, "Only admins can perform this action")
+    public static let expiredCredential = CinderError(.unauthenticated, "Expired token")
+    // Phoenix's wording, which its clients and UI show as they are.
+    public static let viewerCannotWrite = CinderError(.forbidden, "Viewers cannot perform this action.")
+    public static let adminOnly = CinderError(.forbidden, "Only admin or system users can perform this action.")
     public static func badRequest(_ message: String) -> CinderError { .init(.badRequest, message) }
     public static func unprocessable(_ message: String) -> CinderError { .init(.unprocessable, message) }
 

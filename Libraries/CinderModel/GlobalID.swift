@@ -52,4 +52,9 @@ public enum NodeType {
     public static let prompt = "Prompt"
     public static let promptVersion = "PromptVersion"
     public static let promptVersionTag = "PromptVersionTag"
+    public static let organization = "Organization"
+    public static let user = "User"
+    public static let userRole = "UserRole"
+    public static let userAPIKey = "UserApiKey"
+    public static let systemAPIKey = "SystemApiKey"
 }

@@ -10,30 +10,42 @@ import NIOCore
 import ServiceLifecycle
 
 /// `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
-struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
+struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.ServiceProtocol {
     let receiver: SpanReceiver
+    let authenticate: CallerAuthentication
 
     func export(
-        request: Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest, context: ServerContext
-    ) async throws -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse {
-        // Tenancy will come from the caller's API key; until then every span is the default organization's.
-        let decoded = OTLPDecoder.decode(request, projectOverride: nil, organizationID: .default)
+        request: ServerRequest<Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse> {
         do {
+            // The organization comes from the caller's credential only (OTLP exporters send it as
+            // `authorization: Bearer <key>` metadata), never from resource attributes.
+            let access = try await authenticate(Self.bearer(in: request.metadata))
+            guard access.role.canWrite else { throw CinderError.viewerCannotWrite }
+            let decoded = OTLPDecoder.decode(request.message, projectOverride: nil, organizationID: access.organization)
             try await receiver.accept(decoded)
-        } catch where error.code == .overloaded {
+            var response = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse()
+            if decoded.rejectedSpans > 0 {
+                response.partialSuccess.rejectedSpans = Int64(decoded.rejectedSpans)
+                response.partialSuccess.errorMessage = decoded.rejectionMessage
+            }
+            return ServerResponse(message: response)
+        } catch let error as CinderError where error.code == .overloaded || error.code == .rateLimited {
             // OTLP clients retry RESOURCE_EXHAUSTED only when the server says when (RetryInfo).
             throw GoogleRPCStatus(
                 code: .resourceExhausted, message: error.message,
                 details: [.retryInfo(delay: .seconds(error.retryAfterSeconds ?? 1))])
-        } catch {
+        } catch let error as CinderError {
             throw RPCError(error)
         }
-        var response = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse()
-        if decoded.rejectedSpans > 0 {
-            response.partialSuccess.rejectedSpans = Int64(decoded.rejectedSpans)
-            response.partialSuccess.errorMessage = decoded.rejectionMessage
+    }
+
+    static func bearer(in metadata: Metadata) -> String? {
+        for value in metadata[stringValues: "authorization"] {
+            let parts = value.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingCharacters(in: .whitespaces) }
         }
-        return response
+        return nil
     }
 }
 
@@ -74,7 +86,7 @@ public struct OTLPGRPCServer: Service {
     let transport: HTTP2ServerTransport.Posix
     let logger: Logger
 
-    public init(configuration: Configuration, receiver: SpanReceiver, logger: Logger) {
+    public init(configuration: Configuration, receiver: SpanReceiver, authenticate: @escaping CallerAuthentication, logger: Logger) {
         let transport = HTTP2ServerTransport.Posix(
             address: Self.address(host: configuration.host, port: configuration.port),
             transportSecurity: .plaintext,
@@ -84,7 +96,7 @@ public struct OTLPGRPCServer: Service {
                 $0.compression.enabledAlgorithms = .all
             })
         self.transport = transport
-        self.server = GRPCServer(transport: transport, services: [TraceExportService(receiver: receiver)])
+        self.server = GRPCServer(transport: transport, services: [TraceExportService(receiver: receiver, authenticate: authenticate)])
         self.logger = logger
     }
 

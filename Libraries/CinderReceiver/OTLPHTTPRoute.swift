@@ -18,6 +18,10 @@ public struct ReceiverMetrics: Sendable {
     }
 }
 
+/// Resolves the bearer token a gRPC caller presented (nil: none) to its access; with auth off every
+/// caller is the local user.
+public typealias CallerAuthentication = @Sendable (String?) async throws(CinderError) -> Access
+
 /// The ingestion step both receivers share: decoded spans → queue, answered once the queue has them.
 public struct SpanReceiver: Sendable {
     let queue: any SpanQueue

@@ -72,6 +72,12 @@ public struct TenantScope: Sendable {
         return try await primary(body)
     }
 
+    /// A person's own credentials (their API keys, their sessions), which viewers manage too.
+    func writeOwnCredentials<T: Sendable>(_ body: (TenantTransaction) async throws -> T) async throws -> T {
+        guard user != nil else { throw CinderError.forbidden("Only a person has credentials of their own") }
+        return try await primary(body)
+    }
+
     /// A read on the primary, for what the request has just written (replicas may lag).
     func readPrimary<T: Sendable>(_ body: (TenantTransaction) async throws -> T) async throws -> T {
         try await primary(body)
@@ -144,12 +150,23 @@ public struct InstallationScope: Sendable {
         TenantScope(database: database, organization: organization, user: user, mayWrite: true, logger: logger)
     }
 
-    func read<T: Sendable>(user: UserID? = nil, _ body: @escaping @Sendable (TenantTransaction) async throws -> T) async throws -> T {
+    /// A read of installation records; `onPrimary` for what must be current (credentials, sign-in).
+    func read<T: Sendable>(
+        user: UserID? = nil, onPrimary: Bool = false, _ body: @escaping @Sendable (TenantTransaction) async throws -> T
+    ) async throws -> T {
         let logger = logger
+        let settings = TransactionSettings(user: user)
+        let run: @Sendable (PostgresConnection) async throws -> T = { connection in
+            try await body(TenantTransaction(connection: connection, organization: OrganizationID(0), logger: logger, counted: true))
+        }
         do {
-            return try await database.reader.read(settings: TransactionSettings(user: user), logger: logger) { connection in
-                try await body(TenantTransaction(connection: connection, organization: OrganizationID(0), logger: logger, counted: true))
+            if onPrimary {
+                return try await database.primary.withTransaction(logger: logger) { connection in
+                    try await TransactionSettings.apply(settings, on: connection, logger: logger)
+                    return try await run(connection)
+                }
             }
+            return try await database.reader.read(settings: settings, logger: logger, run)
         } catch {
             throw DatabaseErrors.classify(error, logger: logger)
         }

@@ -26,13 +26,6 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 # Operations Cinder does not implement (Phoenix has them): neither documented nor routed.
 NOT_IMPLEMENTED = [
-    ("get", "/v1/users"),
-    ("post", "/v1/users"),
-    ("delete", "/v1/users/{user_id}"),
-    ("get", "/v1/user"),
-    ("get", "/v1/user/api_keys"),
-    ("get", "/v1/users/api_keys"),
-    ("get", "/v1/system/api_keys"),
     ("put", "/v1/secrets"),
     ("post", "/v1/chat/completions"),
     ("get", "/v1/agent_sessions"),
@@ -104,6 +97,19 @@ CLIENT_OPERATIONS = [
 
 # Cinder's own routes (not in Phoenix's document): documented by hand in the generator.
 CINDER_OPERATIONS = [
+    ("post", "/auth/login"),
+    ("post", "/auth/refresh"),
+    ("get", "/auth/logout"),
+    ("post", "/auth/switch"),
+    ("get", "/v1/organizations"),
+    ("post", "/v1/organizations"),
+    ("get", "/v1/organizations/{organization_id}"),
+    ("patch", "/v1/organizations/{organization_id}"),
+    ("delete", "/v1/organizations/{organization_id}"),
+    ("get", "/v1/organizations/{organization_id}/members"),
+    ("post", "/v1/organizations/{organization_id}/members"),
+    ("patch", "/v1/organizations/{organization_id}/members/{user_id}"),
+    ("delete", "/v1/organizations/{organization_id}/members/{user_id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -132,6 +138,9 @@ PLACEHOLDERS = [
     ("trace", "000000000000000000000000000f423f"),
     ("session", "no-such-session-999999"),
     ("tag", "no-such-tag-999999"),
+    ("organization", global_id("Organization")),
+    ("user", global_id("User")),
+    ("api_key", global_id("UserApiKey")),
 ]
 
 
