@@ -50,7 +50,8 @@ public struct PhoenixAPI: Sendable {
         database.tenant(try context.requireAccess(), logger: context.logger)
     }
 
-    public func addRoutes(to router: Router<CinderRequestContext>) {
+    /// Routes anyone may call, auth or not: the version the clients check and the API's description.
+    public static func addPublicRoutes(to router: Router<CinderRequestContext>) {
         router.get("/arize_phoenix_version") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
@@ -62,6 +63,10 @@ public struct PhoenixAPI: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
+    }
+
+    /// The routes behind authentication.
+    public func addRoutes(to router: Router<CinderRequestContext>) {
         UsersAPI(api: self).add(to: router)
         APIKeysAPI(api: self).add(to: router)
         OrganizationsAPI(api: self).add(to: router)

@@ -133,6 +133,7 @@ public enum CinderBuilder {
         router.add(middleware: PhoenixVersionHeaderMiddleware())
         router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
+        PhoenixAPI.addPublicRoutes(to: router)
         accessControl.addRoutes(to: router)
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }

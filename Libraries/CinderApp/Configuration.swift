@@ -48,6 +48,8 @@ public struct CinderConfiguration: Sendable {
     public var refreshTokenExpiryMinutes = 10_080
     public var defaultAdminInitialPassword = "admin"
     public var credentialCacheSeconds = 5
+    /// `CINDER_PASSWORD_HASH_COST`: scrypt's log2 N for new password records (15: 32 MiB per hash).
+    public var passwordHashCost = 15
     /// `PHOENIX_USE_SECURE_COOKIES`.
     public var secureCookies = false
     /// `PHOENIX_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS`, off with `PHOENIX_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION`.
@@ -116,6 +118,10 @@ public struct CinderConfiguration: Sendable {
         if let v = value("PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD") { defaultAdminInitialPassword = v }
         if let v = try int("CINDER_CREDENTIAL_CACHE_SECONDS") { credentialCacheSeconds = v }
         secureCookies = try bool("PHOENIX_USE_SECURE_COOKIES") ?? false
+        if let v = try int("CINDER_PASSWORD_HASH_COST") {
+            guard (10...20).contains(v) else { throw Invalid(description: "CINDER_PASSWORD_HASH_COST must be between 10 and 20, got \(v)") }
+            passwordHashCost = v
+        }
         if let v = try int("PHOENIX_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS") { bruteForceMaxAttempts = v }
         bruteForceProtection = !(try bool("PHOENIX_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION") ?? false)
         rateLimitSignIn = !(try bool("PHOENIX_DISABLE_RATE_LIMIT") ?? false)
@@ -181,6 +187,7 @@ extension CinderConfiguration {
         settings.refreshTokenLifetime = .seconds(refreshTokenExpiryMinutes * 60)
         settings.defaultAdminInitialPassword = defaultAdminInitialPassword
         settings.credentialCacheLifetime = .seconds(credentialCacheSeconds)
+        settings.passwordParameters = PasswordHashing.Parameters(log2N: passwordHashCost, r: 8, p: 1)
         return settings
     }
 }

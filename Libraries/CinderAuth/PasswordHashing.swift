@@ -14,9 +14,13 @@ public enum PasswordHashing {
         public var r: Int
         public var p: Int
 
+        public init(log2N: Int, r: Int, p: Int) {
+            self.log2N = log2N
+            self.r = r
+            self.p = p
+        }
+
         public static let standard = Parameters(log2N: 15, r: 8, p: 1)
-        /// Cheap parameters for tests that create many accounts; never a default.
-        public static let fast = Parameters(log2N: 10, r: 8, p: 1)
     }
 
     static let keyBytes = 32

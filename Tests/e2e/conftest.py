@@ -589,3 +589,30 @@ def session_exists(client, session_id: str) -> bool:
         if e.response.status_code == 404:
             return False
         raise
+
+
+# --------------------------------------------------------------------------------------------------
+# Auth on: one server shared by the auth and tenancy modules
+# --------------------------------------------------------------------------------------------------
+
+AUTH_SECRET = "e2e-secret-0123456789abcdefghijklmnopq"
+ADMIN_SECRET = "e2e-admin-secret-0123456789abcdefghijk"
+CREDENTIAL_CACHE_SECONDS = 2
+
+
+@pytest.fixture(scope="session")
+def auth_cinder() -> CinderServer:
+    """`cinder serve` with PHOENIX_ENABLE_AUTH: its private cluster, the default admin
+    (admin@localhost / admin), cheap password hashing and a short credential cache."""
+    with running_server(
+        {
+            "PHOENIX_ENABLE_AUTH": "true",
+            "PHOENIX_SECRET": AUTH_SECRET,
+            "PHOENIX_ADMIN_SECRET": ADMIN_SECRET,
+            "CINDER_PASSWORD_HASH_COST": "10",
+            "CINDER_CREDENTIAL_CACHE_SECONDS": str(CREDENTIAL_CACHE_SECONDS),
+            "CINDER_LOG_LEVEL": "info",
+        },
+        prefix="cinder-auth-e2e-",
+    ) as server:
+        yield server
