@@ -71,9 +71,11 @@ class Caller:
     def graphql(self, query: str, **variables: Any) -> requests.Response:
         return self.post("/graphql", json={"query": query, "variables": variables})
 
-    def ok(self, method: str, path: str, status: int = 200, **kw: Any) -> Any:
+    def ok(self, method: str, path: str, status: Optional[int] = None, **kw: Any) -> Any:
+        """The answer's JSON (or the response), after checking its status (any 2xx without one)."""
         r = self.request(method, path, **kw)
-        assert r.status_code == status, f"{self.name}: {method.upper()} {path} → {r.status_code} {r.text[:300]}"
+        good = r.status_code == status if status is not None else 200 <= r.status_code < 300
+        assert good, f"{self.name}: {method.upper()} {path} → {r.status_code} {r.text[:300]}"
         return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
 
 

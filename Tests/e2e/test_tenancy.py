@@ -1,0 +1,399 @@
+"""Nothing crosses organizations. Two organizations hold identically named projects, datasets,
+prompts and annotation configs, and spans with the same trace and span ids; every object of the first
+carries a unique marker string. Every principal of the second (admin, member, viewer, user key,
+system key) then asks for the first's objects through every REST route of /openapi.json and every
+GraphQL node type: each answer is exactly what a nonexistent id of the same type gets (so nothing
+can be detected), the marker appears in no body, and every write aimed at the first's objects leaves
+them unchanged."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import requests
+
+from conftest import PROJECT_ATTR, unique_name
+from tenancy import Caller, Organization, global_id, populated_organization, row_id
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+SPAN_IDS = ["b7ad6b7169203331", "00f067aa0ba902b7"]
+SESSION_ID = "shared-session-id"
+
+
+def otlp_json(project: str, content: str) -> dict:
+    now = time.time_ns()
+    span = lambda span_id, parent, name: {  # noqa: E731
+        "traceId": TRACE_ID, "spanId": span_id, "parentSpanId": parent, "name": name, "kind": 1,
+        "startTimeUnixNano": str(now - 2_000_000), "endTimeUnixNano": str(now),
+        "attributes": [
+            {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}},
+            {"key": "input.value", "value": {"stringValue": content}},
+            {"key": "session.id", "value": {"stringValue": SESSION_ID}},
+            {"key": "llm.token_count.prompt", "value": {"intValue": "7"}},
+        ],
+        "status": {"code": 1},
+    }
+    return {"resourceSpans": [{
+        "resource": {"attributes": [{"key": PROJECT_ATTR, "value": {"stringValue": project}}]},
+        "scopeSpans": [{"spans": [span(SPAN_IDS[0], "", "root " + content), span(SPAN_IDS[1], SPAN_IDS[0], "child " + content)]}],
+    }]}
+
+
+def iso(delta: float = 0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=delta)).isoformat()
+
+
+def seed(org: Organization, names: dict[str, str], content: str) -> dict[str, str]:
+    """Creates the shared set of objects in `org`, with `content` in every one; returns their ids."""
+    member, admin = org.member, org.admin
+    ids: dict[str, str] = {}
+    r = org.user_key.post("/v1/traces", json=otlp_json(names["project"], content))
+    assert r.status_code == 200, r.text
+    for _ in range(100):
+        spans = member.get(f"/v1/projects/{names['project']}/spans").json().get("data", [])
+        if len(spans) == 2:
+            break
+        time.sleep(0.1)
+    assert len(spans) == 2, spans
+    project = member.ok("get", f"/v1/projects/{names['project']}")["data"]
+    ids["project"] = project["id"]
+    by_name = {s["name"].split(" ")[0]: s for s in spans}
+    ids["span"] = by_name["root"]["id"]
+    traces = member.ok("get", f"/v1/projects/{project['id']}/traces")["data"]
+    ids["trace"] = traces[0]["id"]
+    sessions = member.ok("get", f"/v1/projects/{project['id']}/sessions")["data"]
+    ids["session"] = sessions[0]["id"]
+
+    config = admin.ok("post", "/v1/annotation_configs", json={
+        "name": names["config"], "type": "CATEGORICAL", "description": content, "optimization_direction": "MAXIMIZE",
+        "values": [{"label": content, "score": 1}]})["data"]
+    ids["config"] = config["id"]
+    admin.ok("put", f"/v1/projects/{project['id']}/annotation_configs/{config['id']}")
+    annotated = member.ok("post", "/v1/span_annotations", params={"sync": "true"}, json={"data": [
+        {"span_id": SPAN_IDS[0], "name": "quality", "annotator_kind": "HUMAN", "result": {"label": content, "score": 0.5},
+         "identifier": content}]})["data"]
+    ids["span_annotation"] = annotated[0]["id"]
+    member.ok("post", "/v1/trace_annotations", params={"sync": "true"}, json={"data": [
+        {"trace_id": TRACE_ID, "name": "overall", "annotator_kind": "LLM", "result": {"label": content}}]})
+    member.ok("post", "/v1/session_annotations", params={"sync": "true"}, json={"data": [
+        {"session_id": SESSION_ID, "name": "mood", "annotator_kind": "CODE", "result": {"label": content}}]})
+    member.ok("post", "/v1/span_notes", json={"data": {"span_id": SPAN_IDS[0], "note": content}})
+
+    upload = member.ok("post", "/v1/datasets/upload", params={"sync": "true"}, json={
+        "action": "create", "name": names["dataset"], "description": content,
+        "inputs": [{"q": content}], "outputs": [{"a": content}], "metadata": [{"m": content}]})["data"]
+    ids["dataset"] = upload["dataset_id"]
+    ids["dataset_version"] = upload["version_id"]
+    examples = member.ok("get", f"/v1/datasets/{ids['dataset']}/examples")["data"]
+    ids["example"] = examples["examples"][0]["id"]
+    split = member.ok("post", f"/v1/datasets/{ids['dataset']}/splits", json={
+        "name": names["split"], "description": content, "example_ids": [ids["example"]]})["data"]
+    ids["split"] = split["id"]
+    label = member.ok("post", "/v1/dataset_labels", json={"name": names["label"], "description": content, "color": "#00cc88"})["data"]
+    ids["label"] = label["id"]
+    member.ok("put", f"/v1/datasets/{ids['dataset']}/labels/{label['id']}")
+
+    experiment = member.ok("post", f"/v1/datasets/{ids['dataset']}/experiments", json={
+        "name": names["experiment"], "description": content, "metadata": {"m": content}})["data"]
+    ids["experiment"] = experiment["id"]
+    run = member.ok("post", f"/v1/experiments/{experiment['id']}/runs", json={
+        "dataset_example_id": ids["example"], "output": {"answer": content}, "repetition_number": 1,
+        "start_time": iso(-1), "end_time": iso()})["data"]
+    ids["experiment_run"] = run["id"]
+    member.ok("post", "/v1/experiment_evaluations", json={
+        "experiment_run_id": run["id"], "name": "correct", "annotator_kind": "CODE", "start_time": iso(-1), "end_time": iso(),
+        "result": {"label": content, "score": 1, "explanation": content}})
+    member.ok("post", f"/v1/experiments/{experiment['id']}/tags", json={"name": names["tag"], "description": content})
+
+    version = member.ok("post", "/v1/prompts", json={
+        "prompt": {"name": names["prompt"], "description": content},
+        "version": {"model_provider": "OPENAI", "model_name": "gpt-4o-mini", "template_type": "CHAT", "template_format": "MUSTACHE",
+                    "description": content, "invocation_parameters": {"type": "openai", "openai": {}},
+                    "template": {"type": "chat", "messages": [{"role": "user", "content": content}]}}})["data"]
+    ids["prompt_version"] = version["id"]
+    member.ok("post", f"/v1/prompt_versions/{version['id']}/tags", json={"name": names["tag"], "description": content})
+    prompts = member.ok("get", "/v1/prompts")["data"]
+    ids["prompt"] = next(p["id"] for p in prompts if p["name"] == names["prompt"])
+
+    ids["user"] = member.ok("get", "/v1/user")["data"]["id"]
+    keys = org.admin.ok("get", "/v1/system/api_keys")["data"]
+    ids["system_api_key"] = keys[0]["id"]
+    ids["user_api_key"] = member.ok("get", "/v1/user/api_keys")["data"][0]["id"]
+    ids["organization"] = org.id
+    return ids
+
+
+def snapshot(org: Organization, ids: dict[str, str], names: dict[str, str]) -> dict[str, Any]:
+    """What the organization's own admin reads of its objects (compared before and after)."""
+    a = org.admin
+    paths = [
+        "/v1/projects?include_experiment_projects=true",
+        f"/v1/projects/{ids['project']}",
+        f"/v1/projects/{ids['project']}/spans",
+        f"/v1/projects/{ids['project']}/traces?include_spans=true",
+        f"/v1/projects/{ids['project']}/sessions",
+        f"/v1/projects/{ids['project']}/span_annotations?span_ids={SPAN_IDS[0]}&span_ids={SPAN_IDS[1]}",
+        f"/v1/projects/{ids['project']}/trace_annotations?trace_ids={TRACE_ID}",
+        f"/v1/projects/{ids['project']}/session_annotations?session_ids={SESSION_ID}",
+        f"/v1/projects/{ids['project']}/annotation_configs",
+        "/v1/annotation_configs",
+        "/v1/datasets",
+        f"/v1/datasets/{ids['dataset']}",
+        f"/v1/datasets/{ids['dataset']}/versions",
+        f"/v1/datasets/{ids['dataset']}/examples",
+        f"/v1/datasets/{ids['dataset']}/splits",
+        f"/v1/datasets/{ids['dataset']}/labels",
+        "/v1/dataset_labels",
+        f"/v1/datasets/{ids['dataset']}/experiments",
+        f"/v1/experiments/{ids['experiment']}",
+        f"/v1/experiments/{ids['experiment']}/runs",
+        f"/v1/experiments/{ids['experiment']}/tags",
+        "/v1/prompts",
+        f"/v1/prompts/{ids['prompt']}/versions",
+        f"/v1/prompt_versions/{ids['prompt_version']}/tags",
+        "/v1/users",
+        "/v1/system/api_keys",
+        "/v1/users/api_keys",
+    ]
+    out = {}
+    for path in paths:
+        r = a.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+        out[path] = r.json()
+    return out
+
+
+@pytest.fixture(scope="module")
+def tenants(auth_cinder):
+    suffix = uuid.uuid4().hex[:8]
+    names = {kind: f"shared-{kind}-{suffix}" for kind in
+             ["project", "config", "dataset", "split", "label", "experiment", "tag", "prompt"]}
+    names["tag"] = f"shared-tag-{suffix}"
+    first = populated_organization(auth_cinder, f"first-{suffix}")
+    second = populated_organization(auth_cinder, f"second-{suffix}")
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    first_ids = seed(first, names, marker)
+    second_ids = seed(second, names, f"second-org-content-{suffix}")
+    before = snapshot(first, first_ids, names)
+    return first, second, first_ids, second_ids, names, marker, before
+
+
+# Placeholders for the path parameters of every documented route: the first organization's ids (and
+# a nonexistent id of the same type, to compare the answers against).
+PARAMETER_KINDS = [
+    ("prompt_version", "prompt_version"), ("project", "project"), ("span", "span"), ("trace", "trace"),
+    ("session", "session"), ("config", "config"), ("experiment", "experiment"), ("prompt", "prompt"),
+    ("split", "split"), ("label", "label"), ("tag", "tag"), ("user", "user"), ("organization", "organization"),
+    ("dataset", "dataset"), ("id", "dataset"),
+]
+
+
+def kind_of(parameter: str, path: str) -> str:
+    if parameter == "api_key_id":
+        return "system_api_key" if "/system/" in path else "user_api_key"
+    for word, kind in PARAMETER_KINDS:
+        if word in parameter:
+            return kind
+    raise AssertionError(f"no placeholder for {{{parameter}}} in {path}")
+
+
+def missing_like(value: str) -> str:
+    """A nonexistent id of the same type (global ids) or an unused name."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+        type_name, _, number = decoded.rpartition(":")
+        if type_name and number.isdigit():
+            return global_id(type_name, 987_654_321)
+    except Exception:
+        pass
+    return "no-such-" + value
+
+
+def normalized(r: requests.Response, *values: str) -> tuple[int, Any]:
+    """Status and body with the ids asked for replaced (messages echo them) and timestamps masked;
+    JSON bodies compared as values (key order is not part of the answer)."""
+    text = r.text
+    for value in values:
+        text = text.replace(value, "<id>")
+    text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", "<time>", text)
+    try:
+        return r.status_code, json.loads(text)
+    except ValueError:
+        return r.status_code, text
+
+
+def documented_operations(caller: Caller) -> list[tuple[str, str]]:
+    document = caller.ok("get", "/openapi.json")
+    methods = ("get", "put", "post", "delete", "patch")
+    return sorted((m, p) for p, item in document["paths"].items() for m in item if m in methods)
+
+
+def test_every_route_answers_the_first_organizations_ids_as_it_answers_missing_ones(tenants):
+    first, second, first_ids, _, names, marker, before = tenants
+    operations = documented_operations(second.admin)
+    assert len(operations) > 100
+    checked = 0
+    for caller in second.principals:
+        for method, path in operations:
+            parameters = re.findall(r"\{([^}]*)\}", path)
+            if not parameters or path in ("/v1/traces",):
+                continue
+            ours = path
+            missing = path
+            substituted = []
+            for parameter in parameters:
+                kind = kind_of(parameter, path)
+                value = names["tag"] if kind == "tag" else first_ids[kind]
+                substituted.append(value)
+                ours = ours.replace("{" + parameter + "}", value)
+                missing = missing.replace("{" + parameter + "}", missing_like(value))
+            body = {} if method in ("post", "put", "patch") else None
+            got = caller.request(method, ours, json=body)
+            control = caller.request(method, missing, json=body)
+            assert marker not in got.text, (caller.name, method, ours, got.text[:300])
+            assert method == "get" or got.status_code >= 400, (caller.name, method, ours, got.status_code, got.text[:300])
+            replaced = [*substituted, *(missing_like(v) for v in substituted)]
+            assert normalized(got, *replaced) == normalized(control, *replaced), (
+                caller.name, method, path, got.status_code, got.text[:200], control.status_code, control.text[:200])
+            checked += 1
+    assert checked > 300
+    assert snapshot(first, first_ids, names) == before
+
+
+def test_names_and_otel_ids_resolve_to_the_callers_own_objects(tenants):
+    first, second, first_ids, second_ids, names, marker, _ = tenants
+    for caller in second.principals:
+        by_name = [
+            f"/v1/projects/{names['project']}",
+            f"/v1/projects/{names['project']}/spans",
+            f"/v1/projects/{names['project']}/traces?include_spans=true",
+            f"/v1/projects/{names['project']}/sessions",
+            f"/v1/sessions/{SESSION_ID}",
+            f"/v1/projects/{names['project']}/span_annotations?span_ids={SPAN_IDS[0]}",
+            f"/v1/projects/{names['project']}/trace_annotations?trace_ids={TRACE_ID}",
+            f"/v1/annotation_configs/{names['config']}",
+            f"/v1/prompts/{names['prompt']}/versions",
+            f"/v1/prompts/{names['prompt']}/latest",
+            f"/v1/prompts/{names['prompt']}/tags/{names['tag']}",
+            f"/v1/datasets?name={names['dataset']}",
+        ]
+        for path in by_name:
+            r = caller.get(path)
+            assert r.status_code == 200, (caller.name, path, r.status_code, r.text)
+            assert marker not in r.text, (caller.name, path)
+            assert "second-org-content" in r.text or "id" in r.text, (caller.name, path, r.text[:200])
+        # Every list and query of the caller's own organization is free of the marker too.
+        for path in ["/v1/projects", "/v1/datasets", "/v1/prompts", "/v1/annotation_configs", "/v1/dataset_labels",
+                     "/v1/organizations", "/v1/user"]:
+            r = caller.get(path)
+            assert r.status_code in (200, 403) and marker not in r.text, (caller.name, path, r.status_code)
+        # Cursors of the first organization's pages select nothing of it.
+        for path in ["/v1/projects", "/v1/datasets", "/v1/prompts"]:
+            r = caller.get(path, params={"cursor": first_ids[{"/v1/projects": "project", "/v1/datasets": "dataset",
+                                                             "/v1/prompts": "prompt"}[path]]})
+            assert marker not in r.text, (caller.name, path)
+        # The span data-frame query and the client's span query.
+        r = caller.post("/v1/spans", params={"project_name": names["project"]},
+                        json={"queries": [{"select": {"input": {"key": "input.value"}}}], "limit": 100})
+        assert r.status_code == 200 and marker not in r.text and "second-org-content" in r.text, (caller.name, r.text[:300])
+
+
+def test_graphql_sees_only_the_callers_organization(tenants):
+    first, second, first_ids, second_ids, names, marker, _ = tenants
+    node_kinds = ["project", "trace", "span", "session", "dataset", "dataset_version", "example", "experiment",
+                  "experiment_run", "prompt", "prompt_version", "span_annotation"]
+    for caller in second.principals:
+        for kind in node_kinds:
+            query = "query($id: ID!) { node(id: $id) { id __typename } }"
+            got = caller.graphql(query, id=first_ids[kind])
+            control = caller.graphql(query, id=missing_like(first_ids[kind]))
+            assert got.status_code == 200 and marker not in got.text
+            assert normalized(got, first_ids[kind], missing_like(first_ids[kind])) == normalized(
+                control, first_ids[kind], missing_like(first_ids[kind])), (caller.name, kind, got.text, control.text)
+            assert got.json()["data"] is None or got.json()["data"]["node"] is None, (caller.name, kind, got.text)
+        wide = """{
+          projects { edges { node { name spans(first: 50) { edges { node { name input { value } spanAnnotations { label } } } } } } }
+          datasets { edges { node { name description } } }
+          prompts { edges { node { name description } } }
+          getSpanByOtelId(spanId: "%s") { name input { value } }
+          getTraceByOtelId(traceId: "%s") { traceId numSpans }
+          getProjectSessionById(sessionId: "%s") { sessionId }
+          getProjectByName(name: "%s") { name traceCount }
+          projectCount datasetCount promptCount
+        }""" % (SPAN_IDS[0], TRACE_ID, SESSION_ID, names["project"])
+        r = caller.post("/graphql", json={"query": wide})
+        assert r.status_code == 200 and marker not in r.text, (caller.name, r.text[:500])
+        data = r.json()["data"]
+        assert "second-org-content" in data["getSpanByOtelId"]["name"], data
+        assert data["getTraceByOtelId"]["numSpans"] == 2
+
+
+def test_writes_aimed_at_the_first_organization_change_nothing(tenants):
+    first, second, first_ids, second_ids, names, marker, before = tenants
+    writes = [
+        ("delete", f"/v1/projects/{first_ids['project']}", None),
+        ("put", f"/v1/projects/{first_ids['project']}", {"description": "hijacked"}),
+        ("delete", f"/v1/spans/{first_ids['span']}", None),
+        ("delete", f"/v1/traces/{first_ids['trace']}", None),
+        ("delete", f"/v1/sessions/{first_ids['session']}", None),
+        ("post", "/v1/sessions/delete", {"session_identifiers": [first_ids["session"]]}),
+        ("post", "/v1/traces/transfer", {"trace_ids": [first_ids["trace"]], "destination_project": second_ids["project"]}),
+        ("post", "/v1/traces/transfer", {"trace_ids": [second_ids["trace"]], "destination_project": first_ids["project"]}),
+        ("delete", f"/v1/annotation_configs/{first_ids['config']}", None),
+        ("put", f"/v1/annotation_configs/{first_ids['config']}", {"name": "x", "type": "FREEFORM"}),
+        ("put", f"/v1/projects/{second_ids['project']}/annotation_configs/{first_ids['config']}", None),
+        ("put", f"/v1/projects/{first_ids['project']}/annotation_configs/{second_ids['config']}", None),
+        ("delete", f"/v1/datasets/{first_ids['dataset']}", None),
+        ("post", "/v1/datasets/upload", {"action": "append", "name": first_ids["dataset"], "inputs": [{"q": 1}]}),
+        ("patch", f"/v1/datasets/{first_ids['dataset']}/splits/{first_ids['split']}", {"name": "x"}),
+        ("patch", f"/v1/datasets/{second_ids['dataset']}/splits/{first_ids['split']}", {"name": "x"}),
+        ("post", f"/v1/datasets/{second_ids['dataset']}/splits", {"name": "s", "example_ids": [first_ids["example"]]}),
+        ("delete", f"/v1/datasets/{second_ids['dataset']}/splits/{first_ids['split']}", None),
+        ("put", f"/v1/datasets/{second_ids['dataset']}/labels/{first_ids['label']}", None),
+        ("delete", f"/v1/dataset_labels/{first_ids['label']}", None),
+        ("post", f"/v1/datasets/{first_ids['dataset']}/experiments", {"name": "x"}),
+        ("post", f"/v1/datasets/{second_ids['dataset']}/experiments", {"name": "x", "version_id": first_ids["dataset_version"]}),
+        ("post", f"/v1/datasets/{second_ids['dataset']}/experiments", {"name": "x", "splits": [first_ids["split"]]}),
+        ("delete", f"/v1/experiments/{first_ids['experiment']}", None),
+        ("patch", f"/v1/experiments/{first_ids['experiment']}", {"name": "x"}),
+        ("post", f"/v1/experiments/{first_ids['experiment']}/runs",
+         {"dataset_example_id": first_ids["example"], "output": 1, "repetition_number": 2, "start_time": iso(), "end_time": iso()}),
+        ("post", f"/v1/experiments/{second_ids['experiment']}/runs",
+         {"dataset_example_id": first_ids["example"], "output": 1, "repetition_number": 2, "start_time": iso(), "end_time": iso()}),
+        ("post", "/v1/experiment_evaluations", {"experiment_run_id": first_ids["experiment_run"], "name": "correct",
+                                                "annotator_kind": "CODE", "start_time": iso(), "end_time": iso(),
+                                                "result": {"label": "x"}}),
+        ("post", f"/v1/experiments/{first_ids['experiment']}/tags", {"name": "x"}),
+        ("delete", f"/v1/experiments/{first_ids['experiment']}/tags/{names['tag']}", None),
+        ("delete", f"/v1/prompts/{first_ids['prompt']}", None),
+        ("patch", f"/v1/prompts/{first_ids['prompt']}", {"description": "x"}),
+        ("post", f"/v1/prompts/{first_ids['prompt']}/versions", {"version": {}}),
+        ("post", f"/v1/prompt_versions/{first_ids['prompt_version']}/tags", {"name": "x"}),
+        ("delete", f"/v1/prompt_versions/{first_ids['prompt_version']}/tags/{names['tag']}", None),
+        ("delete", f"/v1/users/{first_ids['user']}", None),
+        ("delete", f"/v1/user/api_keys/{first_ids['user_api_key']}", None),
+        ("delete", f"/v1/system/api_keys/{first_ids['system_api_key']}", None),
+        ("post", f"/v1/organizations/{first_ids['organization']}/members", {"email": "x@example.com", "role": "ADMIN"}),
+        ("delete", f"/v1/organizations/{first_ids['organization']}/members/{first_ids['user']}", None),
+        ("patch", f"/v1/organizations/{first_ids['organization']}", {"name": "hijacked"}),
+        ("delete", f"/v1/organizations/{first_ids['organization']}", None),
+        ("post", "/v1/span_annotations?sync=true", {"data": [{"span_id": SPAN_IDS[0], "name": "quality",
+                                                              "annotator_kind": "HUMAN", "result": {"label": "b"}}]}),
+    ]
+    first_values = set(first_ids.values())
+    for caller in second.principals:
+        for method, path, body in writes:
+            r = caller.request(method, path, json=body)
+            assert marker not in r.text, (caller.name, method, path)
+            # Aimed at the first organization's object by id: refused, as for a missing object. (The
+            # others name the caller's own objects and may succeed there; the first must not change.)
+            if any(value in path for value in first_values):
+                assert r.status_code in (403, 404, 422), (caller.name, method, path, r.status_code, r.text[:200])
+    assert snapshot(first, first_ids, names) == before
