@@ -153,6 +153,7 @@ let package = Package(
         .target(
             name: "CinderGraphQL",
             dependencies: [
+                "CinderAuth",
                 "CinderModel",
                 "CinderStorage",
                 "CinderHTTPSupport",

@@ -63,9 +63,9 @@ struct OrganizationsAPI {
         var admin: (email: String, username: String?, password: String?)?
         if let fields = try body.object("admin") {
             let email = try fields.string("email").trimmingCharacters(in: .whitespaces)
-            guard UsersAPI.isEmail(email) else { throw CinderError.badRequest("Invalid email address: \(email)") }
+            guard UserAccounts.isEmail(email) else { throw CinderError.badRequest("Invalid email address: \(email)") }
             let password = try fields.optionalString("password")
-            if let password, let problem = Passwords.problem(password) { throw CinderError.badRequest(problem) }
+            if let password, let problem = UserAccounts.passwordProblem(password) { throw CinderError.badRequest(problem) }
             admin = (email, try fields.optionalString("username"), password)
         }
         guard let organization = try await installation.createOrganization(named: name) else {

@@ -58,12 +58,12 @@ struct UsersAPI {
         let method = try user.literal("auth_method", ["LOCAL", "OAUTH2", "LDAP"])
         guard method == "LOCAL" else { throw CinderError.badRequest("Only LOCAL users can be created: Cinder has no OAuth2 or LDAP sign-in") }
         guard let role = OrganizationRole(rawValue: roleName) else { throw CinderError.badRequest("Cannot create users with SYSTEM role") }
-        guard Self.isEmail(email) else { throw CinderError.badRequest("Invalid email address: \(email)") }
+        guard UserAccounts.isEmail(email) else { throw CinderError.badRequest("Invalid email address: \(email)") }
         guard !username.isEmpty else { throw CinderError.badRequest("Username must not be empty") }
         // Without a password the account gets a random one: the person signs in after an admin sets it.
         let given = try user.optionalString("password") ?? ""
-        let password = given.isEmpty ? Passwords.random() : given
-        if let problem = Passwords.problem(password) { throw CinderError.badRequest(problem) }
+        let password = given.isEmpty ? UserAccounts.randomPassword() : given
+        if let problem = UserAccounts.passwordProblem(password) { throw CinderError.badRequest(problem) }
 
         let installation = api.database.installation(logger: context.logger)
         let hash = try await PasswordHashing.hash(password, parameters: authenticator.settings.passwordParameters)
@@ -117,26 +117,4 @@ struct UsersAPI {
         "id": .string(GlobalID(NodeType.user, 0).encoded), "created_at": iso(0), "updated_at": iso(0),
         "email": "system@localhost", "username": "system", "role": "SYSTEM", "auth_method": "LOCAL", "password_needs_reset": false,
     ]
-
-    static func isEmail(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && !text.contains(where: \.isWhitespace)
-    }
-}
-
-/// Password rules, checked before anything is hashed or stored.
-enum Passwords {
-    static let minimumLength = 4
-
-    /// A password nobody knows, for accounts created without one.
-    static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<32).map { _ in "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789".randomElement(using: &generator)! })
-    }
-
-    static func problem(_ password: String) -> String? {
-        if password.count < minimumLength { return "Password must be at least \(minimumLength) characters long" }
-        if password.contains(where: \.isWhitespace) { return "Password must not contain whitespace" }
-        return nil
-    }
 }

@@ -138,7 +138,7 @@ public enum CinderBuilder {
         let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator).addRoutes(to: router)
-        try await GraphQLEndpoint(database: db).addRoutes(to: router)
+        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator).addRoutes(to: router)
 
         let httpPort = PortBox()
         var grpc: OTLPGRPCServer?

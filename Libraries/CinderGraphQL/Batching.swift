@@ -1,6 +1,8 @@
+import CinderModel
 import CinderStorage
 import Foundation
 import Graphiti
+import Logging
 import Synchronization
 
 /// The objects one list or page resolved together. A field asked of any member is loaded for all
@@ -40,12 +42,21 @@ final class SiblingLoads: Sendable {
     }
 }
 
-/// What every resolver gets: the tenant scope and the request's sibling loads.
+/// What every resolver gets: the caller's access and tenant scope, the request's sibling loads, and
+/// (with auth on) what the people-and-keys fields need.
 public final class GraphQLContext: Sendable {
+    let access: Access
     let scope: TenantScope
+    let accounts: AccountServices?
+    let logger: Logger
     let loads = SiblingLoads()
 
-    public init(scope: TenantScope) { self.scope = scope }
+    init(access: Access, scope: TenantScope, accounts: AccountServices?, logger: Logger) {
+        self.access = access
+        self.scope = scope
+        self.accounts = accounts
+        self.logger = logger
+    }
 }
 
 /// A page of a connection. Graphiti's own `Connection` pages in memory; these pages come from SQL.

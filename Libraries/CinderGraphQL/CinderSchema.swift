@@ -13,6 +13,7 @@ enum CinderSchema {
         addDatasets(builder)
         addExperiments(builder)
         addPrompts(builder)
+        addAccess(builder)
         builder.addQuery {
             Field("node", at: QueryRoot.node) { Argument("id", at: \.id) }
             Field("projects", at: QueryRoot.projects) {
@@ -34,8 +35,136 @@ enum CinderSchema {
             Field("projectCount", at: QueryRoot.projectCount)
             Field("datasetCount", at: QueryRoot.datasetCount)
             Field("promptCount", at: QueryRoot.promptCount)
+            Field("viewer", at: QueryRoot.viewer)
+            Field("users", at: QueryRoot.users) {
+                Argument("first", at: \.first).defaultValue(50)
+                Argument("last", at: \.last)
+                Argument("after", at: \.after)
+                Argument("before", at: \.before)
+            }
+            Field("userRoles", at: QueryRoot.userRoles)
+            Field("userApiKeys", at: QueryRoot.userApiKeys)
+            Field("systemApiKeys", at: QueryRoot.systemApiKeys)
+        }
+        builder.addMutation {
+            Field("createSystemApiKey", at: QueryRoot.createSystemApiKey) { Argument("input", at: \.input) }
+            Field("createUserApiKey", at: QueryRoot.createUserApiKey) { Argument("input", at: \.input) }
+            Field("deleteSystemApiKey", at: QueryRoot.deleteSystemApiKey) { Argument("input", at: \.input) }
+            Field("deleteUserApiKey", at: QueryRoot.deleteUserApiKey) { Argument("input", at: \.input) }
+            Field("createUser", at: QueryRoot.createUser) { Argument("input", at: \.input) }
+            Field("patchUser", at: QueryRoot.patchUser) { Argument("input", at: \.input) }
+            Field("patchViewer", at: QueryRoot.patchViewer) { Argument("input", at: \.input) }
+            Field("deleteUsers", at: QueryRoot.deleteUsers) { Argument("input", at: \.input) }
         }
         return try builder.build()
+    }
+
+    /// People and API keys, with Phoenix's names.
+    static func addAccess(_ builder: Builder) {
+        builder.add {
+            Enum(AuthMethodValue.self, as: "AuthMethod") {
+                Value(.LOCAL)
+                Value(.OAUTH2)
+                Value(.LDAP)
+            }
+            Enum(UserRoleInputValue.self, as: "UserRoleInput") {
+                Value(.ADMIN)
+                Value(.MEMBER)
+                Value(.VIEWER)
+            }
+            Type(UserRoleNode.self, as: "UserRole", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("name", at: \.name)
+            }
+            Interface(APIKeyFields.self, as: "ApiKey") {
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("createdAt", at: \.createdAt)
+                Field("expiresAt", at: \.expiresAt)
+            }
+            Type(UserNode.self, as: "User", interfaces: [(any RelayNode).self]) {
+                Field("id", at: \.id)
+                Field("passwordNeedsReset", at: \.passwordNeedsReset)
+                Field("email", at: \.email)
+                Field("username", at: \.username)
+                Field("profilePictureUrl", at: \.profilePictureUrl)
+                Field("createdAt", at: \.createdAt)
+                Field("authMethod", at: \.authMethod)
+                Field("role", at: \.role)
+                Field("apiKeys", at: UserNode.apiKeys)
+                Field("apiKeyCount", at: UserNode.apiKeyCount)
+                Field("oauth2GrantCount", at: \.oauth2GrantCount)
+                Field("isManagementUser", at: \.isManagementUser)
+            }
+            Type(UserAPIKeyNode.self, as: "UserApiKey", interfaces: [APIKeyFields.self, (any RelayNode).self]) {
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("createdAt", at: \.createdAt)
+                Field("expiresAt", at: \.expiresAt)
+                Field("id", at: \.id)
+                Field("user", at: \.user)
+            }
+            Type(SystemAPIKeyNode.self, as: "SystemApiKey", interfaces: [APIKeyFields.self, (any RelayNode).self]) {
+                Field("name", at: \.name)
+                Field("description", at: \.description)
+                Field("createdAt", at: \.createdAt)
+                Field("expiresAt", at: \.expiresAt)
+                Field("id", at: \.id)
+            }
+            Input(CreateAPIKeyInput.self, as: "CreateApiKeyInput") {
+                InputField("name", at: \.name)
+                InputField("description", at: \.description)
+                InputField("expiresAt", at: \.expiresAt)
+            }
+            Input(CreateUserAPIKeyInput.self, as: "CreateUserApiKeyInput") {
+                InputField("name", at: \.name)
+                InputField("description", at: \.description)
+                InputField("expiresAt", at: \.expiresAt)
+            }
+            Input(DeleteAPIKeyInput.self, as: "DeleteApiKeyInput") {
+                InputField("id", at: \.id)
+            }
+            Input(CreateUserInput.self, as: "CreateUserInput") {
+                InputField("email", at: \.email)
+                InputField("username", at: \.username)
+                InputField("password", at: \.password)
+                InputField("role", at: \.role)
+                InputField("sendWelcomeEmail", at: \.sendWelcomeEmail).defaultValue(false)
+                InputField("authMethod", at: \.authMethod).defaultValue(.LOCAL)
+            }
+            Input(PatchUserInput.self, as: "PatchUserInput") {
+                InputField("userId", at: \.userId)
+                InputField("newRole", at: \.newRole)
+                InputField("newUsername", at: \.newUsername)
+                InputField("newPassword", at: \.newPassword)
+            }
+            Input(PatchViewerInput.self, as: "PatchViewerInput") {
+                InputField("newUsername", at: \.newUsername)
+                InputField("newPassword", at: \.newPassword)
+                InputField("currentPassword", at: \.currentPassword)
+            }
+            Input(DeleteUsersInput.self, as: "DeleteUsersInput") {
+                InputField("userIds", at: \.userIds)
+            }
+            Type(CreateUserAPIKeyPayload.self, as: "CreateUserApiKeyMutationPayload") {
+                Field("jwt", at: \.jwt)
+                Field("apiKey", at: \.apiKey)
+            }
+            Type(CreateSystemAPIKeyPayload.self, as: "CreateSystemApiKeyMutationPayload") {
+                Field("jwt", at: \.jwt)
+                Field("apiKey", at: \.apiKey)
+            }
+            Type(DeleteAPIKeyPayload.self, as: "DeleteApiKeyMutationPayload") {
+                Field("apiKeyId", at: \.apiKeyId)
+            }
+            Type(UserMutationPayload.self, as: "UserMutationPayload") {
+                Field("user", at: \.user)
+            }
+            Type(DeleteUsersPayload.self, as: "DeleteUsersPayload") {
+                Field("userIds", at: \.userIds)
+            }
+        }
+        addConnection(builder, UserNode.self, "User")
     }
 
     /// `<Name>Connection` and `<Name>Edge` for a node type.

@@ -1,3 +1,4 @@
+import CinderAuth
 import CinderHTTPSupport
 import CinderModel
 import CinderStorage
@@ -12,11 +13,14 @@ import Synchronization
 public struct GraphQLEndpoint: Sendable {
     let database: Database
     let schema: ExecutableSchema
+    /// nil with auth off (no people or keys to manage).
+    let accounts: AccountServices?
     private let documents = DocumentCache()
 
-    public init(database: Database) async throws {
+    public init(database: Database, authenticator: Authenticator? = nil) async throws {
         self.database = database
         self.schema = try await ExecutableSchema(CinderSchema.build().schema)
+        self.accounts = authenticator.map { AccountServices(authenticator: $0, database: database) }
     }
 
     /// Which executor runs a query: Cinder's (`OperationRun`), or GraphQLSwift's, which runs the
@@ -28,23 +32,26 @@ public struct GraphQLEndpoint: Sendable {
 
     /// Runs one request for an organization (the HTTP routes and tests both come here) and answers the
     /// response body: `{"data": …, "errors": [...]}`, errors in the operation included.
-    public func execute(_ request: GraphQLRequest, access: Access, logger: Logger) async -> [UInt8] {
-        await execute(request, access: access, logger: logger, executor: .cinder)
+    public func execute(_ request: GraphQLRequest, access: Access, logger: Logger, allowMutations: Bool = true) async -> [UInt8] {
+        await execute(request, access: access, logger: logger, executor: .cinder, allowMutations: allowMutations)
     }
 
-    func execute(_ request: GraphQLRequest, access: Access, logger: Logger, executor: Executor) async -> [UInt8] {
+    func execute(_ request: GraphQLRequest, access: Access, logger: Logger, executor: Executor, allowMutations: Bool = true) async -> [UInt8] {
         let document: Document
         switch documents.document(for: request.query, schema: schema.schema) {
         case .valid(let valid): document = valid
         case .invalid(let errors): return Self.body(GraphQLResult(errors: errors))
         }
-        let context = GraphQLContext(scope: database.tenant(access, logger: logger))
+        let context = GraphQLContext(access: access, scope: database.tenant(access, logger: logger), accounts: accounts, logger: logger)
         var fragments: [String: FragmentDefinition] = [:]
         for case let fragment as FragmentDefinition in document.definitions { fragments[fragment.name.value] = fragment }
         let operation: OperationDefinition
         let variables: [String: Map]
         do {
             operation = try Self.operation(in: document, named: request.operationName)
+            if operation.operation == .mutation, !allowMutations {
+                throw GraphQLError(message: "Mutations are only allowed over POST", nodes: [operation])
+            }
             if executor == .graphQLSwift || OperationRun.needsGraphQLSwift(operation, fragments: fragments) {
                 return Self.body(
                     try await GraphQL.execute(
@@ -129,13 +136,13 @@ public struct GraphQLEndpoint: Sendable {
                 variables = decoded
             }
             let operationName = parameters.string("operationName")
-            return try await respond(GraphQLRequest(query: query, operationName: operationName, variables: variables), context)
+            return try await respond(GraphQLRequest(query: query, operationName: operationName, variables: variables), context, allowMutations: false)
         }
     }
 
     /// Errors in the operation are part of a 200 answer, as GraphQL servers (Phoenix's included) answer them.
-    private func respond(_ request: GraphQLRequest, _ context: CinderRequestContext) async throws -> Response {
-        let body = await execute(request, access: try context.requireAccess(), logger: context.logger)
+    private func respond(_ request: GraphQLRequest, _ context: CinderRequestContext, allowMutations: Bool = true) async throws -> Response {
+        let body = await execute(request, access: try context.requireAccess(), logger: context.logger, allowMutations: allowMutations)
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

@@ -420,7 +420,7 @@ final class OperationRun {
         if let error = error as? GraphQLError, !error.path.elements.isEmpty {
             return errors.append(error)
         }
-        let message = (error as? GraphQLError)?.message ?? String(describing: error)
+        let message = (error as? GraphQLError)?.message ?? (error as? CinderError)?.message ?? String(describing: error)
         errors.append(GraphQLError(message: message, nodes: nodes, path: IndexPath(path), originalError: error))
     }
 }

@@ -351,3 +351,116 @@ def test_spans_go_to_the_keys_organization_whatever_they_claim(auth_cinder, org)
     assert len(org.member.ok("get", f"/v1/projects/{project}/spans")["data"]) == 3
     # The default organization (the admin secret's) has no such project.
     assert admin_secret(auth_cinder).get(f"/v1/projects/{project}").status_code == 404
+
+
+# --------------------------------------------------------------------------------------------------
+# GraphQL: viewer, people and keys
+# --------------------------------------------------------------------------------------------------
+
+
+def gql(caller, query: str, **variables):
+    r = caller.graphql(query, **variables)
+    assert r.status_code == 200, (caller.name, r.status_code, r.text)
+    return r.json()
+
+
+def gql_error(caller, query: str, **variables) -> str:
+    body = gql(caller, query, **variables)
+    assert body.get("errors"), (caller.name, body)
+    return body["errors"][0]["message"]
+
+
+def test_graphql_viewer_users_and_keys(auth_cinder, org):
+    me = gql(org.member, "{ viewer { id username email role { name } authMethod passwordNeedsReset } }")["data"]["viewer"]
+    assert me["role"]["name"] == "MEMBER" and me["authMethod"] == "LOCAL" and me["email"].startswith(org.name)
+    system = gql(org.system_key, "{ viewer { username role { name } } }")["data"]["viewer"]
+    assert system == {"username": "system", "role": {"name": "SYSTEM"}}
+    assert requests.post(auth_cinder.base_url + "/graphql", json={"query": "{ viewer { id } }"}, timeout=30).status_code == 401
+
+    users = gql(org.admin, "{ users(first: 100) { edges { node { email role { name } } } pageInfo { hasNextPage } } }")["data"]["users"]
+    emails = {e["node"]["email"] for e in users["edges"]}
+    assert "admin@localhost" not in emails and any(e.startswith(org.name) for e in emails)
+    for caller in [org.member, org.user_key, org.system_key]:
+        for field in ["users(first: 5) { edges { cursor } }", "userApiKeys { id }", "systemApiKeys { id }"]:
+            assert gql_error(caller, "{ %s }" % field) == "Only admin can perform this action", (caller.name, field)
+    assert gql_error(org.viewer, "{ systemApiKeys { id } }") == "Viewers cannot perform this action"
+
+
+def test_graphql_key_mutations(auth_cinder, org):
+    create_user_key = "mutation($i: CreateUserApiKeyInput!) { createUserApiKey(input: $i) { jwt apiKey { id name user { email } } } }"
+    created = gql(org.viewer, create_user_key, i={"name": "from-graphql"})["data"]["createUserApiKey"]
+    assert created["apiKey"]["name"] == "from-graphql" and created["apiKey"]["user"]["email"].startswith(org.name)
+    assert bearer(auth_cinder, created["jwt"], "gql key").get("/v1/projects").status_code == 200
+    assert gql_error(org.user_key, create_user_key, i={"name": "x"}) == "API keys cannot create API keys"
+    assert gql_error(admin_secret(auth_cinder), create_user_key, i={"name": "x"}) == "System API keys cannot manage personal API keys"
+
+    delete_user_key = "mutation($i: DeleteApiKeyInput!) { deleteUserApiKey(input: $i) { apiKeyId } }"
+    assert gql_error(org.member, delete_user_key, i={"id": created["apiKey"]["id"]}) == "API key not found"
+    gql(org.viewer, delete_user_key, i={"id": created["apiKey"]["id"]})
+    assert bearer(auth_cinder, created["jwt"], "deleted gql key").get("/v1/projects").status_code == 401
+
+    create_system_key = "mutation($i: CreateApiKeyInput!) { createSystemApiKey(input: $i) { jwt apiKey { id name expiresAt } } }"
+    later = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    system = gql(org.admin, create_system_key, i={"name": "gql-system", "expiresAt": later})["data"]["createSystemApiKey"]
+    assert system["apiKey"]["expiresAt"] is not None
+    assert gql_error(org.member, create_system_key, i={"name": "x"}) == "Only admin can perform this action"
+    assert gql_error(org.viewer, create_system_key, i={"name": "x"}) == "Viewers cannot perform this action"
+    gql(org.admin, "mutation($i: DeleteApiKeyInput!) { deleteSystemApiKey(input: $i) { apiKeyId } }", i={"id": system["apiKey"]["id"]})
+    assert bearer(auth_cinder, system["jwt"], "deleted system key").get("/v1/projects").status_code == 401
+    # Mutations are POST only.
+    r = org.admin.get("/graphql", params={"query": 'mutation { createSystemApiKey(input: {name: "x"}) { jwt } }'})
+    assert "Mutations are only allowed over POST" in r.text
+
+
+def test_graphql_user_mutations(auth_cinder, org):
+    create = "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id email role { name } passwordNeedsReset } } }"
+    email = unique_email("gql-user")
+    user = gql(org.admin, create, i={"email": email, "username": "gql", "password": "first-pw", "role": "VIEWER"})["data"]["createUser"]["user"]
+    assert user["role"]["name"] == "VIEWER" and user["passwordNeedsReset"] is True
+    assert gql_error(org.admin, create, i={"email": email, "username": "again", "password": "first-pw", "role": "VIEWER"}) == "Email already exists"
+    assert gql_error(org.member, create, i={"email": unique_email("x"), "username": "x", "role": "MEMBER"}) == "Only admin can perform this action"
+
+    patch = "mutation($i: PatchUserInput!) { patchUser(input: $i) { user { role { name } username } } }"
+    patched = gql(org.admin, patch, i={"userId": user["id"], "newRole": "MEMBER", "newUsername": "renamed"})["data"]["patchUser"]["user"]
+    assert patched == {"role": {"name": "MEMBER"}, "username": "renamed"}
+    me = gql(org.admin, "{ viewer { id } }")["data"]["viewer"]["id"]
+    assert gql_error(org.admin, patch, i={"userId": me, "newRole": "VIEWER"}) == "Cannot modify own role"
+
+    person = sign_in(auth_cinder, email, "first-pw")
+    assert gql(person, "{ viewer { role { name } } }")["data"]["viewer"]["role"]["name"] == "MEMBER"
+    viewer_patch = "mutation($i: PatchViewerInput!) { patchViewer(input: $i) { user { passwordNeedsReset } } }"
+    assert gql_error(person, viewer_patch, i={"newPassword": "second-pw"}) == "current_password is required when modifying password"
+    assert gql_error(person, viewer_patch, i={"newPassword": "second-pw", "currentPassword": "wrong"}) == \
+        "Valid current password is required to modify password"
+    done = gql(person, viewer_patch, i={"newPassword": "second-pw", "currentPassword": "first-pw"})["data"]["patchViewer"]["user"]
+    assert done == {"passwordNeedsReset": False}
+    # A new password ends the person's sessions; the new password signs in.
+    assert person.get("/v1/projects").status_code == 401
+    person = sign_in(auth_cinder, email, "second-pw")
+
+    gql(org.admin, "mutation($i: DeleteUsersInput!) { deleteUsers(input: $i) { userIds } }", i={"userIds": [user["id"]]})
+    assert person.get("/v1/projects").status_code == 401
+    assert gql_error(org.admin, "mutation($i: DeleteUsersInput!) { deleteUsers(input: $i) { userIds } }",
+                     i={"userIds": [user["id"]]}) == "Some user IDs could not be found"
+
+
+def test_an_organization_admin_cannot_take_over_a_shared_account(auth_cinder, org):
+    """A person in two organizations: neither organization's admin may change their password."""
+    other = populated_organization(auth_cinder, unique_name("shared"))
+    email = unique_email("both")
+    uid = create_user(org.admin, email, "shared-pw", "MEMBER")
+    other.admin.ok("post", f"/v1/organizations/{other.id}/members", 201, json={"email": email, "role": "VIEWER"})
+    patch = "mutation($i: PatchUserInput!) { patchUser(input: $i) { user { id } } }"
+    message = gql_error(other.admin, patch, i={"userId": uid, "newPassword": "stolen-pw"})
+    assert "belongs to other organizations" in message
+    sign_in(auth_cinder, email, "shared-pw")
+    # Their memberships and roles are separate; switching organizations mints a new session.
+    person = sign_in(auth_cinder, email, "shared-pw", organization=org.id)
+    orgs = {o["id"]: o["role"] for o in person.ok("get", "/v1/organizations")["data"]}
+    assert orgs == {org.id: "MEMBER", other.id: "VIEWER"}
+    assert person.ok("get", "/v1/user")["data"]["role"] == "MEMBER"
+    person.ok("post", "/auth/switch", 204, json={"organization_id": other.id})
+    assert person.ok("get", "/v1/user")["data"]["role"] == "VIEWER"
+    assert person.post("/v1/projects", json={"name": unique_name("v")}).status_code == 403
+    unknown = global_id("Organization", 987654)
+    assert person.post("/auth/switch", json={"organization_id": unknown}).status_code == 404
