@@ -282,6 +282,21 @@ CINDER_SCHEMAS: dict[str, dict] = {
         "required": ["email", "role"],
         "properties": {"email": {"type": "string"}, "role": {"type": "string", "enum": ["ADMIN", "MEMBER", "VIEWER"]}},
     },
+    "IngestionQuota": {
+        "title": "IngestionQuota",
+        "type": "object",
+        "properties": {
+            "spans_per_second": {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]},
+            "burst_spans": {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]},
+            "max_request_bytes": {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]},
+        },
+    },
+    "IngestionQuotaResponseBody": {
+        "title": "IngestionQuotaResponseBody",
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"$ref": "#/components/schemas/IngestionQuota"}},
+    },
     "OrganizationRoleRequestBody": {
         "title": "OrganizationRoleRequestBody",
         "type": "object",
@@ -562,6 +577,38 @@ def organization_operations() -> dict[str, dict[str, dict]]:
                     "401": UNAUTHENTICATED,
                     "403": FORBIDDEN,
                     "404": text_response("No such organization or account"),
+                    "422": VALIDATION_ERROR,
+                },
+            },
+        },
+        "/v1/organizations/{organization_id}/quotas": {
+            "get": {
+                "tags": ["organizations"],
+                "summary": "An organization's ingestion quotas",
+                "description": "Its own limits (null: the installation's CINDER_INGEST_* default). Its admins and installation "
+                "administrators.",
+                "operationId": "getOrganizationQuotas",
+                "parameters": [org_id],
+                "responses": {
+                    "200": json_response("The quotas", ref("IngestionQuotaResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
+                },
+            },
+            "put": {
+                "tags": ["organizations"],
+                "summary": "Set an organization's ingestion quotas",
+                "description": "Installation administrators. Receivers apply new limits within 30 seconds; over the rate, "
+                "OTLP requests get 429 with Retry-After (gRPC RESOURCE_EXHAUSTED with RetryInfo).",
+                "operationId": "setOrganizationQuotas",
+                "parameters": [org_id],
+                "requestBody": json_body(ref("IngestionQuota")),
+                "responses": {
+                    "200": json_response("The quotas", ref("IngestionQuotaResponseBody")),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Not found"),
                     "422": VALIDATION_ERROR,
                 },
             },

@@ -25,6 +25,8 @@ struct OrganizationsAPI {
         router.post("/v1/organizations/:organization/members") { request, context in try await addMember(request, context) }
         router.patch("/v1/organizations/:organization/members/:user_id") { request, context in try await changeRole(request, context) }
         router.delete("/v1/organizations/:organization/members/:user_id") { _, context in try await removeMember(context) }
+        router.get("/v1/organizations/:organization/quotas") { _, context in try await quotas(context) }
+        router.put("/v1/organizations/:organization/quotas") { request, context in try await setQuotas(request, context) }
     }
 
     static func json(_ organization: OrganizationRow, role: OrganizationRole? = nil) -> JSONValue {
@@ -171,6 +173,43 @@ struct OrganizationsAPI {
         _ = try await members.remove(user)
         authenticator.forget(user: user)
         return Response(status: .noContent)
+    }
+
+    // MARK: Ingestion quotas
+
+    static func json(_ quota: IngestionQuota) -> JSONValue {
+        [
+            "spans_per_second": quota.spansPerSecond.map { .int(Int64($0)) } ?? .null,
+            "burst_spans": quota.burstSpans.map { .int(Int64($0)) } ?? .null,
+            "max_request_bytes": quota.maxRequestBytes.map { .int(Int64($0)) } ?? .null,
+        ]
+    }
+
+    /// The organization's own ingestion limits (null: the installation's default); its admins and
+    /// installation administrators read them.
+    func quotas(_ context: CinderRequestContext) async throws -> Response {
+        _ = try api.requireAuthenticator()
+        let members = try await administered(context)
+        return jsonResponse(["data": Self.json(try await members.ingestionQuota())])
+    }
+
+    /// Sets the organization's ingestion limits (installation administrators); receivers apply them
+    /// within 30 seconds.
+    func setQuotas(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
+        _ = try api.requireAuthenticator()
+        try Self.requireInstallationAdmin(context)
+        let (organization, _) = try await visible(context)
+        let body = try await JSONBody.fields(request, context)
+        func limit(_ key: String) throws -> Int? {
+            guard let value = try body.optionalInt(key) else { return nil }
+            guard value > 0 else { throw CinderError.invalid(["body", key], "Input should be greater than 0", type: "greater_than", input: String(value)) }
+            return value
+        }
+        let quota = IngestionQuota(
+            spansPerSecond: try limit("spans_per_second"), burstSpans: try limit("burst_spans"), maxRequestBytes: try limit("max_request_bytes"))
+        let members = api.database.installation(logger: context.logger).members(of: organization.id)
+        try await members.setIngestionQuota(quota)
+        return jsonResponse(["data": Self.json(quota)])
     }
 
     // MARK: Who may see and manage which organization

@@ -135,7 +135,10 @@ public enum CinderBuilder {
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
         PhoenixAPI.addPublicRoutes(to: router)
         accessControl.addRoutes(to: router)
-        let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
+        let limiter = ingestionLimiter(configuration, database: db, logger: logger, metrics: metrics)
+        if ingestion { services.append(ReceiverRegistration(limiter: limiter, database: db, name: "cinder serve", logger: logger)) }
+        let receiver = SpanReceiver(
+            queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics), limiter: limiter)
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator).addRoutes(to: router)
         try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator).addRoutes(to: router)

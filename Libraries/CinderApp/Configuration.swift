@@ -38,6 +38,13 @@ public struct CinderConfiguration: Sendable {
     public var writerAdminPort = 9464
     public var writerBatchMillis = 100
     public var writerWriteTimeoutMillis = 15_000
+    /// `CINDER_INGEST_SPANS_PER_SECOND` / `CINDER_INGEST_BURST_SPANS`: each organization's default
+    /// ingestion rate (nil: unlimited), overridden per organization in the database.
+    public var ingestSpansPerSecond: Int?
+    public var ingestBurstSpans: Int?
+    /// `CINDER_INGEST_RECEIVERS`: how many receivers share the limits when they cannot count each other
+    /// through the database (a collector without one).
+    public var ingestReceivers = 1
     /// `PHOENIX_ENABLE_AUTH`: every route needs a credential, and every credential one organization.
     public var authEnabled = false
     /// `PHOENIX_SECRET` and the other auth settings; read whatever `authEnabled` says (the collector
@@ -111,6 +118,9 @@ public struct CinderConfiguration: Sendable {
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
+        ingestSpansPerSecond = try int("CINDER_INGEST_SPANS_PER_SECOND")
+        ingestBurstSpans = try int("CINDER_INGEST_BURST_SPANS")
+        if let v = try int("CINDER_INGEST_RECEIVERS") { ingestReceivers = v }
         secret = value("PHOENIX_SECRET", "CINDER_SECRET")
         adminSecret = value("PHOENIX_ADMIN_SECRET", "CINDER_ADMIN_SECRET")
         if let v = try int("PHOENIX_ACCESS_TOKEN_EXPIRY_MINUTES") { accessTokenExpiryMinutes = v }

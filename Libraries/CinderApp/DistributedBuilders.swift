@@ -35,21 +35,30 @@ extension CinderBuilder {
         // through the credential cache, CINDER_CREDENTIAL_CACHE_SECONDS).
         var databaseServices: [any Service] = []
         var accessControl = AccessControl.open
-        if configuration.authEnabled {
+        var database: Database?
+        if configuration.authEnabled || configuration.databaseURL != nil {
+            // With auth, keys are verified against it; with or without, quotas and the receiver count come from it.
             let url = try configuration.requireDatabaseURL(for: "cinder-collector with PHOENIX_ENABLE_AUTH")
             var clientConfiguration = url.clientConfiguration()
             clientConfiguration.options.maximumConnections = configuration.databasePoolSize
             let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
             let replicas = try readReplicas(configuration, metrics: metrics, logger: logger)
             databaseServices = [client] + (replicas.map { $0.replicas.map(\.client) as [any Service] + [ReadReplicaMonitor(replicas: $0)] } ?? [])
-            accessControl = try await AccessControl(configuration, database: Database(primary: client, replicas: replicas), logger: logger)
+            let db = Database(primary: client, replicas: replicas)
+            accessControl = try await AccessControl(configuration, database: db, logger: logger)
+            database = db
+        }
+        let limiter = ingestionLimiter(configuration, database: database, logger: logger, metrics: metrics)
+        if let database {
+            databaseServices.append(ReceiverRegistration(limiter: limiter, database: database, name: "cinder-collector", logger: logger))
         }
 
         let router = Router(context: CinderRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry, readiness: topics.readiness)
         accessControl.addMiddleware(to: router)
-        let receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics))
+        let receiver = SpanReceiver(
+            queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics), limiter: limiter)
         OTLPHTTPRoute.add(to: router, receiver: receiver)
         let grpc = OTLPGRPCServer(
             configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),

@@ -23,7 +23,7 @@ struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.S
             let access = try await authenticate(Self.bearer(in: request.metadata))
             guard access.role.canWrite else { throw CinderError.viewerCannotWrite }
             let decoded = OTLPDecoder.decode(request.message, projectOverride: nil, organizationID: access.organization)
-            try await receiver.accept(decoded)
+            try await receiver.accept(decoded, for: access.organization)
             var response = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse()
             if decoded.rejectedSpans > 0 {
                 response.partialSuccess.rejectedSpans = Int64(decoded.rejectedSpans)

@@ -27,17 +27,22 @@ public struct SpanReceiver: Sendable {
     let queue: any SpanQueue
     let limits: OTLPLimits
     let metrics: ReceiverMetrics
+    let limiter: IngestionLimiter
 
-    public init(queue: any SpanQueue, limits: OTLPLimits, metrics: ReceiverMetrics) {
+    public init(queue: any SpanQueue, limits: OTLPLimits, metrics: ReceiverMetrics, limiter: IngestionLimiter) {
         self.queue = queue
         self.limits = limits
         self.metrics = metrics
+        self.limiter = limiter
     }
 
-    func accept(_ decoded: DecodedExport) async throws(CinderError) {
+    /// Queues an organization's decoded spans, once its rate allows them all (nothing of a refused
+    /// request is kept).
+    func accept(_ decoded: DecodedExport, for organization: OrganizationID) async throws(CinderError) {
         if decoded.rejectedSpans > 0 { metrics.rejected.increment(by: decoded.rejectedSpans) }
         let count = decoded.acceptedSpanCount
         guard count > 0 else { return }
+        try await limiter.admit(organization, spans: count)
         try await queue.publish(decoded.batches)
         metrics.accepted.increment(by: count)
     }
@@ -59,20 +64,22 @@ public enum OTLPHTTPRoute {
         let organization = try context.requireWriteAccess().organization
         let encoding = try OTLPEncoding(contentType: request.headers[.contentType])
         try receiver.queue.checkCapacity()
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > receiver.limits.maxBodyBytes {
-            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(receiver.limits.maxBodyBytes) bytes")
+        // The organization's own limit, where it is below the installation's.
+        let maxBytes = await receiver.limiter.limits(for: organization).maxRequestBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
+            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(maxBytes) bytes")
         }
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: receiver.limits.maxBodyBytes)
+            body = try await request.body.collect(upTo: maxBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(receiver.limits.maxBodyBytes) bytes")
+            throw CinderError(.payloadTooLarge, "Request body exceeds the limit of \(maxBytes) bytes")
         }
         let (decoded, _) = try OTLPDecoder.decodeHTTP(
             body: body, contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
             projectOverride: request.headers[projectHeader], organizationID: organization,
             limits: receiver.limits)
-        try await receiver.accept(decoded)
+        try await receiver.accept(decoded, for: organization)
         return Response(
             status: .ok, headers: [.contentType: encoding.contentType],
             body: .init(

@@ -110,6 +110,8 @@ CINDER_OPERATIONS = [
     ("post", "/v1/organizations/{organization_id}/members"),
     ("patch", "/v1/organizations/{organization_id}/members/{user_id}"),
     ("delete", "/v1/organizations/{organization_id}/members/{user_id}"),
+    ("get", "/v1/organizations/{organization_id}/quotas"),
+    ("put", "/v1/organizations/{organization_id}/quotas"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
