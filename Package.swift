@@ -336,6 +336,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CinderAuthTests",
+            dependencies: [
+                "CinderAuth", "CinderReceiver", "CinderModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Tests/CinderAuthTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CinderStorageTests",
             dependencies: ["CinderStorage", "CinderTestSupport"],
             path: "Tests/CinderStorageTests",

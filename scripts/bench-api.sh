@@ -12,7 +12,10 @@
 #      (private PostgreSQL, default /tmp/cinder-bench-api-pg on 55460), BENCH_KEEP_DB=1 (leave it running),
 #      BENCH_PORT, BENCH_GRPC_PORT, BENCH_REQUESTS (default 200), BENCH_WARMUP (default 20),
 #      BENCH_API_OUT (file for the JSON results; they are also the last line of the output), BENCH_KEEP=1
-#      (keep the server's working directory and log).
+#      (keep the server's working directory and log), BENCH_AUTH=0 (auth off; by default the server runs
+#      with PHOENIX_ENABLE_AUTH and every request carries a system API key).
+# The server connects as a service role that row-level security holds (cinder_bench_service, created if
+# missing); the schema's owner (the URL's own user) migrates it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -67,11 +70,20 @@ fi
 sql() { psql "$db" -X -q -v ON_ERROR_STOP=1 "$@"; }
 value() { psql "$db" -X -v ON_ERROR_STOP=1 -tA "$@"; }
 
-# The server migrates the database when it starts; it stays idle while the rows are seeded underneath it.
+# The server migrates the database when it starts (as the owner) and serves as the service role; it stays
+# idle while the rows are seeded underneath it (as the owner, which row-level security does not hold).
 port=${BENCH_PORT:-16616}
 grpc=${BENCH_GRPC_PORT:-14627}
-PHOENIX_WORKING_DIR=$work PHOENIX_PORT=$port PHOENIX_GRPC_PORT=$grpc PHOENIX_SQL_DATABASE_URL=$db \
-  "$bin" serve >"$work/serve.log" 2>&1 &
+service_role=cinder_bench_service
+[ "$(psql "$db" -XtAc "SELECT count(*) FROM pg_roles WHERE rolname = '$service_role'")" = 1 ] || psql "$db" -Xqc "CREATE ROLE $service_role LOGIN"
+service_db=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(netloc=sys.argv[2] + "@" + p.netloc.rsplit("@", 1)[-1]).geturl())' "$db" "$service_role")
+admin_secret=bench-admin-secret-0123456789abcdefghijk
+auth_env=()
+if [ "${BENCH_AUTH:-1}" != 0 ]; then
+  auth_env=(PHOENIX_ENABLE_AUTH=true PHOENIX_SECRET=bench-secret-0123456789abcdefghijklmnop PHOENIX_ADMIN_SECRET=$admin_secret)
+fi
+env "${auth_env[@]}" PHOENIX_WORKING_DIR=$work PHOENIX_PORT=$port PHOENIX_GRPC_PORT=$grpc PHOENIX_SQL_DATABASE_URL=$service_db \
+  CINDER_MIGRATION_DATABASE_URL=$db "$bin" serve >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
@@ -251,8 +263,16 @@ echo "database: spans $(value -c "SELECT pg_size_pretty(pg_total_relation_size('
 read -r deep_id deep_micros <<<"$(value -F ' ' -c "SELECT id, (extract(epoch FROM start_time) * 1000000)::int8 FROM spans
   WHERE project_id = $pa ORDER BY start_time DESC, id DESC OFFSET $((spans / 4)) LIMIT 1")"
 
+# With auth, a system key of the default organization (which holds the seed) signs every request.
+auth_args=()
+if [ "${BENCH_AUTH:-1}" != 0 ]; then
+  key=$(curl -sf -X POST "http://127.0.0.1:$port/v1/system/api_keys" -H "Authorization: Bearer $admin_secret" \
+    -H 'Content-Type: application/json' -d '{"data": {"name": "bench"}}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["key"])')
+  auth_args=(--header "Authorization: Bearer $key" --meta auth=on)
+fi
+
 status=0
-python3 "$root/scripts/bench_api.py" --base-url "http://127.0.0.1:$port" --project-rowid "$pa" --project-name bench-a \
+python3 "$root/scripts/bench_api.py" "${auth_args[@]}" --base-url "http://127.0.0.1:$port" --project-rowid "$pa" --project-name bench-a \
   --deep-span-rowid "$deep_id" --deep-span-start-micros "$deep_micros" \
   --requests "${BENCH_REQUESTS:-200}" --warmup "${BENCH_WARMUP:-20}" ${BENCH_API_OUT:+--out "$BENCH_API_OUT"} \
   --meta traces="$traces" --meta spans="$spans" --meta seed_seconds="$seed_seconds" \

@@ -41,14 +41,15 @@ def iso8601(micros):
 class Connection:
     """One keep-alive connection; reconnects (and counts it) if the server closes it."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, headers=None):
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname, parts.port or 80
+        self.extra_headers = dict(headers or {})
         self.conn = None
         self.reconnects = -1  # the first connect is not a reconnect
 
     def request(self, method, path, body=None):
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self.extra_headers}
         if body is not None:
             body = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
@@ -241,11 +242,13 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--out", help="also write the JSON results to this file")
     ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="recorded in the JSON results")
+    ap.add_argument("--header", action="append", default=[], metavar="NAME: VALUE", help="sent with every request (credentials)")
     a = ap.parse_args()
     if a.requests < 2:
         ap.error("--requests must be at least 2")
 
-    conn = Connection(a.base_url)
+    headers = dict(tuple(part.strip() for part in h.split(":", 1)) for h in a.header)
+    conn = Connection(a.base_url, headers)
     project = global_id("Project", a.project_rowid)
     base = f"/v1/projects/{quote(project, safe='')}"
     results, failures, notes = [], [], []

@@ -133,17 +133,22 @@ struct OrganizationsAPI {
         }
     }
 
-    /// Adds an existing account, by email, with a role (or changes its role).
+    /// Adds an existing account, by email, with a role: installation administrators only, since an
+    /// organization's admin must neither look accounts up by email nor enrol people without them
+    /// (they create new people with POST /v1/users).
     func addMember(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let authenticator = try api.requireAuthenticator()
+        try Self.requireInstallationAdmin(context, "Only installation administrators can add existing accounts; create people with POST /v1/users")
         let members = try await administered(context)
         let body = try await JSONBody.fields(request, context)
         let email = try body.string("email").trimmingCharacters(in: .whitespaces)
         let role = try Self.role(body)
         guard let account = try await api.database.installation(logger: context.logger).account(email: email) else {
-            throw CinderError.notFound("No account has the email \(email); create it with POST /v1/users")
+            throw CinderError.notFound("No account has the email \(email)")
         }
-        try await members.setRole(account.id, role)
+        guard try await members.add(account.id, role: role) else {
+            throw CinderError(.conflict, "\(email) is a member already; change the role with PATCH")
+        }
         authenticator.forget(user: account.id)
         return jsonResponse(["data": UsersAPI.json(account, role: role.rawValue)], status: .created)
     }
@@ -154,10 +159,13 @@ struct OrganizationsAPI {
         let user = try Self.userID(context)
         let role = try Self.role(try await JSONBody.fields(request, context))
         guard let member = try await members.member(user) else { throw CinderError.notFound("User not found") }
-        if member.role == .admin, role != .admin, try await members.adminCount() <= 1 {
-            throw CinderError(.conflict, "The organization's last admin cannot be demoted")
+        if member.user.email == AuthBootstrap.defaultAdminEmail { throw CinderError.forbidden("Cannot modify role for the default admin user") }
+        if user == context.access?.user { throw CinderError.forbidden("Cannot modify own role") }
+        switch try await members.changeRole(user, to: role) {
+        case .done: break
+        case .notMember: throw CinderError.notFound("User not found")
+        case .lastAdmin: throw CinderError(.conflict, "The organization's last admin cannot be demoted")
         }
-        try await members.setRole(user, role)
         authenticator.forget(user: user)
         return jsonResponse(["data": UsersAPI.json(member.user, role: role.rawValue)])
     }
@@ -167,12 +175,12 @@ struct OrganizationsAPI {
         let members = try await administered(context)
         let user = try Self.userID(context)
         guard let member = try await members.member(user) else { throw CinderError.notFound("User not found") }
-        if member.role == .admin, try await members.adminCount() <= 1 {
-            throw CinderError(.conflict, "The organization's last admin cannot be removed")
+        if member.user.email == AuthBootstrap.defaultAdminEmail { throw CinderError.forbidden("Cannot delete the default admin or system user") }
+        switch try await authenticator.removeMember(user, from: members) {
+        case .done: return Response(status: .noContent)
+        case .notMember: throw CinderError.notFound("User not found")
+        case .lastAdmin: throw CinderError(.conflict, "The organization's last admin cannot be removed")
         }
-        _ = try await members.remove(user)
-        authenticator.forget(user: user)
-        return Response(status: .noContent)
     }
 
     // MARK: Ingestion quotas
@@ -214,10 +222,10 @@ struct OrganizationsAPI {
 
     // MARK: Who may see and manage which organization
 
-    static func requireInstallationAdmin(_ context: CinderRequestContext) throws {
-        guard try context.requireAccess().installationAdmin else {
-            throw CinderError.forbidden("Only installation administrators can manage organizations")
-        }
+    static func requireInstallationAdmin(
+        _ context: CinderRequestContext, _ message: String = "Only installation administrators can manage organizations"
+    ) throws {
+        guard try context.requireAccess().installationAdmin else { throw CinderError.forbidden(message) }
     }
 
     /// The organization in the path, when the caller may see it: installation administrators any,

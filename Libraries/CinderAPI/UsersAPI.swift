@@ -88,14 +88,10 @@ struct UsersAPI {
         let scope = try api.scope(context)
         guard let member = try await scope.members.member(user) else { throw CinderError.notFound("User not found") }
         if member.user.email == AuthBootstrap.defaultAdminEmail { throw CinderError.forbidden("Cannot delete the default admin or system user") }
-        if member.role == .admin, try await scope.members.adminCount() <= 1 {
-            throw CinderError(.conflict, "The organization's last admin cannot be deleted")
-        }
-        _ = try await scope.members.remove(user)
-        authenticator.forget(user: user)
-        let installation = api.database.installation(logger: context.logger)
-        if !member.user.installationAdmin, try await installation.memberships(of: user).isEmpty {
-            _ = try await installation.deleteAccount(user)
+        switch try await authenticator.removeMember(user, from: scope.members) {
+        case .done: break
+        case .notMember: throw CinderError.notFound("User not found")
+        case .lastAdmin: throw CinderError(.conflict, "The organization's last admin cannot be deleted")
         }
         return Response(status: .noContent)
     }

@@ -68,10 +68,10 @@ struct AccessControl: Sendable {
 
     /// The gRPC receiver's check of a caller's bearer token.
     var callerAuthentication: CallerAuthentication {
-        guard let authenticator else { return { _ throws(CinderError) in .local } }
-        return { token throws(CinderError) in
+        guard let authenticator else { return { _, _ throws(CinderError) in .local } }
+        return { token, organization throws(CinderError) in
             guard let token else { throw CinderError.unauthenticated }
-            return try await authenticator.access(presenting: token)
+            return try await authenticator.access(presenting: token, organizationHeader: organization)
         }
     }
 }

@@ -48,6 +48,8 @@ public final class Authenticator: Sendable {
         var access: Access
         var jti: String
         var until: ContinuousClock.Instant
+        /// The credential's own expiry, checked on every use of the cached verification.
+        var expiresMicros: Int64?
     }
 
     /// Entries kept at most; past it the cache is cleared (a verification costs one indexed read).
@@ -69,6 +71,9 @@ public final class Authenticator: Sendable {
         let digest = CredentialDigest.of(token)
         let now = ContinuousClock.now
         if let cached = cache.withLock({ $0[digest] }), cached.until > now {
+            if let expires = cached.expiresMicros, expires <= Int64(Date().timeIntervalSince1970 * 1_000_000) {
+                throw CinderError.expiredCredential
+            }
             keyUse.record(cached.access)
             return cached.access
         }
@@ -99,7 +104,8 @@ public final class Authenticator: Sendable {
         let access = Access(organization: organization, role: role, principal: principal, installationAdmin: record.installationAdmin)
         cache.withLock { cache in
             if cache.count >= Self.cacheCapacity { cache.removeAll(keepingCapacity: true) }
-            cache[digest] = CachedAccess(access: access, jti: claims.jti, until: now + settings.credentialCacheLifetime)
+            cache[digest] = CachedAccess(
+                access: access, jti: claims.jti, until: now + settings.credentialCacheLifetime, expiresMicros: record.expiresMicros)
         }
         keyUse.record(access)
         return access

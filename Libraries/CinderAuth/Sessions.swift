@@ -14,6 +14,12 @@ public struct IssuedSession: Sendable {
 }
 
 extension Authenticator {
+    /// A record no password matches, verified for unknown emails so that sign-in takes as long either
+    /// way (at the cost new records get).
+    var dummyRecord: String {
+        "scrypt$\(settings.passwordParameters.log2N)$8$1$c2lnbi1pbi10aW1pbmc=$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    }
+
     static let signInFailed = CinderError(.unauthenticated, "Invalid email and/or password")
 
     /// Signs a person in with their password, into `organization` when they belong to it (or
@@ -21,8 +27,10 @@ extension Authenticator {
     public func signIn(email: String, password: String, organization wanted: OrganizationID? = nil) async throws(CinderError) -> IssuedSession {
         do {
             let installation = database.installation(logger: logger)
-            guard let account = try await installation.account(email: email), let record = account.passwordHash,
-                try await PasswordHashing.verify(password, against: record)
+            let account = try await installation.account(email: email)
+            // An unknown email costs a hash too, so the answer's timing does not tell which emails exist.
+            guard try await PasswordHashing.verify(password, against: account?.passwordHash ?? dummyRecord), let account,
+                account.passwordHash != nil
             else { throw Self.signInFailed }
             let organization = try await organization(for: account, wanted: wanted)
             return try await openSession(user: account.id, organization: organization)
@@ -84,32 +92,45 @@ extension Authenticator {
         }
     }
 
-    /// Ends every browser session of the person the access (or else the refresh token) names, in all
-    /// their organizations, as Phoenix's sign-out does. Their API keys stay valid.
+    /// Ends every browser session of the person the access (or else a live refresh token) names, as
+    /// Phoenix's sign-out does. Their API keys stay valid.
     public func signOut(refreshToken: String?, access: Access?) async {
-        var person: (UserID, OrganizationID)?
-        if let access, let user = access.user {
-            person = (user, access.organization)
-        } else if let refreshToken, let claims = await signer.verify(refreshToken), let (kind, _, organization, user) = claims.parsed,
-            kind == .refreshToken, let user
+        var user = access?.user
+        if user == nil, let refreshToken, let claims = await signer.verify(refreshToken), let (kind, id, organization, owner) = claims.parsed,
+            kind == .refreshToken, let owner,
+            (try? await lookupScope(organization, user: owner).members.credential(.refreshToken, id: id))??.userID == owner
         {
-            person = (user, organization)
+            user = owner
         }
-        guard let (user, current) = person else { return }
+        guard let user else { return }
+        await endSessions(of: user)
+    }
+
+    /// Revokes every session of a person, in every organization they can act in (all of them, for an
+    /// installation administrator).
+    public func endSessions(of user: UserID) async {
         do {
-            let organizations = Set(try await database.installation(logger: logger).memberships(of: user).map(\.organization.id) + [current])
+            let installation = database.installation(logger: logger)
+            let account = try await installation.account(user)
+            let organizations =
+                account?.installationAdmin == true
+                ? try await installation.organizations().map(\.id)
+                : try await installation.memberships(of: user).map(\.organization.id)
             for organization in organizations {
                 try await sessionScope(organization, user: user).members.closeSessions(of: user)
             }
         } catch {
-            logger.warning("sign-out could not revoke every session", metadata: ["cinder.error": "\(error)"])
+            logger.warning("could not revoke every session of a person", metadata: ["cinder.error": "\(error)"])
         }
         forget(user: user)
     }
 
     /// A new session in another organization of the same person (the choice lives in the token).
     public func switchOrganization(_ access: Access, to organization: OrganizationID) async throws(CinderError) -> IssuedSession {
-        guard let user = access.user else { throw CinderError.forbidden("Only a signed-in person can switch organizations") }
+        // A session only: an API key must not turn itself into a session (and so into more keys).
+        guard case .user(let user, keyID: nil) = access.principal else {
+            throw CinderError.forbidden("Only a signed-in session can switch organizations")
+        }
         do {
             guard let account = try await database.installation(logger: logger).account(user) else { throw CinderError.unauthenticated }
             let target = try await self.organization(for: account, wanted: organization)
@@ -138,4 +159,16 @@ extension Duration {
 
 extension Date {
     var micros: Int64 { Int64(timeIntervalSince1970 * 1_000_000) }
+}
+
+extension Authenticator {
+    /// Removes a person from an organization (keeping at least one admin): their keys and sessions
+    /// there are revoked at once, and their account goes when it belongs nowhere else.
+    public func removeMember(_ user: UserID, from members: MemberRepository) async throws -> MemberRepository.MembershipChange {
+        let change = try await members.remove(user)
+        guard change == .done else { return change }
+        forget(user: user)
+        try await database.installation(logger: logger).deleteAccountIfOrphaned(user)
+        return change
+    }
 }

@@ -354,23 +354,23 @@ extension QueryRoot {
         guard let member = try await context.attempt({ try await context.scope.members.member(user) }) else {
             throw GraphQLFailure("User not found")
         }
+        if input.newUsername != nil || input.newPassword != nil, !context.access.installationAdmin {
+            // An account is the person's across the installation (it may belong to other organizations):
+            // only the person (patchViewer) or an installation administrator changes it.
+            throw GraphQLFailure("Only installation administrators can change another person's username or password")
+        }
         if let newRole = input.newRole {
             if member.user.email == AuthBootstrap.defaultAdminEmail { throw GraphQLFailure("Cannot modify role for the default admin user") }
             if user == context.access.user { throw GraphQLFailure("Cannot modify own role") }
-            if member.role == .admin, newRole != .ADMIN, try await context.attempt({ try await context.scope.members.adminCount() }) <= 1 {
-                throw GraphQLFailure("The organization's last admin cannot be demoted")
+            switch try await context.attempt({ try await context.scope.members.changeRole(user, to: newRole.role) }) {
+            case .done: break
+            case .notMember: throw GraphQLFailure("User not found")
+            case .lastAdmin: throw GraphQLFailure("The organization's last admin cannot be demoted")
             }
-            try await context.attempt { try await context.scope.members.setRole(user, newRole.role) }
         }
         let installation = accounts.database.installation(logger: context.logger)
         var account = member.user
         if input.newUsername != nil || input.newPassword != nil {
-            // An account is the person's across the installation: an organization's admin may change it
-            // only when it belongs to that organization alone.
-            let memberships = try await context.attempt { try await installation.memberships(of: user) }
-            guard !member.user.installationAdmin, memberships.allSatisfy({ $0.organization.id == context.access.organization }) else {
-                throw GraphQLFailure("This account belongs to other organizations too; only its owner can change it")
-            }
             var hash: String?
             if let password = input.newPassword {
                 if let problem = UserAccounts.passwordProblem(password) { throw GraphQLFailure(problem) }
@@ -383,6 +383,8 @@ extension QueryRoot {
                     try await installation.updateAccount(
                         user, username: username, passwordHash: hash, passwordNeedsReset: hash == nil ? nil : true)
                 }) ?? account
+            // A password set by someone else ends the person's sessions.
+            if hash != nil { await accounts.authenticator.endSessions(of: user) }
         }
         accounts.authenticator.forget(user: user)
         return UserMutationPayload(user: UserNode(user: account, roleName: input.newRole?.rawValue ?? member.role.rawValue))
@@ -411,7 +413,7 @@ extension QueryRoot {
             try await context.attempt({
                 try await installation.updateAccount(user, username: username, passwordHash: hash, passwordNeedsReset: hash == nil ? nil : false)
             }) ?? account
-        if hash != nil { await accounts.authenticator.signOut(refreshToken: nil, access: context.access) }
+        if hash != nil { await accounts.authenticator.endSessions(of: user) }
         return UserMutationPayload(user: UserNode(user: updated, roleName: context.access.role.rawValue))
     }
 
@@ -433,16 +435,10 @@ extension QueryRoot {
             if member.user.email == AuthBootstrap.defaultAdminEmail { throw GraphQLFailure("Cannot delete the default admin user") }
             members.append(member)
         }
-        let admins = try await context.attempt { try await context.scope.members.adminCount() }
-        if members.filter({ $0.role == .admin }).count >= admins, admins > 0 {
-            throw GraphQLFailure("The organization's last admin cannot be deleted")
-        }
-        let installation = accounts.database.installation(logger: context.logger)
         for member in members {
-            _ = try await context.attempt { try await context.scope.members.remove(member.user.id) }
-            accounts.authenticator.forget(user: member.user.id)
-            if !member.user.installationAdmin, try await context.attempt({ try await installation.memberships(of: member.user.id) }).isEmpty {
-                _ = try await context.attempt { try await installation.deleteAccount(member.user.id) }
+            switch try await context.attempt({ try await accounts.authenticator.removeMember(member.user.id, from: context.scope.members) }) {
+            case .done, .notMember: break
+            case .lastAdmin: throw GraphQLFailure("The organization's last admin cannot be deleted")
             }
         }
         return DeleteUsersPayload(userIds: arguments.input.userIds)

@@ -20,7 +20,8 @@ struct TraceExportService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.S
         do {
             // The organization comes from the caller's credential only (OTLP exporters send it as
             // `authorization: Bearer <key>` metadata), never from resource attributes.
-            let access = try await authenticate(Self.bearer(in: request.metadata))
+            let organization = request.metadata[stringValues: "x-cinder-organization"].first(where: { _ in true })
+            let access = try await authenticate(Self.bearer(in: request.metadata), organization)
             guard access.role.canWrite else { throw CinderError.viewerCannotWrite }
             let decoded = OTLPDecoder.decode(request.message, projectOverride: nil, organizationID: access.organization)
             try await receiver.accept(decoded, for: access.organization)

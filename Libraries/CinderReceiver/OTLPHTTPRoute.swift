@@ -18,9 +18,9 @@ public struct ReceiverMetrics: Sendable {
     }
 }
 
-/// Resolves the bearer token a gRPC caller presented (nil: none) to its access; with auth off every
-/// caller is the local user.
-public typealias CallerAuthentication = @Sendable (String?) async throws(CinderError) -> Access
+/// Resolves the bearer token a gRPC caller presented (nil: none), and the organization an admin-secret
+/// call names (`x-cinder-organization`), to its access; with auth off every caller is the local user.
+public typealias CallerAuthentication = @Sendable (_ token: String?, _ organizationHeader: String?) async throws(CinderError) -> Access
 
 /// The ingestion step both receivers share: decoded spans → queue, answered once the queue has them.
 public struct SpanReceiver: Sendable {

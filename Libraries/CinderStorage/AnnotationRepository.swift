@@ -327,7 +327,8 @@ extension AnnotationRepository {
         var q = SQLBuilder()
         q.append("SELECT \(Self.configColumns) FROM annotation_configs c")
         if let projectID {
-            q.append(" JOIN project_annotation_configs p ON p.annotation_config_id = c.id AND p.project_id = \(q.bind(projectID))")
+            q.append(
+                " JOIN project_annotation_configs p ON p.org_id = c.org_id AND p.annotation_config_id = c.id AND p.project_id = \(q.bind(projectID))")
         }
         q.append(" WHERE c.org_id = \(q.bind(org))")
         if let cursor { q.append(" AND c.id <= \(q.bind(cursor))") }

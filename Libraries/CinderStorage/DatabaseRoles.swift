@@ -32,15 +32,30 @@ public enum DatabaseRoles {
     /// Creates a login role for the services if it does not exist (the private cluster of `cinder
     /// serve`, where Cinder is the operator). The role gets no attribute beyond LOGIN.
     public static func createServiceRole(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
-        let exists = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(name)", logger: logger).decode(Int.self).all()
-        guard exists.isEmpty else { return }
+        // Roles are cluster-wide: processes starting together would race to create the same one, and
+        // PostgreSQL reports the loser as a unique violation on its catalog rather than waiting. One
+        // advisory lock (in whatever database the connection is in) makes the check and the creation
+        // one step; the error codes still cover a creator connected to another database.
+        try await connection.query("BEGIN", logger: logger)
         do {
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: "CREATE ROLE \(SQLStatements.quotedIdentifier(name)) LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
-                logger: logger)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42710" {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.roleCreationLock))", logger: logger)
+            let exists = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(name)", logger: logger).decode(Int.self).all()
+            if exists.isEmpty {
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "CREATE ROLE \(SQLStatements.quotedIdentifier(name)) LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+                    logger: logger)
+            }
+            try await connection.query("COMMIT", logger: logger)
+        } catch let error as PSQLError where ["42710", "23505"].contains(error.serverInfo?[.sqlState]) {
             // Another process created it in the meantime.
+            try await connection.query("ROLLBACK", logger: logger)
+        } catch {
+            try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
     }
+
+    /// An arbitrary constant naming the lock taken while a role is created.
+    static let roleCreationLock: Int64 = 0x63696e6465725f72
 }

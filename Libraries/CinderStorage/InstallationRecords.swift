@@ -1,4 +1,5 @@
 import CinderModel
+import Logging
 import PostgresNIO
 
 public struct OrganizationRow: Sendable, Hashable {
@@ -77,17 +78,38 @@ extension InstallationScope {
         }
     }
 
-    /// Deletes an organization with all its data and credentials. Spans have no foreign key to
-    /// cascade through, so they go first, in the organization's own scope.
+    /// Deletes an organization with all its data and credentials, and the accounts left in no
+    /// organization (installation administrators aside). Spans have no foreign key to cascade
+    /// through, so they go first, in the organization's own scope.
     public func deleteOrganization(_ id: OrganizationID) async throws -> Bool {
         try await write { tx in
             let found = try await tx.query("SELECT id FROM organizations WHERE id = \(id.rawValue) FOR UPDATE").decode(Int64.self).all()
             guard !found.isEmpty else { return false }
             try await TransactionSettings.apply(TransactionSettings(organization: id), on: tx.connection, logger: logger)
+            let people = try await tx.query("SELECT user_id FROM memberships WHERE org_id = \(id.rawValue)").decode(Int64.self).all()
             try await tx.query("DELETE FROM spans WHERE org_id = \(id.rawValue)")
             try await tx.query("DELETE FROM organizations WHERE id = \(id.rawValue)")
+            for person in people { try await Self.deleteIfOrphaned(UserID(person), in: tx, logger: logger) }
             return true
         }
+    }
+
+    /// Deletes an account that belongs to no organization and administers nothing: nobody could
+    /// manage it any more, and nobody should be able to adopt it.
+    static func deleteIfOrphaned(_ user: UserID, in tx: TenantTransaction, logger: Logger) async throws {
+        // The person's own memberships are what their setting admits, in every organization.
+        try await TransactionSettings.apply(TransactionSettings(organization: nil, user: user), on: tx.connection, logger: logger)
+        try await tx.query(
+            """
+            DELETE FROM users u WHERE u.id = \(user.rawValue) AND NOT u.installation_admin
+            AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)
+            """)
+    }
+
+    /// Deletes the account if it is left in no organization (after a person was removed from one).
+    public func deleteAccountIfOrphaned(_ user: UserID) async throws {
+        let logger = logger
+        try await write { tx in try await Self.deleteIfOrphaned(user, in: tx, logger: logger) }
     }
 }
 
@@ -138,11 +160,6 @@ extension InstallationScope {
         q.append(" WHERE u.id = \(q.bind(id.rawValue)) RETURNING \(UserRow.columns)")
         let query = q.query
         return try await write { try await UserRow.rows($0.query(query)) }.first
-    }
-
-    /// Deletes an account (its memberships, keys and sessions everywhere go with it).
-    public func deleteAccount(_ id: UserID) async throws -> Bool {
-        try await !write { try await $0.query("DELETE FROM users WHERE id = \(id.rawValue) RETURNING id").decode(Int64.self).all() }.isEmpty
     }
 
     /// The organizations a person belongs to (their own memberships are visible to them).

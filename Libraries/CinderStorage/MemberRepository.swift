@@ -126,25 +126,58 @@ extension MemberRepository {
         ) { try await $0.decode(Int.self).all() }.isEmpty
     }
 
-    /// Ends the person's membership and revokes their keys and sessions in this organization. Returns
-    /// whether they were a member.
-    public func remove(_ user: UserID) async throws -> Bool {
+    /// Adds a person who is not a member yet; false when they already are (or are no account).
+    public func add(_ user: UserID, role: OrganizationRole) async throws -> Bool {
+        try await !scope.write(
+            """
+            INSERT INTO memberships (org_id, user_id, role) SELECT \(org), u.id, \(role.rawValue) FROM users u WHERE u.id = \(user.rawValue)
+            ON CONFLICT (org_id, user_id) DO NOTHING
+            RETURNING 1
+            """
+        ) { try await $0.decode(Int.self).all() }.isEmpty
+    }
+
+    public enum MembershipChange: Sendable, Equatable {
+        case done
+        case notMember
+        /// Refused: the organization would have no admin left.
+        case lastAdmin
+    }
+
+    /// Changes a member's role, keeping at least one admin: the admins are locked while the change is
+    /// checked, so two concurrent changes cannot both remove the last one.
+    public func changeRole(_ user: UserID, to role: OrganizationRole) async throws -> MembershipChange {
         let org = org
         return try await scope.write { tx in
-            let removed = try await tx.query(
-                "DELETE FROM memberships WHERE org_id = \(org) AND user_id = \(user.rawValue) RETURNING 1"
-            ).decode(Int.self).all()
-            try await tx.query("DELETE FROM api_keys WHERE org_id = \(org) AND user_id = \(user.rawValue)")
-            try await tx.query("DELETE FROM refresh_tokens WHERE org_id = \(org) AND user_id = \(user.rawValue)")
-            return !removed.isEmpty
+            guard let current = try await Self.lockedRole(user, in: tx) else { return .notMember }
+            if current == .admin, role != .admin, try await Self.lockedAdminCount(in: tx) <= 1 { return .lastAdmin }
+            try await tx.query("UPDATE memberships SET role = \(role.rawValue) WHERE org_id = \(org) AND user_id = \(user.rawValue)")
+            return .done
         }
     }
 
-    /// How many admins the organization has (the last one cannot leave or be demoted).
-    public func adminCount() async throws -> Int {
-        try await scope.readPrimary {
-            try await ProjectRepository.count($0.query("SELECT count(*) FROM memberships WHERE org_id = \(org) AND role = 'ADMIN'"))
+    /// Ends the person's membership and revokes their keys and sessions in this organization, keeping
+    /// at least one admin.
+    public func remove(_ user: UserID) async throws -> MembershipChange {
+        let org = org
+        return try await scope.write { tx in
+            guard let current = try await Self.lockedRole(user, in: tx) else { return .notMember }
+            if current == .admin, try await Self.lockedAdminCount(in: tx) <= 1 { return .lastAdmin }
+            try await tx.query("DELETE FROM memberships WHERE org_id = \(org) AND user_id = \(user.rawValue)")
+            try await tx.query("DELETE FROM api_keys WHERE org_id = \(org) AND user_id = \(user.rawValue)")
+            try await tx.query("DELETE FROM refresh_tokens WHERE org_id = \(org) AND user_id = \(user.rawValue)")
+            return .done
         }
+    }
+
+    static func lockedRole(_ user: UserID, in tx: TenantTransaction) async throws -> OrganizationRole? {
+        try await tx.query("SELECT role FROM memberships WHERE org_id = \(tx.org) AND user_id = \(user.rawValue) FOR UPDATE")
+            .decode(String.self).all().first.flatMap(OrganizationRole.init)
+    }
+
+    static func lockedAdminCount(in tx: TenantTransaction) async throws -> Int {
+        try await tx.query("SELECT user_id FROM memberships WHERE org_id = \(tx.org) AND role = 'ADMIN' FOR UPDATE")
+            .decode(Int64.self).all().count
     }
 }
 
@@ -168,16 +201,21 @@ extension MemberRepository {
         case user(UserID)
         /// Every person's keys (not the system keys).
         case anyUser
+
+        /// ` AND <column> …`: the keys of this owner.
+        func appendCondition(_ q: inout SQLBuilder, column: String) {
+            switch self {
+            case .system: q.append(" AND \(column) IS NULL")
+            case .user(let user): q.append(" AND \(column) = \(q.bind(user.rawValue))")
+            case .anyUser: q.append(" AND \(column) IS NOT NULL")
+            }
+        }
     }
 
     public func apiKeys(_ owner: KeyOwner) async throws -> [APIKeyRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.keyColumns) FROM api_keys k WHERE k.org_id = \(q.bind(org))")
-        switch owner {
-        case .system: q.append(" AND k.user_id IS NULL")
-        case .user(let user): q.append(" AND k.user_id = \(q.bind(user.rawValue))")
-        case .anyUser: q.append(" AND k.user_id IS NOT NULL")
-        }
+        owner.appendCondition(&q, column: "k.user_id")
         q.append(" ORDER BY k.id DESC")
         return try await scope.read(q.query, Self.keyRows)
     }
@@ -243,11 +281,7 @@ extension MemberRepository {
     public func deleteAPIKey(_ id: Int64, owner: KeyOwner) async throws -> Bool {
         var q = SQLBuilder()
         q.append("DELETE FROM api_keys WHERE org_id = \(q.bind(org)) AND id = \(q.bind(id))")
-        switch owner {
-        case .system: q.append(" AND user_id IS NULL")
-        case .user(let user): q.append(" AND user_id = \(q.bind(user.rawValue))")
-        case .anyUser: q.append(" AND user_id IS NOT NULL")
-        }
+        owner.appendCondition(&q, column: "user_id")
         q.append(" RETURNING id")
         let query = q.query
         return try await !ownOrWrite(owner) { try await $0.query(query).decode(Int64.self).all() }.isEmpty

@@ -123,7 +123,7 @@ extension SpanRepository {
     /// statement after `WHERE s.org_id = … AND `.
     func selectSpans(_ conditions: (inout SQLBuilder) -> Void) async throws -> [SpanRow] {
         var q = SQLBuilder()
-        q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid WHERE s.org_id = \(q.bind(org)) AND ")
+        q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid WHERE s.org_id = \(q.bind(org)) AND ")
         conditions(&q)
         return try await scope.read(q.query, Self.spanRows)
     }
@@ -241,7 +241,7 @@ extension SpanRepository {
         }
         q.append(
             """
-            ) s JOIN traces t ON t.id = s.trace_rowid
+            ) s JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid
             WHERE s.position <= \(q.bind(Int64(limit)))
             ORDER BY s.trace_rowid, s.position
             """)
@@ -293,7 +293,7 @@ extension SpanRepository {
                 SELECT s.span_id, d.depth + 1 FROM spans s JOIN descendants d ON s.parent_id = d.span_id
                 WHERE s.org_id = \(org) AND s.trace_rowid = \(span.traceRowID) AND d.depth < \(Int64(maxDepth ?? Int(Int32.max)))
             )
-            SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.id = s.trace_rowid
+            SELECT \(unescaped: Self.spanColumns) FROM spans s JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid
             WHERE s.org_id = \(org) AND s.trace_rowid = \(span.traceRowID)
             AND s.span_id IN (SELECT span_id FROM descendants) AND s.id > \(afterID ?? 0)
             ORDER BY s.id LIMIT \(Int64(limit))

@@ -17,7 +17,9 @@ import Testing
                 """
                 SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
                     EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped),
-                    (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+                    (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation' AND p.polcmd = '*'
+                        AND pg_get_expr(p.polqual, p.polrelid) = '(org_id = cinder_org())'
+                        AND pg_get_expr(p.polwithcheck, p.polrelid) = '(org_id = cinder_org())')
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' ORDER BY 1
                 """, logger: TestDatabase.logger
@@ -27,7 +29,7 @@ import Testing
         for (table, enabled, forced, hasOrg, policies) in tables where !Self.installationTables.contains(table) {
             #expect(hasOrg, "\(table) has no org_id")
             #expect(enabled && forced, "\(table): row-level security enabled \(enabled), forced \(forced)")
-            #expect(policies == 1, "\(table) has \(policies) policies")
+            #expect(policies == 1, "\(table) has no tenant_isolation policy on org_id for every command")
         }
         for table in Self.installationTables {
             #expect(tables.contains { $0.0 == table && !$0.3 }, "\(table) is an installation table without org_id")
@@ -49,6 +51,22 @@ import Testing
         for (table, index, first) in rules where !Self.installationTables.contains(table) {
             #expect(first == "org_id", "\(table).\(index) starts with \(first ?? "an expression"), not org_id")
         }
+    }
+
+    /// Beyond the organization's own rows, the only rows a policy admits are a person's own memberships,
+    /// and only to read them.
+    @Test func theOnlyOtherPolicyLetsAPersonReadTheirMemberships() async throws {
+        let db = try await TestDatabase.create()
+        let others = try await TestDatabase.withConnection(db.ownerURL) { connection in
+            try await connection.query(
+                """
+                SELECT c.relname::text, p.polname::text, p.polcmd::text FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                WHERE p.polname <> 'tenant_isolation'
+                """, logger: TestDatabase.logger
+            ).decode((String, String, String).self).collected()
+        }
+        #expect(others.count == 1)
+        #expect(others.first?.0 == "memberships" && others.first?.2 == "r")
     }
 
     @Test func theServiceRoleIsHeldByRowSecurity() async throws {

@@ -444,15 +444,21 @@ def test_graphql_user_mutations(auth_cinder, org):
                      i={"userIds": [user["id"]]}) == "Some user IDs could not be found"
 
 
-def test_an_organization_admin_cannot_take_over_a_shared_account(auth_cinder, org):
-    """A person in two organizations: neither organization's admin may change their password."""
+def test_an_organization_admin_cannot_take_over_or_enrol_accounts(auth_cinder, org):
+    """A person in two organizations: neither organization's admin may change their password, look
+    accounts up by email or enrol existing accounts; installation administrators may."""
     other = populated_organization(auth_cinder, unique_name("shared"))
     email = unique_email("both")
     uid = create_user(org.admin, email, "shared-pw", "MEMBER")
-    other.admin.ok("post", f"/v1/organizations/{other.id}/members", 201, json={"email": email, "role": "VIEWER"})
+    r = other.admin.post(f"/v1/organizations/{other.id}/members", json={"email": email, "role": "VIEWER"})
+    assert r.status_code == 403, r.text
+    admin_secret(auth_cinder).ok("post", f"/v1/organizations/{other.id}/members", 201, json={"email": email, "role": "VIEWER"})
+    r = admin_secret(auth_cinder).post(f"/v1/organizations/{other.id}/members", json={"email": email, "role": "ADMIN"})
+    assert r.status_code == 409, r.text  # a member already: roles change with PATCH, under the last-admin rule
     patch = "mutation($i: PatchUserInput!) { patchUser(input: $i) { user { id } } }"
-    message = gql_error(other.admin, patch, i={"userId": uid, "newPassword": "stolen-pw"})
-    assert "belongs to other organizations" in message
+    for admin in [other.admin, org.admin]:
+        message = gql_error(admin, patch, i={"userId": uid, "newPassword": "stolen-pw"})
+        assert message == "Only installation administrators can change another person's username or password"
     sign_in(auth_cinder, email, "shared-pw")
     # Their memberships and roles are separate; switching organizations mints a new session.
     person = sign_in(auth_cinder, email, "shared-pw", organization=org.id)
@@ -464,3 +470,12 @@ def test_an_organization_admin_cannot_take_over_a_shared_account(auth_cinder, or
     assert person.post("/v1/projects", json={"name": unique_name("v")}).status_code == 403
     unknown = global_id("Organization", 987654)
     assert person.post("/auth/switch", json={"organization_id": unknown}).status_code == 404
+    # An API key cannot turn itself into a session (and so into more keys).
+    key = bearer(auth_cinder, create_key(person, "user"), "switching key")
+    r = key.post("/auth/switch", json={"organization_id": org.id})
+    assert r.status_code == 403, r.text
+    # Removed from both organizations, the account is gone: nobody can adopt it.
+    admin_secret(auth_cinder, other.name).ok("delete", f"/v1/users/{uid}", 204)
+    org.admin.ok("delete", f"/v1/users/{uid}", 204)
+    r = admin_secret(auth_cinder).post(f"/v1/organizations/{other.id}/members", json={"email": email, "role": "VIEWER"})
+    assert r.status_code == 404, r.text

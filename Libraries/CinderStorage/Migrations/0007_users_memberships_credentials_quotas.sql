@@ -83,8 +83,9 @@ CREATE TABLE ingestion_quotas (
 
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON memberships
-    USING (org_id = cinder_org() OR user_id = cinder_user()) WITH CHECK (org_id = cinder_org());
+CREATE POLICY tenant_isolation ON memberships USING (org_id = cinder_org()) WITH CHECK (org_id = cinder_org());
+-- A person reads (only reads) their own memberships, whichever organization they are in.
+CREATE POLICY own_memberships ON memberships FOR SELECT USING (user_id = cinder_user());
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON api_keys USING (org_id = cinder_org()) WITH CHECK (org_id = cinder_org());
