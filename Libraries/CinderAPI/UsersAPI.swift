@@ -19,20 +19,22 @@ struct UsersAPI {
         router.delete("/v1/users/:user_id") { _, context in try await delete(context) }
     }
 
-    /// The caller. The admin secret and system keys act as Phoenix's system user.
+    /// The caller. The admin secret and system keys act as Phoenix's system user. Cinder adds
+    /// `organization_id`, the organization the credential acts in (what the UI's switcher shows).
     func viewer(_ context: CinderRequestContext) async throws -> Response {
         // Phoenix answers an anonymous viewer when auth is off.
         guard api.authenticator != nil else { return jsonResponse(["data": ["auth_method": "ANONYMOUS"]]) }
         let access = try context.requireAccess()
-        guard let user = access.user else { return jsonResponse(["data": Self.systemUser]) }
+        let organization = JSONValue.string(GlobalID(NodeType.organization, access.organization.rawValue).encoded)
+        guard let user = access.user else { return jsonResponse(["data": Self.systemUser.adding("organization_id", organization)]) }
         let scope = try api.scope(context)
         if let member = try await scope.members.member(user) {
-            return jsonResponse(["data": Self.json(member.user, role: Self.role(member.role, member.user))])
+            return jsonResponse(["data": Self.json(member.user, role: Self.role(member.role, member.user)).adding("organization_id", organization)])
         }
         guard let account = try await api.database.installation(logger: context.logger).account(user) else {
             throw CinderError.unauthenticated
         }
-        return jsonResponse(["data": Self.json(account, role: "SYSTEM")])
+        return jsonResponse(["data": Self.json(account, role: "SYSTEM").adding("organization_id", organization)])
     }
 
     func list(_ request: Request, _ context: CinderRequestContext) async throws -> Response {

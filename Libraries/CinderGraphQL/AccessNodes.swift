@@ -355,9 +355,14 @@ extension QueryRoot {
             throw GraphQLFailure("User not found")
         }
         if input.newUsername != nil || input.newPassword != nil, !context.access.installationAdmin {
-            // An account is the person's across the installation (it may belong to other organizations):
-            // only the person (patchViewer) or an installation administrator changes it.
-            throw GraphQLFailure("Only installation administrators can change another person's username or password")
+            // An account is the person's across the installation: an organization's admin may change it
+            // only while it belongs to that organization alone.
+            let memberships = try await context.attempt({
+                try await accounts.database.installation(logger: context.logger).memberships(of: user)
+            })
+            if memberships.contains(where: { $0.organization.id != context.access.organization }) {
+                throw GraphQLFailure("This person belongs to other organizations too: only they or an installation administrator can change their username or password")
+            }
         }
         if let newRole = input.newRole {
             if member.user.email == AuthBootstrap.defaultAdminEmail { throw GraphQLFailure("Cannot modify role for the default admin user") }

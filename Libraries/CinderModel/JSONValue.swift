@@ -13,6 +13,13 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// This object with one more member (a value that is not an object is returned unchanged).
+    public func adding(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members[key] = value
+        return .object(members)
+    }
+
     /// Follows a path of object keys, e.g. `["llm", "token_count", "prompt"]`.
     public subscript(path path: some Collection<String>) -> JSONValue? {
         var current: JSONValue? = self

@@ -458,15 +458,18 @@ def test_an_organization_admin_cannot_take_over_or_enrol_accounts(auth_cinder, o
     patch = "mutation($i: PatchUserInput!) { patchUser(input: $i) { user { id } } }"
     for admin in [other.admin, org.admin]:
         message = gql_error(admin, patch, i={"userId": uid, "newPassword": "stolen-pw"})
-        assert message == "Only installation administrators can change another person's username or password"
+        assert message == ("This person belongs to other organizations too: "
+                           "only they or an installation administrator can change their username or password")
     sign_in(auth_cinder, email, "shared-pw")
     # Their memberships and roles are separate; switching organizations mints a new session.
     person = sign_in(auth_cinder, email, "shared-pw", organization=org.id)
     orgs = {o["id"]: o["role"] for o in person.ok("get", "/v1/organizations")["data"]}
     assert orgs == {org.id: "MEMBER", other.id: "VIEWER"}
     assert person.ok("get", "/v1/user")["data"]["role"] == "MEMBER"
+    assert person.ok("get", "/v1/user")["data"]["organization_id"] == org.id
     person.ok("post", "/auth/switch", 204, json={"organization_id": other.id})
-    assert person.ok("get", "/v1/user")["data"]["role"] == "VIEWER"
+    me = person.ok("get", "/v1/user")["data"]
+    assert (me["role"], me["organization_id"]) == ("VIEWER", other.id)
     assert person.post("/v1/projects", json={"name": unique_name("v")}).status_code == 403
     unknown = global_id("Organization", 987654)
     assert person.post("/auth/switch", json={"organization_id": unknown}).status_code == 404
