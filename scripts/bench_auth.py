@@ -111,7 +111,10 @@ def main() -> int:
                     cinder_before, pg_before = cpu_seconds(proc.pid), postgres_cpu(work / "postgres" / "data")
                     out = subprocess.run(
                         [python, a.load, "--url", f"http://127.0.0.1:{a.port}/v1/traces", "--traces", str(a.traces),
-                         "--project", project, "--count-cmd", count, *headers],
+                         "--project", project, "--count-cmd", count, *headers,
+                         # Every run new trace and span ids: both modes write into the default organization,
+                         # where a span id already stored is skipped (ingestion is idempotent).
+                         "--seed", str(1000 + 2 * round_ + (mode == "on"))],
                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
                     run = json.loads(out)
                     spans = a.traces * 4
@@ -127,7 +130,8 @@ def main() -> int:
         pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
         as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         data = work / "postgres" / "data"
-        subprocess.run(as_pg + [str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(work / "pg.log"), "-o",
+        # The log goes inside the cluster's directory: the postgres user cannot write to the work directory.
+        subprocess.run(as_pg + [str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "copy-limit.log"), "-o",
                                 f"-c listen_addresses='' -c unix_socket_directories={socket_dir}", "start"], check=True,
                        capture_output=True)
         try:
