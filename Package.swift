@@ -166,6 +166,31 @@ let package = Package(
             path: "Libraries/CinderGraphQL",
             swiftSettings: swiftSettings
         ),
+        // The web UI: hand-written ES modules and CSS (Assets/, embedded at build time by the
+        // EmbedUIAssets plugin), served versioned, compressed and cached on Phoenix's screen paths.
+        .target(
+            name: "CinderWebUI",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Libraries/CinderWebUI",
+            exclude: ["Assets"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedUIAssets"]
+        ),
+        .executableTarget(
+            name: "UIAssetEmbedder",
+            path: "Tools/UIAssetEmbedder"
+        ),
+        .plugin(
+            name: "EmbedUIAssets",
+            capability: .buildTool(),
+            dependencies: ["UIAssetEmbedder"],
+            path: "Plugins/EmbedUIAssets"
+        ),
         // Shared HTTP plumbing: error mapping, health/readiness, Prometheus /metrics.
         .target(
             name: "CinderHTTPSupport",
@@ -249,6 +274,7 @@ let package = Package(
                 "CinderLocalPostgres",
                 "CinderKafka",
                 "CinderKafkaIngest",
+                "CinderWebUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -377,6 +403,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CinderGraphQLTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderWebUITests",
+            dependencies: ["CinderWebUI", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/CinderWebUITests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

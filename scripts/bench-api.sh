@@ -13,7 +13,8 @@
 #      BENCH_PORT, BENCH_GRPC_PORT, BENCH_REQUESTS (default 200), BENCH_WARMUP (default 20),
 #      BENCH_API_OUT (file for the JSON results; they are also the last line of the output), BENCH_KEEP=1
 #      (keep the server's working directory and log), BENCH_AUTH=0 (auth off; by default the server runs
-#      with PHOENIX_ENABLE_AUTH and every request carries a system API key).
+#      with PHOENIX_ENABLE_AUTH and every request carries a system API key), BENCH_UI=1 (also time the web UI
+#      in Chromium with scripts/bench_ui.py: a 10,000-span trace is sent first; BENCH_UI_OUT for its JSON).
 # The server connects as a service role that row-level security holds (cinder_bench_service, created if
 # missing); the schema's owner (the URL's own user) migrates it.
 set -euo pipefail
@@ -278,6 +279,14 @@ python3 "$root/scripts/bench_api.py" "${auth_args[@]}" --base-url "http://127.0.
   --meta traces="$traces" --meta spans="$spans" --meta seed_seconds="$seed_seconds" \
   --meta commit="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo -dirty)" \
   || status=$?
+# The web UI on the same data (BENCH_UI=1): Chromium, signed in as the default admin when auth is on.
+if [ "${BENCH_UI:-0}" != 0 ]; then
+  "$root/scripts/setup.sh" --with-python >/dev/null
+  ui_auth=()
+  if [ "${BENCH_AUTH:-1}" != 0 ]; then ui_auth=(--email admin@localhost --password admin --key "$key"); fi
+  "$root/.venv/bin/python" "$root/scripts/bench_ui.py" "${ui_auth[@]}" --base-url "http://127.0.0.1:$port" --project-name bench-a \
+    ${BENCH_UI_OUT:+--out "$BENCH_UI_OUT"} || status=$?
+fi
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 echo "cinder serve RSS after the run: $((rss_kb / 1024)) MB" >&2
 exit $status

@@ -785,8 +785,8 @@ def cinder_operations(include_version: bool) -> dict[str, dict[str, dict]]:
         "/graphql": {
             "get": {
                 "tags": ["graphql"],
-                "summary": "GraphQL over GET, or the GraphiQL explorer",
-                "description": "With `Accept: text/html` and no `query`, answers the GraphiQL explorer page. "
+                "summary": "GraphQL over GET, or the GraphQL explorer",
+                "description": "Without `query`, answers the web UI's GraphQL explorer page (served by Cinder, nothing fetched elsewhere). "
                 "With `query` (and optionally `variables`, `operationName`), executes it and answers JSON.",
                 "operationId": "getGraphQL",
                 "parameters": [
@@ -802,7 +802,7 @@ def cinder_operations(include_version: bool) -> dict[str, dict[str, dict]]:
                 ],
                 "responses": {
                     "200": {
-                        "description": "The query's result, or the GraphiQL page",
+                        "description": "The query's result, or the explorer page",
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/GraphQLResponse"}},
                             "text/html": {"schema": {"type": "string"}},

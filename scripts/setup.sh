@@ -12,6 +12,8 @@ command -v runuser >/dev/null || need_apt+=(util-linux)
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || need_apt+=(librdkafka-dev)
+# The UI tests drive Debian's Chromium (Playwright never downloads a browser here).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -22,7 +24,7 @@ fi
 if [ "${1:-}" = "--with-python" ]; then
   venv=$root/.venv
   if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-  if ! "$venv/bin/python" -c 'import phoenix.client, phoenix.otel, opentelemetry.exporter.otlp.proto.grpc, pandas, pytest' 2>/dev/null; then
+  if ! "$venv/bin/python" -c 'import phoenix.client, phoenix.otel, opentelemetry.exporter.otlp.proto.grpc, pandas, pytest, playwright.sync_api' 2>/dev/null; then
     echo "setup: installing Python test clients into $venv"
     "$venv/bin/pip" install -q -r "$root/Tests/e2e/requirements.txt"
   fi

@@ -7,6 +7,7 @@ import CinderLocalPostgres
 import CinderModel
 import CinderReceiver
 import CinderStorage
+import CinderWebUI
 import Foundation
 import Hummingbird
 import Logging
@@ -134,6 +135,8 @@ public enum CinderBuilder {
         router.add(middleware: ErrorMiddleware())
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
         PhoenixAPI.addPublicRoutes(to: router)
+        let webUI = WebUIRoutes(assets: UIAssets(authEnabled: accessControl.authenticator != nil))
+        webUI.add(to: router)
         accessControl.addRoutes(to: router)
         let limiter = ingestionLimiter(configuration, database: db, logger: logger, metrics: metrics)
         if ingestion { services.append(ReceiverRegistration(limiter: limiter, database: db, name: "cinder serve", logger: logger)) }
@@ -141,7 +144,7 @@ public enum CinderBuilder {
             queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics), limiter: limiter)
         if ingestion { OTLPHTTPRoute.add(to: router, receiver: receiver) }
         PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator).addRoutes(to: router)
-        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator).addRoutes(to: router)
+        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, explorer: webUI.page).addRoutes(to: router)
 
         let httpPort = PortBox()
         var grpc: OTLPGRPCServer?

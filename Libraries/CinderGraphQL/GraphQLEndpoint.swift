@@ -9,15 +9,18 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// `/graphql`: POST (and GET with `?query=`) executes; a browser's GET gets the GraphiQL explorer.
+/// `/graphql`: POST (and GET with `?query=`) executes; a browser's GET gets the web UI's explorer.
 public struct GraphQLEndpoint: Sendable {
     let database: Database
     let schema: ExecutableSchema
     /// nil with auth off (no people or keys to manage).
     let accounts: AccountServices?
     private let documents = DocumentCache()
+    /// What a browser's GET without a query gets: the web UI's GraphQL explorer.
+    let explorer: (@Sendable (Request) -> Response)?
 
-    public init(database: Database, authenticator: Authenticator? = nil) async throws {
+    public init(database: Database, authenticator: Authenticator? = nil, explorer: (@Sendable (Request) -> Response)? = nil) async throws {
+        self.explorer = explorer
         self.database = database
         self.schema = try await ExecutableSchema(CinderSchema.build().schema)
         self.accounts = authenticator.map { AccountServices(authenticator: $0, database: database) }
@@ -124,9 +127,10 @@ public struct GraphQLEndpoint: Sendable {
         router.get("/graphql") { request, context in
             let parameters = QueryParameters(request)
             guard let query = parameters.string("query") else {
-                return Response(
-                    status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: GraphiQLPage.html)))
+                guard let explorer else {
+                    throw CinderError.badRequest("Send a query: POST /graphql with a JSON body, or GET /graphql?query=…")
+                }
+                return explorer(request)
             }
             var variables: [String: Map] = [:]
             if let text = parameters.string("variables"), text != "null" {
@@ -179,29 +183,4 @@ final class DocumentCache: Sendable {
         }
         return entry
     }
-}
-
-/// The GraphiQL explorer, loaded from a CDN by the browser (the server has nothing to serve for it).
-enum GraphiQLPage {
-    static let html = """
-        <!doctype html>
-        <html lang="en">
-          <head>
-            <meta charset="utf-8">
-            <title>Cinder GraphiQL</title>
-            <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
-            <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css">
-          </head>
-          <body>
-            <div id="graphiql">Loading the GraphiQL explorer for Cinder's /graphql…</div>
-            <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-            <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-            <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-            <script>
-              const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-              ReactDOM.createRoot(document.getElementById('graphiql')).render(React.createElement(GraphiQL, { fetcher }));
-            </script>
-          </body>
-        </html>
-        """
 }

@@ -254,7 +254,7 @@ def test_every_documented_operation_is_routed(cinder, document):
         if method in ("post", "put", "patch"):
             kw["json"] = {}
         if path == "/graphql":
-            # Execute a trivial query either way: no GraphiQL page, no mutation.
+            # Execute a trivial query either way: no explorer page, no mutation.
             if method == "get":
                 kw["params"] = {"query": "{ __typename }"}
             else:
@@ -266,7 +266,7 @@ def test_every_documented_operation_is_routed(cinder, document):
 
 
 def test_graphiql_page(cinder, document):
-    """GET /graphql with Accept: text/html (no query) is documented as the GraphiQL page."""
+    """GET /graphql with Accept: text/html (no query) is documented as the explorer page."""
     assert "text/html" in document["paths"]["/graphql"]["get"]["responses"]["200"]["content"]
     r = cinder.get("/graphql", headers={"Accept": "text/html"})
     assert r.status_code == 200, (r.status_code, r.text[:200])

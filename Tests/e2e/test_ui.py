@@ -1,0 +1,372 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright): traces sent by the
+OpenTelemetry SDK, then a person's path through the tracing screens, with auth off and on.
+
+Screenshots of each screen (1440×900) go to $CINDER_UI_SCREENSHOTS (default /tmp/cinder-ui-screenshots);
+they are artifacts to look at, not committed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from opentelemetry.trace import Status, StatusCode
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from conftest import PROJECT_ATTR, CinderServer, http_exporter, make_tracer_provider, unique_name
+from tenancy import admin_secret, client_address, create_key, create_organization, unique_email
+
+from playwright import sync_api as playwright_api
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("CINDER_UI_SCREENSHOTS", "/tmp/cinder-ui-screenshots"))
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), "Debian's chromium is required (scripts/setup.sh installs it)"
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A browser tab that fails the test on any console error or uncaught exception."""
+
+    def __init__(self, browser, server: CinderServer):
+        self.context = browser.new_context(
+            viewport={"width": 1440, "height": 900}, base_url=server.base_url,
+            extra_http_headers={"X-Forwarded-For": client_address()})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture
+def tab(browser, cinder):
+    page = Page(browser, cinder)
+    yield page
+    page.close()
+
+
+def send_agent_trace(tracer, question: str) -> None:
+    """CHAIN root → LLM (messages, tokens) and a TOOL that fails with an exception; a RETRIEVER."""
+    with tracer.start_as_current_span("agent", attributes={
+        "openinference.span.kind": "CHAIN", "input.value": question, "output.value": "Sunny, 21 °C",
+        "metadata": json.dumps({"user_id": "alice"}),
+    }) as root:
+        with tracer.start_as_current_span("retrieve", attributes={
+            "openinference.span.kind": "RETRIEVER", "input.value": question,
+            "retrieval.documents.0.document.id": "doc-1", "retrieval.documents.0.document.content": "Paris forecast: sun",
+            "retrieval.documents.0.document.score": 0.92,
+        }):
+            pass
+        with tracer.start_as_current_span("chat gpt-4o", attributes={
+            "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
+            "llm.input_messages.0.message.role": "system", "llm.input_messages.0.message.content": "You answer weather questions.",
+            "llm.input_messages.1.message.role": "user", "llm.input_messages.1.message.content": question,
+            "llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": "Sunny, 21 °C",
+            "llm.invocation_parameters": '{"temperature": 0.2}',
+            "llm.token_count.prompt": 30, "llm.token_count.completion": 5, "llm.token_count.total": 35,
+        }):
+            pass
+        with tracer.start_as_current_span("get_weather", attributes={
+            "openinference.span.kind": "TOOL", "tool.name": "get_weather", "tool.parameters": '{"city": "Paris"}',
+        }, record_exception=False, set_status_on_exception=False) as tool:
+            try:
+                raise TimeoutError("weather service timed out")
+            except TimeoutError as error:
+                tool.record_exception(error)
+                tool.set_status(Status(StatusCode.ERROR, "weather service timed out"))
+        root.set_status(Status(StatusCode.OK))
+
+
+def ingest(server: CinderServer, project: str, traces: int = 2, **exporter_kw) -> None:
+    pipeline = make_tracer_provider(server, project, **exporter_kw)
+    for i in range(traces):
+        send_agent_trace(pipeline.tracer, f"Weather in Paris? #{i}")
+    pipeline.finish()
+
+
+def wait_for_spans(server: CinderServer, project: str, count: int, headers: dict | None = None) -> None:
+    import time
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        r = requests.get(f"{server.base_url}/v1/projects/{project}/spans", params={"limit": 1000}, headers=headers or {}, timeout=10)
+        if r.status_code == 200 and len(r.json()["data"]) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{count} spans of {project} never became readable")
+
+
+def test_assets_are_versioned_compressed_and_cached(cinder):
+    page = requests.get(cinder.base_url + "/projects/anything/traces/abc", timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    # No third-party origin anywhere in the page.
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text)
+    version = re.search(r"/assets/([0-9a-f]{16})/app\.js", page.text).group(1)
+    again = requests.get(cinder.base_url + "/", headers={"If-None-Match": page.headers["etag"]}, timeout=10)
+    assert again.status_code == 304
+
+    total_gzip = 0
+    modules = ["app.js", "api.js", "dom.js", "router.js", "shell.js", "session.js", "format.js", "theme.js", "styles.css",
+               "table.js", "export.js", "time-range.js", "span-tree.js", "virtual-list.js", "views/login.js",
+               "views/projects.js", "views/project.js", "views/trace.js", "views/span-details.js", "views/span-parts.js",
+               "views/trace-list.js", "icon.svg"]
+    for name in modules:
+        r = requests.get(f"{cinder.base_url}/assets/{version}/{name}", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=10)
+        assert r.status_code == 200, name
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        raw = r.raw.read()
+        if r.headers.get("content-encoding") == "gzip":
+            assert gzip.decompress(raw)
+        total_gzip += len(raw)
+    # Every file the browser may load, compressed: the UI's whole first-load budget is 300 KB.
+    assert total_gzip < 300_000, total_gzip
+    # Another build's files are gone, not mixed in; a file that does not exist is a 404 either way.
+    assert requests.get(f"{cinder.base_url}/assets/0000000000000000/app.js", timeout=10).status_code == 404
+    assert requests.get(f"{cinder.base_url}/assets/{version}/nope.js", timeout=10).status_code == 404
+    # API routes are not swallowed by the page.
+    assert requests.get(cinder.base_url + "/v1/projects", timeout=10).headers["content-type"].startswith("application/json")
+
+
+def test_tracing_screens_with_auth_off(tab, cinder):
+    project = unique_name("ui")
+    ingest(cinder, project, traces=2)
+    wait_for_spans(cinder, project, 8)
+    page = tab.page
+
+    page.goto("/")
+    page.wait_for_url("**/projects")
+    row = page.get_by_role("row").filter(has_text=project)
+    playwright_api.expect(row).to_be_visible()
+    # Traces, spans, tokens of the project's row.
+    cells = row.get_by_role("cell")
+    playwright_api.expect(cells.nth(1)).to_have_text("2")
+    playwright_api.expect(cells.nth(2)).to_have_text("8")
+    playwright_api.expect(cells.nth(5)).to_have_text("70")
+    page.get_by_role("searchbox", name="Search projects").fill("no-such-project-xyz")
+    playwright_api.expect(page.get_by_text("No project matches")).to_be_visible()
+    page.get_by_role("searchbox", name="Search projects").fill(project)
+    tab.screenshot("projects")
+
+    page.get_by_role("link", name=project).click()
+    page.wait_for_url(re.compile(r".*/projects/[^/]+/spans$"))
+    table = page.get_by_role("table", name="Spans")
+    playwright_api.expect(table.get_by_role("row")).to_have_count(9)  # header + 8 spans
+    playwright_api.expect(page.locator(".stats")).to_contain_text("Traces2")
+    tab.screenshot("spans")
+
+    # Column chooser: the span id column appears and stays after a reload.
+    page.get_by_text("Columns").click()
+    page.get_by_role("checkbox", name="Span id").check()
+    playwright_api.expect(table.get_by_role("columnheader", name="Span id")).to_be_visible()
+    page.reload()
+    playwright_api.expect(page.get_by_role("table", name="Spans").get_by_role("columnheader", name="Span id")).to_be_visible()
+
+    # Select two rows (shift-click selects the range) and export them as JSON.
+    table = page.get_by_role("table", name="Spans")
+    boxes = table.get_by_role("checkbox", name="Select row")
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])
+    playwright_api.expect(page.get_by_text("3 selected")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert len(exported) == 3 and all(item["trace"]["traceId"] for item in exported)
+
+    # Traces tab: one row per trace with its span count; open the first.
+    page.get_by_role("link", name="Traces").click()
+    traces = page.get_by_role("table", name="Traces")
+    playwright_api.expect(traces.get_by_role("row")).to_have_count(3)
+    first_trace_row = traces.get_by_role("row").nth(1)
+    playwright_api.expect(first_trace_row).to_contain_text("agent")
+    first_trace_row.get_by_text("agent").click()
+    page.wait_for_url(re.compile(r".*/traces/[0-9a-f]{32}(\?.*)?$"))
+    first_url = page.url
+    tree = page.get_by_role("tree", name="Spans")
+    playwright_api.expect(tree.get_by_role("treeitem")).to_have_count(4)
+    playwright_api.expect(tree.get_by_role("treeitem", selected=True)).to_contain_text("agent")
+
+    # Keyboard: down to the next span, its details follow; left from a child goes to the parent.
+    tree.focus()
+    page.keyboard.press("ArrowDown")
+    playwright_api.expect(tree.get_by_role("treeitem", selected=True)).to_contain_text("retrieve")
+    pane = page.get_by_role("region", name="Span details")
+    playwright_api.expect(pane).to_contain_text("Paris forecast: sun")
+    playwright_api.expect(pane).to_contain_text("score 0.920")
+    page.keyboard.press("ArrowDown")
+    playwright_api.expect(pane).to_contain_text("You answer weather questions.")
+    playwright_api.expect(pane).to_contain_text("Input messages")
+    playwright_api.expect(pane).to_contain_text("35 (30 prompt, 5 completion)")
+    tab.screenshot("trace-llm")
+    page.keyboard.press("ArrowDown")
+    playwright_api.expect(pane).to_contain_text("weather service timed out")
+    playwright_api.expect(pane.locator(".stacktrace")).to_contain_text("TimeoutError")
+    playwright_api.expect(tree.get_by_role("treeitem", selected=True)).to_have_class(re.compile("error"))
+    page.keyboard.press("ArrowLeft")
+    playwright_api.expect(tree.get_by_role("treeitem", selected=True)).to_contain_text("agent")
+    page.keyboard.press("ArrowLeft")  # collapses the root
+    playwright_api.expect(tree.get_by_role("treeitem")).to_have_count(1)
+    page.keyboard.press("ArrowRight")
+    playwright_api.expect(tree.get_by_role("treeitem")).to_have_count(4)
+
+    # Search within the trace; Enter selects the match.
+    search = page.get_by_role("searchbox", name="Search spans")
+    search.fill("get_weather")
+    playwright_api.expect(page.get_by_text("1 match")).to_be_visible()
+    search.press("Enter")
+    playwright_api.expect(tree.get_by_role("treeitem", selected=True)).to_contain_text("get_weather")
+
+    # The selected span is in the URL: a reload lands on it.
+    page.reload()
+    playwright_api.expect(page.get_by_role("tree", name="Spans").get_by_role("treeitem", selected=True)).to_contain_text("get_weather")
+    page.get_by_role("tab", name="Attributes").click()
+    playwright_api.expect(pane).to_contain_text('"get_weather"')
+
+    # j / k move between the traces of the list the trace was opened from.
+    first_id = re.search(r"/traces/([0-9a-f]{32})", first_url).group(1)
+    trace_title = page.locator(".page-header h1 code")
+    page.get_by_role("tree", name="Spans").focus()
+    page.keyboard.press("j")
+    playwright_api.expect(trace_title).not_to_have_text(first_id)
+    # The next trace's screen is up (its keys work) once its tree has a selection.
+    playwright_api.expect(page.get_by_role("tree", name="Spans").get_by_role("treeitem", selected=True)).to_be_visible()
+    page.keyboard.press("k")
+    playwright_api.expect(trace_title).to_have_text(first_id)
+
+    # A shared span link opens its trace with the span selected.
+    span_id = requests.get(f"{cinder.base_url}/v1/projects/{project}/spans", params={"limit": 100}, timeout=10).json()["data"]
+    tool = next(s for s in span_id if s["name"] == "get_weather")
+    project_id = page.url.split("/projects/")[1].split("/")[0]
+    page.goto(f"/projects/{project_id}/spans/{tool['context']['span_id']}")
+    playwright_api.expect(page.get_by_role("tree", name="Spans").get_by_role("treeitem", selected=True)).to_contain_text("get_weather")
+
+    # Dark theme.
+    page.get_by_role("button", name=re.compile("Theme")).click()
+    assert page.evaluate("document.documentElement.dataset.theme") in ("dark", "light")
+    tab.screenshot("trace-tool-error-theme")
+
+
+def test_a_big_trace_renders_only_what_is_visible(tab, cinder):
+    """10,000 spans in one trace: every one is loaded (pages of 1,000), the tree holds them all, and
+    only the rows in view (plus a margin) exist in the page."""
+    project = unique_name("ui-big")
+    provider = TracerProvider(resource=Resource.create({"service.name": "ui-big", PROJECT_ATTR: project}))
+    provider.add_span_processor(BatchSpanProcessor(http_exporter(cinder), max_queue_size=20_000, max_export_batch_size=2_000))
+    tracer = provider.get_tracer("ui-big")
+    with tracer.start_as_current_span("big-root", attributes={"openinference.span.kind": "AGENT"}):
+        for i in range(9_999):
+            with tracer.start_as_current_span(f"step-{i:05d}", attributes={"openinference.span.kind": "TOOL"}):
+                pass
+    assert provider.force_flush(60_000)
+    provider.shutdown()
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("table", name="Traces").get_by_text("big-root").click()
+    tree = page.get_by_role("tree", name="Spans")
+    playwright_api.expect(page.locator(".trace-summary")).to_contain_text("10,000")
+    playwright_api.expect(page.locator(".progress")).to_have_text("", timeout=60_000)
+    height = page.evaluate("document.querySelector('.virtual-spacer').style.height")
+    assert height == f"{10_000 * 28}px"
+    drawn = tree.get_by_role("treeitem").count()
+    assert 10 < drawn < 100, drawn
+    tree.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    playwright_api.expect(tree.get_by_role("treeitem").filter(has_text="step-09998")).to_be_visible()
+    assert tree.get_by_role("treeitem").count() < 100
+    tab.screenshot("trace-10000-spans")
+
+
+def test_sign_in_organizations_and_sign_out(browser, auth_cinder):
+    server = auth_cinder
+    email, password = unique_email("ui-person"), "ui-password-1"
+    first = create_organization(server, unique_name("ui-first"), email, password)
+    second_name = unique_name("ui-second")
+    second = admin_secret(server).ok("post", "/v1/organizations", 201, json={"name": second_name, "admin": {"email": email}})["data"]["id"]
+    projects = {}
+    for org in (first, second):
+        key = create_key(admin_secret(server, org), "system")
+        projects[org] = unique_name("ui-org")
+        ingest(server, projects[org], traces=1, headers={"authorization": f"Bearer {key}"})
+        wait_for_spans(server, projects[org], 4, headers={"authorization": f"Bearer {key}"})
+
+    tab = Page(browser, server)
+    page = tab.page
+    page.goto("/projects")
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fprojects$"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    tab.errors.clear()  # the browser logs the 401 of the failed attempt
+    tab.screenshot("login")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/projects")
+    playwright_api.expect(page.get_by_role("link", name=projects[first])).to_be_visible()
+    playwright_api.expect(page.get_by_role("link", name=projects[second])).to_have_count(0)
+    switcher = page.get_by_label("Organization")
+    assert switcher.input_value() == first
+    tab.screenshot("projects-auth")
+
+    switcher.select_option(second)
+    playwright_api.expect(page.get_by_role("link", name=projects[second])).to_be_visible()
+    playwright_api.expect(page.get_by_role("link", name=projects[first])).to_have_count(0)
+    assert page.get_by_label("Organization").input_value() == second
+
+    # The first organization's project, by its id, is not found from the second.
+    first_project = requests.get(f"{server.base_url}/v1/projects/{projects[first]}", headers={"authorization": f"Bearer {create_key(admin_secret(server, first), 'system')}"}, timeout=10).json()["data"]["id"]
+    page.goto(f"/projects/{first_project}/spans")
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("does not exist")
+    playwright_api.expect(page.get_by_text(projects[first])).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto("/projects")
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fprojects$"))
+    tab.errors = [e for e in tab.errors if "401" not in e]
+    tab.close()
+
+
+def test_graphql_explorer_runs_queries_and_shows_the_schema(tab, cinder):
+    page = tab.page
+    page.goto("/graphql")
+    playwright_api.expect(page.get_by_role("heading", name="GraphQL")).to_be_visible()
+    # The schema browser, from introspection: Query's fields, then a type reached from one.
+    schema = page.get_by_role("complementary", name="Schema")
+    schema.get_by_role("link", name="Query").click()
+    playwright_api.expect(schema).to_contain_text("projectCount")
+    query = page.get_by_role("textbox", name="Query")
+    query.fill("query { projectCount }")
+    query.press("Control+Enter")
+    result = page.get_by_role("region", name="Result")
+    playwright_api.expect(result).to_contain_text('"projectCount"')
+    query.fill("query { noSuchField }")
+    page.get_by_role("button", name="Run").click()
+    playwright_api.expect(result).to_contain_text("noSuchField")
+    playwright_api.expect(result).to_contain_text('"errors"')
+    tab.screenshot("graphql-explorer")
