@@ -372,3 +372,64 @@ def test_graphql_explorer_runs_queries_and_shows_the_schema(tab, cinder):
     playwright_api.expect(result).to_contain_text("noSuchField")
     playwright_api.expect(result).to_contain_text('"errors"')
     tab.screenshot("graphql-explorer")
+
+
+def send_session_turn(tracer, session_id: str, question: str, answer: str) -> None:
+    with tracer.start_as_current_span("turn", attributes={
+        "openinference.span.kind": "AGENT", "session.id": session_id, "input.value": question, "output.value": answer,
+    }):
+        with tracer.start_as_current_span("llm", attributes={
+            "openinference.span.kind": "LLM", "llm.token_count.prompt": 6, "llm.token_count.completion": 4,
+        }):
+            pass
+
+
+def test_sessions_live_mode_and_custom_range(tab, cinder):
+    project, session_id = unique_name("ui-sessions"), unique_name("conversation")
+    pipeline = make_tracer_provider(cinder, project)
+    for i in range(3):
+        send_session_turn(pipeline.tracer, session_id, f"question {i}", f"answer {i}")
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Sessions").click()
+    page.wait_for_url(re.compile(r".*/projects/[^/]+/sessions$"))
+    sessions = page.get_by_role("table", name="Sessions")
+    row = sessions.get_by_role("row").filter(has_text=session_id)
+    playwright_api.expect(row).to_contain_text("question 0")  # first input
+    playwright_api.expect(row).to_contain_text("answer 2")  # last output
+    playwright_api.expect(row.get_by_role("cell").nth(4)).to_have_text("3")  # traces
+    playwright_api.expect(row.get_by_role("cell").nth(5)).to_have_text("30")  # tokens
+    row.get_by_text(session_id).click()
+    page.wait_for_url(re.compile(r".*/sessions/[^/]+$"))
+    turns = page.get_by_role("list", name="Turns").get_by_role("listitem")
+    playwright_api.expect(turns).to_have_count(3)
+    for i in range(3):
+        playwright_api.expect(turns.nth(i)).to_contain_text(f"question {i}")
+        playwright_api.expect(turns.nth(i)).to_contain_text(f"answer {i}")
+    tab.screenshot("session")
+    turns.nth(1).get_by_role("link", name=re.compile("View trace")).click()
+    playwright_api.expect(page.get_by_role("tree", name="Spans").get_by_role("treeitem")).to_have_count(2)
+
+    # Live: new spans appear at the top without a reload.
+    project_path = page.url.split("/traces/")[0]
+    page.goto(f"{project_path}/spans?live=1")
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(7)
+    page.evaluate("window.cinderMarker = 1")
+    send_session_turn(pipeline.tracer, session_id, "live question", "live answer")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(9, timeout=10_000)
+    playwright_api.expect(spans.get_by_role("row").nth(1)).to_contain_text(re.compile("turn|llm"))
+    assert page.evaluate("window.cinderMarker") == 1, "the page was reloaded"
+    pipeline.finish()
+
+    # A custom range before any of it: nothing, and the URL keeps the range for a reload.
+    page.get_by_role("combobox", name="Time range").select_option("custom")
+    page.get_by_label("From", exact=True).fill("2001-01-01T00:00")
+    page.get_by_label("To", exact=True).fill("2001-01-02T00:00")
+    page.get_by_role("button", name="Apply").click()
+    playwright_api.expect(page.get_by_text("Nothing in this time range")).to_be_visible()
+    assert "range=custom" in page.url
+    page.reload()
+    playwright_api.expect(page.get_by_text("Nothing in this time range")).to_be_visible()
+    playwright_api.expect(page.locator(".stats")).to_contain_text("Traces0")

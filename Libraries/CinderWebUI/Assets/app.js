@@ -8,7 +8,11 @@ import { applyTheme } from './theme.js';
 
 applyTheme();
 
-const lazy = (module, name) => async (context) => (await import(module))[name](context);
+/** A screen whose module loads on first use; `load` lets that start while the session is asked for. */
+function lazy(module, name) {
+  const load = () => import(module).then((loaded) => loaded[name]);
+  return Object.assign(async (context) => (await load())(context), { load });
+}
 
 const routes = [
   { path: '/', redirect: () => '/projects' },
@@ -17,7 +21,9 @@ const routes = [
   { path: '/projects/:projectId', redirect: ({ projectId }) => `/projects/${encodeURIComponent(projectId)}/spans` },
   { path: '/projects/:projectId/spans', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'spans' },
   { path: '/projects/:projectId/traces', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'traces' },
+  { path: '/projects/:projectId/sessions', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'sessions' },
   { path: '/projects/:projectId/traces/:traceId', section: 'tracing', screen: lazy('./views/trace.js', 'traceScreen') },
+  { path: '/projects/:projectId/sessions/:sessionId', section: 'tracing', screen: lazy('./views/session.js', 'sessionScreen') },
   { path: '/projects/:projectId/spans/:spanId', section: 'tracing', screen: lazy('./views/trace.js', 'spanScreen') },
   { path: '/graphql', section: 'graphql', screen: lazy('./views/graphql-explorer.js', 'graphqlExplorerScreen') },
 ];
@@ -34,7 +40,7 @@ async function renderRoute(route, context) {
       replace(root);
       return await route.screen({ ...context, outlet: root });
     }
-    const session = await currentSession();
+    const [session] = await Promise.all([currentSession(), route?.screen?.load?.()]);
     if (context.signal.aborted) return null;
     const outlet = renderShell(root, session, route?.section);
     if (!route) {

@@ -114,6 +114,12 @@ export function dataTable(columns, options) {
       if (start === 0) redraw();
       else tbody.append(...more.map((row, i) => rowElement(row, start + i)));
     },
+    /** Rows that belong before the others (newer ones, in live mode). */
+    prepend(more) {
+      rows.unshift(...more);
+      anchor = null;
+      redraw();
+    },
     clear() {
       rows.length = 0;
       selected.clear();

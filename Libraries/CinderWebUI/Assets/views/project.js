@@ -1,4 +1,5 @@
-// A project: its statistics over the chosen range and its spans or traces, newest first, page by page.
+// A project: its statistics over the chosen range and its spans, traces or sessions, newest first,
+// page by page, and live when asked.
 import { h, replace } from '../dom.js';
 import { graphql, isUnknownNode } from '../api.js';
 import * as format from '../format.js';
@@ -83,60 +84,114 @@ function spanColumns(pick) {
   ];
 }
 
+const sessionsQuery = `query ProjectSessions($id: ID!, $after: String, $timeRange: TimeRange) {
+  node(id: $id) { ... on Project {
+    sessions(first: ${pageSize}, after: $after, timeRange: $timeRange) {
+      pageInfo { hasNextPage endCursor }
+      edges { node {
+        id sessionId startTime endTime numTraces
+        tokenUsage { total }
+        firstInput { value } lastOutput { value }
+      } }
+    }
+  } }
+}`;
+
+const sessionColumns = [
+  { id: 'sessionId', label: 'Session', value: (r) => r.sessionId, render: (r) => h('code', r.sessionId) },
+  { id: 'firstInput', label: 'First input', value: (r) => r.firstInput?.value, render: (r) => h('span.cell-text', format.preview(r.firstInput?.value)) },
+  { id: 'lastOutput', label: 'Last output', value: (r) => r.lastOutput?.value, render: (r) => h('span.cell-text', format.preview(r.lastOutput?.value)) },
+  { id: 'traces', label: 'Traces', num: true, value: (r) => r.numTraces, render: (r) => format.count(r.numTraces) },
+  { id: 'tokens', label: 'Tokens', num: true, value: (r) => r.tokenUsage?.total, render: (r) => format.count(r.tokenUsage?.total) },
+  { id: 'duration', label: 'Duration', num: true, value: (r) => Date.parse(r.endTime) - Date.parse(r.startTime), render: (r) => format.duration(Date.parse(r.endTime) - Date.parse(r.startTime)) },
+  { id: 'startTime', label: 'Start time', value: (r) => r.startTime, render: (r) => format.time(r.startTime) },
+  { id: 'endTime', label: 'End time', value: (r) => r.endTime, render: (r) => format.time(r.endTime) },
+];
+
+const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions' };
+
+/** What each tab lists: its query, its rows' connection, columns, and where a row leads. */
+function tabView(tab, base, projectId) {
+  const traceIdOf = { spans: (row) => row.trace?.traceId, traces: (row) => row.traceId };
+  if (tab === 'sessions') {
+    return {
+      query: sessionsQuery, connection: (node) => node.sessions, columns: sessionColumns, sortable: false,
+      open: (row) => navigate(`${base}/sessions/${encodeURIComponent(row.id)}`),
+    };
+  }
+  const traces = tab === 'traces';
+  const columns = spanColumns(traces ? (row) => row.rootSpan : (row) => row);
+  if (traces) {
+    columns.splice(7, 0, { id: 'spans', label: 'Spans', num: true, value: (r) => r.numSpans, render: (r) => format.count(r.numSpans) });
+  }
+  return {
+    query: traces ? tracesQuery : spansQuery,
+    connection: (node) => (traces ? node.traces : node.spans),
+    columns,
+    sortable: !traces,
+    open: (row, rows) => {
+      rememberTraces(projectId, rows.map(traceIdOf[tab]));
+      const spanParam = traces ? '' : `?selectedSpanNodeId=${encodeURIComponent(row.id)}`;
+      navigate(`${base}/traces/${encodeURIComponent(traceIdOf[tab](row))}${spanParam}`);
+    },
+  };
+}
+
+const liveInterval = 2000;
+
 export async function projectScreen({ outlet, params, query, signal, tab }) {
   const projectId = params.projectId;
   let range = rangeFromQuery(query);
   let sortDir = query.get('sort') === 'asc' ? 'asc' : 'desc';
+  let live = query.get('live') === '1';
   const base = `/projects/${encodeURIComponent(projectId)}`;
+  const view = tabView(tab, base, projectId);
 
   const stats = h('dl.stats', { 'aria-label': 'Project statistics' });
   const title = h('h1', '…');
   const listArea = h('div.list-area');
   const more = h('button.load-more', { type: 'button', hidden: true }, 'Load more');
   const tabs = h('nav.tabs', { 'aria-label': 'Project views' },
-    ['spans', 'traces'].map((id) => h('a', {
+    Object.entries(tabLabels).map(([id, label]) => h('a', {
       href: `${base}/${id}${location.search}`,
       class: id === tab ? 'active' : null,
       'aria-current': id === tab ? 'page' : null,
-    }, id === 'spans' ? 'Spans' : 'Traces')));
+    }, label)));
+  const liveToggle = h('label.live-toggle', { title: `Show new data every ${liveInterval / 1000} seconds` },
+    h('input', {
+      type: 'checkbox',
+      checked: live,
+      onchange: (event) => {
+        live = event.target.checked;
+        updateQuery({ live: live ? '1' : null });
+        schedule();
+      },
+    }), 'Live');
 
   replace(outlet,
     h('header.page-header',
       h('div.crumbs', h('a', { href: '/projects' }, 'Projects'), h('span', '/'), title),
-      h('div.toolbar', rangePicker(range, (id) => {
-        range = id;
+      h('div.toolbar', liveToggle, rangePicker(range, (chosen) => {
+        range = chosen;
         reload();
       }))),
     stats, tabs, listArea, more);
 
-  const traces = tab === 'traces';
-  const pick = traces ? (row) => row.rootSpan : (row) => row;
-  const columns = spanColumns(pick);
-  if (traces) {
-    columns.splice(7, 0, { id: 'spans', label: 'Spans', num: true, value: (r) => r.numSpans, render: (r) => format.count(r.numSpans) });
-  }
   let table = null;
   let after = null;
 
-  function openRow(row) {
-    const traceId = traces ? row.traceId : row.trace?.traceId;
-    rememberTraces(projectId, table.rows.map((r) => (traces ? r.traceId : r.trace?.traceId)));
-    const spanParam = traces ? '' : `?selectedSpanNodeId=${encodeURIComponent(row.id)}`;
-    navigate(`${base}/traces/${encodeURIComponent(traceId)}${spanParam}`);
-  }
-
   function makeTable() {
-    table = dataTable(columns, {
-      name: traces ? 'traces' : 'spans',
-      label: traces ? 'Traces' : 'Spans',
+    table = dataTable(view.columns, {
+      name: tab,
+      label: tabLabels[tab],
       rowKey: (row) => row.id,
-      onOpen: openRow,
-      sort: traces ? null : { column: 'startTime', dir: sortDir },
-      onSort: traces ? null : () => {
+      onOpen: (row) => view.open(row, table.rows),
+      sort: view.sortable ? { column: 'startTime', dir: sortDir } : null,
+      onSort: view.sortable ? () => {
         sortDir = sortDir === 'desc' ? 'asc' : 'desc';
         updateQuery({ sort: sortDir === 'desc' ? null : sortDir });
         reload();
-      },
+      } : null,
     });
     replace(listArea, table.element);
   }
@@ -156,16 +211,21 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     return node;
   }
 
+  async function fetchPage(cursor) {
+    const variables = { id: projectId, after: cursor, timeRange: timeRangeOf(range) };
+    if (view.sortable) variables.sort = { col: 'startTime', dir: sortDir };
+    const { node } = await graphql(view.query, variables, { signal });
+    if (!node) throw new Error(missing);
+    return view.connection(node);
+  }
+
   async function loadPage() {
     more.disabled = true;
-    const variables = { id: projectId, after, timeRange: timeRangeOf(range) };
-    if (!traces) variables.sort = { col: 'startTime', dir: sortDir };
-    const { node } = await graphql(traces ? tracesQuery : spansQuery, variables, { signal });
-    if (!node) throw new Error(missing);
-    const connection = traces ? node.traces : node.spans;
+    const connection = await fetchPage(after);
     const rows = connection.edges.map((edge) => edge.node);
     if (!after && rows.length === 0) {
-      replace(listArea, range === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
+      replace(listArea, range.id === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
+      table = null;
     } else {
       if (!after) makeTable();
       table.append(rows);
@@ -184,11 +244,43 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     }
   }
 
+  /** Live: the newest rows that arrived since, put on top (when the list shows the newest first). */
+  async function refreshLive() {
+    await loadHeader();
+    if (sortDir !== 'desc') return;
+    const connection = await fetchPage(null);
+    const rows = connection.edges.map((edge) => edge.node);
+    if (!table) {
+      if (rows.length) await reload();
+      return;
+    }
+    const known = new Set(table.rows.map((row) => row.id));
+    const fresh = rows.filter((row) => !known.has(row.id));
+    if (fresh.length) table.prepend(fresh);
+  }
+
+  let timer = 0;
+  function schedule() {
+    clearTimeout(timer);
+    if (!live || signal.aborted) return;
+    timer = setTimeout(async () => {
+      try {
+        await refreshLive();
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+        console.warn('live update failed', error);
+      }
+      schedule();
+    }, liveInterval);
+  }
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+
   more.onclick = () => loadPage().catch((error) => {
     more.disabled = false;
     more.textContent = `Load more (last attempt failed: ${error.message})`;
   });
   await reload();
+  schedule();
   return null;
 }
 

@@ -6,12 +6,20 @@ import { rangeFromQuery, rangePicker, timeRangeOf } from '../time-range.js';
 import { updateQuery } from '../router.js';
 import { authEnabled } from '../session.js';
 
-const query = `query Projects($after: String, $timeRange: TimeRange) {
+// Two steps, so the list shows at once: names, activity and trace counts (cheap), then the statistics
+// that read every span in the range.
+const listQuery = `query Projects($after: String, $timeRange: TimeRange) {
+  projects(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { id name endTime traceCount(timeRange: $timeRange) } }
+  }
+}`;
+
+const statisticsQuery = `query ProjectStatistics($after: String, $timeRange: TimeRange) {
   projects(first: 100, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
-      id name endTime
-      traceCount(timeRange: $timeRange)
+      id
       recordCount(timeRange: $timeRange)
       tokenCountTotal(timeRange: $timeRange)
       latencyP50: latencyMsQuantile(probability: 0.5, timeRange: $timeRange)
@@ -21,8 +29,8 @@ const query = `query Projects($after: String, $timeRange: TimeRange) {
   }
 }`;
 
-/** Every project (pages of 100 until the last). */
-async function loadProjects(timeRange, signal) {
+/** Every project of a query (pages of 100 until the last). */
+async function allPages(query, timeRange, signal) {
   const projects = [];
   let after = null;
   do {
@@ -64,18 +72,25 @@ export async function projectsScreen({ outlet, query: params, signal }) {
       h('tbody', shown.map((project) => h('tr',
         h('td', h('a.project-link', { href: `/projects/${encodeURIComponent(project.id)}/spans` }, project.name)),
         h('td.num', format.count(project.traceCount)),
-        h('td.num', format.count(project.recordCount)),
-        h('td.num', format.duration(project.latencyP50)),
-        h('td.num', format.duration(project.latencyP99)),
-        h('td.num', format.count(project.tokenCountTotal)),
-        h('td.num', format.cost(project.costSummary?.total?.cost)),
+        h('td.num', pending(project, 'recordCount') ?? format.count(project.recordCount)),
+        h('td.num', pending(project, 'latencyP50') ?? format.duration(project.latencyP50)),
+        h('td.num', pending(project, 'latencyP99') ?? format.duration(project.latencyP99)),
+        h('td.num', pending(project, 'tokenCountTotal') ?? format.count(project.tokenCountTotal)),
+        h('td.num', pending(project, 'costSummary') ?? format.cost(project.costSummary?.total?.cost)),
         h('td', { title: project.endTime ?? '' }, format.ago(project.endTime)))))),
     shown.length === 0 ? h('p.empty', `No project matches “${search}”.`) : null);
   }
 
+  let generation = 0;
   async function load() {
+    const current = ++generation;
+    const timeRange = timeRangeOf(range);
     body.setAttribute('aria-busy', 'true');
-    projects = await loadProjects(timeRangeOf(range), signal);
+    projects = await allPages(listQuery, timeRange, signal);
+    draw();
+    const statistics = new Map((await allPages(statisticsQuery, timeRange, signal)).map((row) => [row.id, row]));
+    if (current !== generation) return; // a newer range was chosen meanwhile
+    projects = projects.map((project) => ({ ...project, ...statistics.get(project.id) }));
     body.removeAttribute('aria-busy');
     draw();
   }
@@ -83,6 +98,11 @@ export async function projectsScreen({ outlet, query: params, signal }) {
   replace(outlet, header, body);
   await load();
   return null;
+}
+
+/** A placeholder while a statistic is still being computed. */
+function pending(project, field) {
+  return field in project ? null : h('span.muted', { title: 'Loading' }, '…');
 }
 
 /** What to do when nothing has been sent yet: the endpoint and the code, ready to copy. */
