@@ -76,7 +76,7 @@ enum CinderSchema {
                 Field("id", at: \.id)
                 Field("name", at: \.name)
             }
-            Interface(APIKeyFields.self, as: "ApiKey") {
+            Interface((any APIKeyFields).self, as: "ApiKey") {
                 Field("name", at: \.name)
                 Field("description", at: \.description)
                 Field("createdAt", at: \.createdAt)
@@ -96,7 +96,7 @@ enum CinderSchema {
                 Field("oauth2GrantCount", at: \.oauth2GrantCount)
                 Field("isManagementUser", at: \.isManagementUser)
             }
-            Type(UserAPIKeyNode.self, as: "UserApiKey", interfaces: [APIKeyFields.self, (any RelayNode).self]) {
+            Type(UserAPIKeyNode.self, as: "UserApiKey", interfaces: [(any APIKeyFields).self, (any RelayNode).self]) {
                 Field("name", at: \.name)
                 Field("description", at: \.description)
                 Field("createdAt", at: \.createdAt)
@@ -104,7 +104,7 @@ enum CinderSchema {
                 Field("id", at: \.id)
                 Field("user", at: \.user)
             }
-            Type(SystemAPIKeyNode.self, as: "SystemApiKey", interfaces: [APIKeyFields.self, (any RelayNode).self]) {
+            Type(SystemAPIKeyNode.self, as: "SystemApiKey", interfaces: [(any APIKeyFields).self, (any RelayNode).self]) {
                 Field("name", at: \.name)
                 Field("description", at: \.description)
                 Field("createdAt", at: \.createdAt)

@@ -115,7 +115,17 @@ struct ProjectNode: RelayNode {
     }
 
     private func statistic(_ statistic: ProjectStatistic, _ range: TimeRange?, _ context: GraphQLContext) async throws -> Double? {
-        try await statistics([statistic], range, context)[statistic]
+        try await statistics(Self.group(of: statistic), range, context)[statistic]
+    }
+
+    /// Statistics one scan computes as cheaply as any one of them: asking for one computes its group,
+    /// so a page asking for span counts and token totals (or trace counts and activity) reads once.
+    private static func group(of statistic: ProjectStatistic) -> [ProjectStatistic] {
+        switch statistic {
+        case .spanCount, .promptTokens, .completionTokens, .totalTokens: [.spanCount, .promptTokens, .completionTokens, .totalTokens]
+        case .traceCount, .firstStart, .lastEnd: [.traceCount, .firstStart, .lastEnd]
+        default: [statistic]
+        }
     }
 
     func startTime(context: GraphQLContext, arguments: NoArguments) async throws -> DateTime? {

@@ -83,7 +83,20 @@ public struct DatabaseURL: Sendable, Hashable {
         return c.string ?? "<unparseable>"
     }
 
+    /// Settings every connection of Cinder's starts with. PostgreSQL's default `random_page_cost` (4)
+    /// prices random reads as on spinning disks; with it the planner reads a project's newest spans by
+    /// walking the whole table's primary key backwards, skipping every other project's newer rows
+    /// (677 ms instead of 0.4 ms for a first page when another project had ingested 40,000 spans since).
+    /// 1.1 is the usual value for SSDs and cloud storage, and the plan it gives uses the project's index.
+    static let sessionSettings = [("random_page_cost", "1.1")]
+
     public func clientConfiguration() -> PostgresClient.Configuration {
+        var configuration = baseClientConfiguration()
+        configuration.options.additionalStartupParameters = Self.sessionSettings
+        return configuration
+    }
+
+    private func baseClientConfiguration() -> PostgresClient.Configuration {
         if let socketDirectory {
             return PostgresClient.Configuration(
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,

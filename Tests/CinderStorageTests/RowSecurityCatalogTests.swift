@@ -124,6 +124,19 @@ import Testing
 }
 
 @Suite struct MigrationScriptTests {
+    /// Cinder's pools start every connection with its planner settings (see `DatabaseURL.sessionSettings`).
+    @Test func pooledConnectionsStartWithCindersPlannerSettings() async throws {
+        let db = try await TestDatabase.create()
+        let cost = try await db.withClient { client in
+            try await client.withConnection { connection in
+                var value = ""
+                for try await v in try await connection.query("SHOW random_page_cost", logger: TestDatabase.logger).decode(String.self) { value = v }
+                return value
+            }
+        }
+        #expect(cost == "1.1")
+    }
+
     @Test func statementsSplitOutsideQuotesBodiesAndComments() {
         let script = """
             -- a name; with a semicolon
