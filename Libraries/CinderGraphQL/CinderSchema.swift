@@ -303,6 +303,10 @@ enum CinderSchema {
                     Argument("after", at: \.after)
                     Argument("timeRange", at: \.timeRange)
                     Argument("sort", at: \.sort)
+                    Argument("filterCondition", at: \.filterCondition)
+                }
+                Field("validateSpanFilterCondition", at: ProjectNode.validateSpanFilterCondition) {
+                    Argument("condition", at: \.condition)
                 }
                 Field("traces", at: ProjectNode.traces) {
                     Argument("first", at: \.first)
@@ -336,6 +340,11 @@ enum CinderSchema {
                     Argument("after", at: \.after)
                 }
                 Field("traceAnnotations", at: TraceNode.traceAnnotations)
+            }
+            Type(ValidationResultValue.self, as: "ValidationResult") {
+                Field("isValid", at: \.isValid)
+                Field("errorMessage", at: \.errorMessage)
+                Field("warnings", at: \.warnings)
             }
             Type(SpanContextValue.self, as: "SpanContext") {
                 Field("traceId", at: \.traceId)

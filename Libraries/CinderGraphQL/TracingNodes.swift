@@ -195,10 +195,35 @@ struct ProjectNode: RelayNode {
         var after: String?
         var timeRange: TimeRange?
         var sort: SpanSortInput?
+        var filterCondition: String?
+    }
+
+    /// A filter condition as the API takes it: blank is none, a bad one is an error naming the problem.
+    static func condition(_ text: String?) throws(GraphQLFailure) -> SpanFilterCondition? {
+        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        do {
+            let condition = try SpanFilterCondition.parse(text)
+            try condition.validate()
+            return condition
+        } catch {
+            throw GraphQLFailure(error.message)
+        }
+    }
+
+    struct ConditionArguments: Codable, Sendable { var condition: String }
+
+    func validateSpanFilterCondition(context: GraphQLContext, arguments: ConditionArguments) -> ValidationResultValue {
+        do {
+            _ = try Self.condition(arguments.condition)
+            return ValidationResultValue(isValid: true, errorMessage: nil)
+        } catch {
+            return ValidationResultValue(isValid: false, errorMessage: error.description)
+        }
     }
 
     func spans(context: GraphQLContext, arguments: SpanArguments) async throws -> NodeConnection<SpanNode> {
         var filter = SpanFilter()
+        filter.condition = try Self.condition(arguments.filterCondition)
         filter.startMicros = arguments.timeRange.startMicros
         filter.endMicros = arguments.timeRange.endMicros
         filter.order = arguments.sort?.dir == .asc ? .asc : .desc
@@ -667,4 +692,11 @@ extension TraceNode: DirectFields {
         default: nil
         }
     }
+}
+
+/// `ValidationResult`: whether a filter condition compiles, and why not.
+struct ValidationResultValue: Codable, Sendable {
+    var isValid: Bool
+    var errorMessage: String?
+    var warnings: [String] = []
 }

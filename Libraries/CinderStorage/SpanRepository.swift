@@ -49,6 +49,8 @@ public struct SpanFilter: Sendable {
     public var statusCodes: [String] = []
     /// `(path, JSON value)` pairs that must match exactly (`attributes #> path = value`).
     public var attributes: [(path: [String], json: String)] = []
+    /// A filter-language condition (`span_kind == 'LLM' and latency_ms > 1000`), checked in SQL.
+    public var condition: SpanFilterCondition?
     public var sort: Sort = .id
     public var order: SortOrder = .desc
     public var cursor: Cursor?
@@ -121,18 +123,18 @@ extension SpanRepository {
 
     /// Spans `s` (with their traces `t`) of this organization; `conditions` appends the rest of the
     /// statement after `WHERE s.org_id = … AND `.
-    func selectSpans(_ conditions: (inout SQLBuilder) -> Void) async throws -> [SpanRow] {
+    func selectSpans(_ conditions: (inout SQLBuilder) throws -> Void) async throws -> [SpanRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid WHERE s.org_id = \(q.bind(org)) AND ")
-        conditions(&q)
+        try conditions(&q)
         return try await scope.read(q.query, Self.spanRows)
     }
 
     /// One page of a project's spans; asks for `limit` rows (callers pass page size + 1 to detect more).
     public func spans(projectID: Int64, filter f: SpanFilter, limit: Int) async throws -> [SpanRow] {
-        try await selectSpans { q in Self.appendPage(&q, projectID: projectID, filter: f, limit: limit) }
+        try await selectSpans { q in try Self.appendPage(&q, projectID: projectID, filter: f, limit: limit) }
     }
-    private static func appendPage(_ q: inout SQLBuilder, projectID: Int64, filter f: SpanFilter, limit: Int) {
+    private static func appendPage(_ q: inout SQLBuilder, projectID: Int64, filter f: SpanFilter, limit: Int) throws(CinderError) {
         q.append("s.project_id = \(q.bind(projectID))")
         if let start = f.startMicros { q.append(" AND s.start_time >= \(timestamp(q.bind(start)))") }
         if let end = f.endMicros { q.append(" AND s.start_time < \(timestamp(q.bind(end)))") }
@@ -148,6 +150,10 @@ extension SpanRepository {
         if !f.statusCodes.isEmpty { q.append(" AND s.status_code = ANY(\(q.bind(f.statusCodes))::text[])") }
         for (path, json) in f.attributes {
             q.append(" AND (s.attributes #> \(q.bind(path))::text[])::jsonb = \(q.bind(json))::jsonb")
+        }
+        if let condition = f.condition {
+            q.append(" AND ")
+            try condition.appendSQL(&q)
         }
         switch (f.sort, f.cursor) {
         case (.id, .id(let id)?):

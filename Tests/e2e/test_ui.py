@@ -433,3 +433,42 @@ def test_sessions_live_mode_and_custom_range(tab, cinder):
     page.reload()
     playwright_api.expect(page.get_by_text("Nothing in this time range")).to_be_visible()
     playwright_api.expect(page.locator(".stats")).to_contain_text("Traces0")
+
+
+def test_span_filter_box_and_root_spans_only(tab, cinder):
+    project = unique_name("ui-filter")
+    ingest(cinder, project, traces=2)  # per trace: agent (CHAIN), retrieve, chat gpt-4o (LLM), get_weather (TOOL, error)
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(9)
+    box = page.get_by_role("searchbox", name="Filter spans")
+
+    # Checked as it is typed: a message, no request for rows.
+    box.fill("latency_ms >")
+    playwright_api.expect(page.get_by_role("status").filter(has_text="unexpected end of condition")).to_be_visible()
+    box.fill("span_kind == 'LLM' or status_code == 'ERROR'")
+    playwright_api.expect(box).not_to_have_attribute("aria-invalid", "true")
+    box.press("Enter")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(5)
+    for row in spans.get_by_role("row").all()[1:]:
+        assert re.search(r"chat gpt-4o|get_weather", row.inner_text())
+    tab.screenshot("spans-filtered")
+
+    # The filter is in the URL: a reload keeps it; root spans only narrows it further.
+    page.reload()
+    playwright_api.expect(page.get_by_role("searchbox", name="Filter spans")).to_have_value("span_kind == 'LLM' or status_code == 'ERROR'")
+    playwright_api.expect(page.get_by_role("table", name="Spans").get_by_role("row")).to_have_count(5)
+    page.get_by_role("searchbox", name="Filter spans").fill("")
+    page.get_by_role("searchbox", name="Filter spans").press("Enter")
+    page.get_by_role("checkbox", name="Root spans only").check()
+    playwright_api.expect(page.get_by_role("table", name="Spans").get_by_role("row")).to_have_count(3)
+    playwright_api.expect(page.get_by_role("table", name="Spans")).not_to_contain_text("get_weather")
+
+    # A condition the server refuses on Enter says why beside the box.
+    box = page.get_by_role("searchbox", name="Filter spans")
+    box.fill("name > 3")
+    box.press("Enter")
+    playwright_api.expect(page.get_by_role("status").filter(has_text="is text: compare it with a string")).to_be_visible()
+    playwright_api.expect(page.get_by_text("Fix the filter to see spans.")).to_be_visible()

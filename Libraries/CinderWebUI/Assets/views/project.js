@@ -30,9 +30,9 @@ const spanFields = `id spanId name spanKind statusCode startTime latencyMs paren
   trace { traceId }
   spanAnnotations { name label score }`;
 
-const spansQuery = `query ProjectSpans($id: ID!, $after: String, $timeRange: TimeRange, $sort: SpanSort) {
+const spansQuery = `query ProjectSpans($id: ID!, $after: String, $timeRange: TimeRange, $sort: SpanSort, $filter: String) {
   node(id: $id) { ... on Project {
-    spans(first: ${pageSize}, after: $after, timeRange: $timeRange, sort: $sort) {
+    spans(first: ${pageSize}, after: $after, timeRange: $timeRange, sort: $sort, filterCondition: $filter) {
       pageInfo { hasNextPage endCursor }
       edges { node { ${spanFields} } }
     }
@@ -108,6 +108,17 @@ const sessionColumns = [
   { id: 'endTime', label: 'End time', value: (r) => r.endTime, render: (r) => format.time(r.endTime) },
 ];
 
+const validateQuery = `query ValidateFilter($id: ID!, $condition: String!) {
+  node(id: $id) { ... on Project { validateSpanFilterCondition(condition: $condition) { isValid errorMessage } } }
+}`;
+
+/** The condition sent for the spans tab: the person's filter, and root spans only when asked. */
+function spanCondition(filter, rootsOnly) {
+  const text = filter.trim();
+  if (!rootsOnly) return text || null;
+  return text ? `(${text}) and parent_id is None` : 'parent_id is None';
+}
+
 const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions' };
 
 /** What each tab lists: its query, its rows' connection, columns, and where a row leads. */
@@ -144,6 +155,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
   let range = rangeFromQuery(query);
   let sortDir = query.get('sort') === 'asc' ? 'asc' : 'desc';
   let live = query.get('live') === '1';
+  let filter = query.get('filter') ?? '';
+  let rootsOnly = query.get('root') === '1';
   const base = `/projects/${encodeURIComponent(projectId)}`;
   const view = tabView(tab, base, projectId);
 
@@ -168,6 +181,59 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
       },
     }), 'Live');
 
+  // The spans tab's filter: Phoenix's language, checked by the server as it is typed, applied on Enter.
+  const filterMessage = h('p.filter-message', { role: 'status', 'aria-live': 'polite' });
+  const filterBox = h('input.filter-input', {
+    type: 'search',
+    value: filter,
+    placeholder: "span_kind == 'LLM' and latency_ms > 1000",
+    'aria-label': 'Filter spans',
+    spellcheck: false,
+    oninput: () => scheduleValidation(),
+    onkeydown: (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      filter = filterBox.value;
+      updateQuery({ filter: filter.trim() || null });
+      reload().catch(showFilterError);
+    },
+  });
+  const rootsToggle = h('label.live-toggle', h('input', {
+    type: 'checkbox',
+    checked: rootsOnly,
+    onchange: (event) => {
+      rootsOnly = event.target.checked;
+      updateQuery({ root: rootsOnly ? '1' : null });
+      reload().catch(showFilterError);
+    },
+  }), 'Root spans only');
+  let validation = 0;
+  function scheduleValidation() {
+    clearTimeout(validation);
+    validation = setTimeout(async () => {
+      const text = filterBox.value.trim();
+      if (!text) {
+        filterMessage.textContent = '';
+        filterBox.removeAttribute('aria-invalid');
+        return;
+      }
+      try {
+        const { node } = await graphql(validateQuery, { id: projectId, condition: text }, { signal });
+        const result = node.validateSpanFilterCondition;
+        filterMessage.textContent = result.isValid ? '' : result.errorMessage;
+        if (result.isValid) filterBox.removeAttribute('aria-invalid');
+        else filterBox.setAttribute('aria-invalid', 'true');
+      } catch (error) {
+        if (error.name !== 'AbortError') filterMessage.textContent = error.message;
+      }
+    }, 250);
+  }
+  function showFilterError(error) {
+    filterMessage.textContent = error.message;
+    filterBox.setAttribute('aria-invalid', 'true');
+  }
+  const filterBar = tab === 'spans' ? h('div.filter-bar', filterBox, rootsToggle, filterMessage) : null;
+
   replace(outlet,
     h('header.page-header',
       h('div.crumbs', h('a', { href: '/projects' }, 'Projects'), h('span', '/'), title),
@@ -175,7 +241,7 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
         range = chosen;
         reload();
       }))),
-    stats, tabs, listArea, more);
+    stats, tabs, filterBar, listArea, more);
 
   let table = null;
   let after = null;
@@ -214,6 +280,7 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
   async function fetchPage(cursor) {
     const variables = { id: projectId, after: cursor, timeRange: timeRangeOf(range) };
     if (view.sortable) variables.sort = { col: 'startTime', dir: sortDir };
+    if (tab === 'spans') variables.filter = spanCondition(filter, rootsOnly);
     const { node } = await graphql(view.query, variables, { signal });
     if (!node) throw new Error(missing);
     return view.connection(node);
@@ -224,7 +291,9 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     const connection = await fetchPage(after);
     const rows = connection.edges.map((edge) => edge.node);
     if (!after && rows.length === 0) {
-      replace(listArea, range.id === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
+      const filtered = tab === 'spans' && spanCondition(filter, rootsOnly);
+      replace(listArea, filtered ? h('p.empty', 'No span in this time range matches the filter.')
+        : range.id === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
       table = null;
     } else {
       if (!after) makeTable();
@@ -240,7 +309,16 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     try {
       await Promise.all([loadHeader(), loadPage()]);
     } catch (error) {
-      throw isUnknownNode(error) ? new Error(missing) : error;
+      if (isUnknownNode(error)) throw new Error(missing);
+      if (error.path?.endsWith('.spans') && tab === 'spans') {
+        // The filter was refused: say why beside it and show no rows.
+        showFilterError(error);
+        replace(listArea, h('p.empty', 'Fix the filter to see spans.'));
+        table = null;
+        more.hidden = true;
+        return;
+      }
+      throw error;
     }
   }
 

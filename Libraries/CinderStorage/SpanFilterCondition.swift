@@ -1,12 +1,13 @@
 import CinderModel
-import CinderStorage
 
-/// A subset of Phoenix's span filter language (Python expressions) evaluated against stored spans:
-/// comparisons (`== != < <= > >=`, `in`, `not in`, `is None`, `is not None`) of span fields and
-/// attribute paths with literals, combined with `and`, `or`, `not` and parentheses. Span fields:
-/// `name, span_kind, status_code, status_message, span_id, trace_id, parent_id, latency_ms`; anything
-/// else is an attribute path (`llm.model_name`, `metadata["tier"]`, `attributes["a"]["b"]`).
-indirect enum SpanFilterCondition {
+/// Phoenix's span filter language (Python expressions), the part Cinder serves: comparisons
+/// (`== != < <= > >=`, `in`, `not in`, `is None`, `is not None`) of span fields, attribute paths and
+/// annotations with literals, combined with `and`, `or`, `not` and parentheses. Span fields:
+/// `name, span_kind, status_code, status_message, span_id, trace_id, parent_id, latency_ms`,
+/// `llm.token_count.prompt|completion`; `annotations['name'].score|label`; anything else is an
+/// attribute path (`llm.model_name`, `metadata['tier']`, `attributes['a']['b']`). Evaluated in SQL for
+/// pages of spans (`SpanFilter.condition`) and in memory for dataframes (`matches`).
+public indirect enum SpanFilterCondition: Sendable {
     case literal(JSONValue)
     case field([String])
     case compare(SpanFilterCondition, String, SpanFilterCondition)
@@ -17,7 +18,7 @@ indirect enum SpanFilterCondition {
     static let maxTokens = 1_000
     static let maxDepth = 32
 
-    static func parse(_ text: String) throws(CinderError) -> SpanFilterCondition {
+    public static func parse(_ text: String) throws(CinderError) -> SpanFilterCondition {
         let tokens = try tokenize(text)
         guard tokens.count <= maxTokens else { throw invalid("condition longer than \(maxTokens) tokens") }
         var parser = Parser(tokens: tokens)
@@ -26,13 +27,13 @@ indirect enum SpanFilterCondition {
         return condition
     }
 
-    static func invalid(_ reason: String) -> CinderError {
+    public static func invalid(_ reason: String) -> CinderError {
         CinderError.unprocessable("Invalid query: \(reason)")
     }
 
     // MARK: Evaluation
 
-    func matches(_ span: SpanRow, attributes: JSONValue) -> Bool {
+    public func matches(_ span: SpanRow, attributes: JSONValue) -> Bool {
         truthy(evaluate(span, attributes))
     }
 
@@ -60,7 +61,7 @@ indirect enum SpanFilterCondition {
         }
     }
 
-    static func resolve(_ path: [String], span: SpanRow, attributes: JSONValue) -> JSONValue {
+    public static func resolve(_ path: [String], span: SpanRow, attributes: JSONValue) -> JSONValue {
         if path.count == 1 {
             switch path[0] {
             case "name": return .string(span.name)
@@ -106,7 +107,7 @@ indirect enum SpanFilterCondition {
         }
     }
 
-    static func number(_ v: JSONValue) -> Double? {
+    public static func number(_ v: JSONValue) -> Double? {
         switch v {
         case .int(let i): Double(i)
         case .double(let d): d
@@ -128,10 +129,11 @@ indirect enum SpanFilterCondition {
     // MARK: Parsing
 
     enum Token: Equatable, CustomStringConvertible {
-        case name(String), string(String), number(JSONValue), op(String), symbol(Character)
+        case name(String), string(String), number(JSONValue), op(String), symbol(Character), member(String)
         var description: String {
             switch self {
             case .name(let s), .op(let s): s
+            case .member(let s): ".\(s)"
             case .string(let s): "'\(s)'"
             case .number(let n): n.jsonString
             case .symbol(let c): String(c)
@@ -184,6 +186,12 @@ indirect enum SpanFilterCondition {
                 } else {
                     throw invalid("unexpected `\(c)`")
                 }
+            } else if c == ".", tokens.last == .symbol("]"), i + 1 < chars.count, chars[i + 1].isLetter || chars[i + 1] == "_" {
+                // `annotations['quality'].score`: a member after an index continues the path.
+                var j = i + 1
+                while j < chars.count, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" { j += 1 }
+                tokens.append(.member(String(chars[i + 1..<j])))
+                i = j
             } else if "()[],".contains(c) {
                 tokens.append(.symbol(c))
                 i += 1
@@ -260,10 +268,17 @@ indirect enum SpanFilterCondition {
             case .name("False"): return .literal(.bool(false))
             case .name(let name):
                 var path = name.split(separator: ".").map(String.init)
-                while peek() == .symbol("[") {
-                    index += 1
-                    guard case .string(let key)? = next(), next() == .symbol("]") else { throw invalid("expected [\"key\"]") }
-                    path.append(key)
+                while true {
+                    if peek() == .symbol("[") {
+                        index += 1
+                        guard case .string(let key)? = next(), next() == .symbol("]") else { throw invalid("expected ['key']") }
+                        path.append(key)
+                    } else if case .member(let member)? = peek() {
+                        index += 1
+                        path.append(member)
+                    } else {
+                        break
+                    }
                 }
                 return .field(path)
             case .symbol("("):
