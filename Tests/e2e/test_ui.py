@@ -472,3 +472,43 @@ def test_span_filter_box_and_root_spans_only(tab, cinder):
     box.press("Enter")
     playwright_api.expect(page.get_by_role("status").filter(has_text="is text: compare it with a string")).to_be_visible()
     playwright_api.expect(page.get_by_text("Fix the filter to see spans.")).to_be_visible()
+
+
+def test_annotating_a_span_and_adding_a_note(tab, cinder):
+    project = unique_name("ui-annotate")
+    ingest(cinder, project, traces=1)
+    config_name = unique_name("verdict")
+    r = requests.post(f"{cinder.base_url}/v1/annotation_configs", timeout=10, json={
+        "name": config_name, "type": "CATEGORICAL", "optimization_direction": "MAXIMIZE",
+        "values": [{"label": "good", "score": 1}, {"label": "bad", "score": 0}]})
+    assert r.status_code == 200, r.text
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("table", name="Traces").get_by_text("agent").click()
+    pane = page.get_by_role("region", name="Span details")
+    playwright_api.expect(pane.get_by_role("heading", name="agent")).to_be_visible()
+    pane.get_by_role("tab", name="Annotate").click()
+    pane.get_by_role("combobox", name=config_name).select_option("good")
+    pane.get_by_role("combobox", name=config_name).locator("xpath=../..").get_by_role("button", name="Save").click()
+    # The span reloads: the Info tab lists the annotation.
+    playwright_api.expect(pane.get_by_role("tab", name="Info")).to_have_attribute("aria-selected", "true")
+    playwright_api.expect(pane.get_by_role("table")).to_contain_text(config_name)
+    playwright_api.expect(pane.get_by_role("table")).to_contain_text("good")
+    pane.get_by_role("tab", name="Annotate").click()
+    pane.get_by_role("textbox", name="Note").fill("Checked by hand in the UI.")
+    pane.get_by_role("button", name="Add note").click()
+    pane.get_by_role("tab", name="Annotate").click()
+    playwright_api.expect(pane.get_by_role("heading", name="Notes (1)")).to_be_visible()
+    playwright_api.expect(pane).to_contain_text("Checked by hand in the UI.")
+    tab.screenshot("annotate")
+
+    # Stored as Phoenix's API reads it.
+    spans = requests.get(f"{cinder.base_url}/v1/projects/{project}/spans", params={"limit": 100}, timeout=10).json()["data"]
+    root = next(s for s in spans if s["name"] == "agent")["context"]["span_id"]
+    annotations = requests.get(f"{cinder.base_url}/v1/projects/{project}/span_annotations",
+                               params={"span_ids": root}, timeout=10).json()["data"]
+    verdict = [a for a in annotations if a["name"] == config_name]
+    assert len(verdict) == 1 and verdict[0]["result"]["label"] == "good" and verdict[0]["result"]["score"] == 1
+    assert verdict[0]["annotator_kind"] == "HUMAN"

@@ -4,6 +4,7 @@ import { h, replace } from '../dom.js';
 import { graphql } from '../api.js';
 import * as format from '../format.js';
 import { copyButton, jsonTree, kindBadge, statusMark, textOrJSON } from './span-parts.js';
+import { annotationCard } from './annotate.js';
 
 const detailsQuery = `query SpanDetails($id: ID!) {
   node(id: $id) { ... on Span {
@@ -13,6 +14,7 @@ const detailsQuery = `query SpanDetails($id: ID!) {
     input { mimeType value } output { mimeType value }
     events { name message timestamp attributes }
     spanAnnotations { id name annotatorKind label score explanation }
+    spanNotes { id explanation createdAt }
     trace { traceId }
   } }
 }`;
@@ -31,7 +33,7 @@ export async function spanDetails(pane, nodeId, { signal }) {
       replace(pane, h('p.empty', 'This span no longer exists.'));
       return;
     }
-    render(pane, span);
+    render(pane, span, () => spanDetails(pane, nodeId, { signal }));
   } catch (error) {
     if (error.name !== 'AbortError') replace(pane, h('p.form-error', { role: 'alert' }, error.message));
   } finally {
@@ -49,10 +51,11 @@ function parseAttributes(text) {
   }
 }
 
-function render(pane, span) {
+function render(pane, span, reload) {
   const attributes = parseAttributes(span.attributes);
   const sections = {
     Info: () => info(span, attributes),
+    Annotate: () => annotationCard(span, reload),
     Attributes: () => h('div.json-root', jsonTree(attributes, 3)),
     Events: () => events(span.events),
     Raw: () => h('div',
