@@ -34,10 +34,11 @@ public indirect enum SpanFilterCondition: Sendable {
     // MARK: Evaluation
 
     public func matches(_ span: SpanRow, attributes: JSONValue) -> Bool {
-        truthy(evaluate(span, attributes))
+        Self.truthy(evaluate(span, attributes))
     }
 
-    private func truthy(_ value: JSONValue) -> Bool {
+    /// Python's truth of a value.
+    static func truthy(_ value: JSONValue) -> Bool {
         switch value {
         case .null: false
         case .bool(let b): b

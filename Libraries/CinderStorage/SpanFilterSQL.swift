@@ -49,18 +49,6 @@ extension SpanFilterCondition {
         }
     }
 
-    private static func truthy(_ value: JSONValue) -> Bool {
-        switch value {
-        case .null: false
-        case .bool(let b): b
-        case .int(let i): i != 0
-        case .double(let d): d != 0
-        case .string(let s): !s.isEmpty
-        case .array(let a): !a.isEmpty
-        case .object(let o): !o.isEmpty
-        }
-    }
-
     private func operand() throws(CinderError) -> Operand {
         switch self {
         case .literal(let value): return .value(value)

@@ -201,7 +201,7 @@ def test_tracing_screens_with_auth_off(tab, cinder):
     assert len(exported) == 3 and all(item["trace"]["traceId"] for item in exported)
 
     # Traces tab: one row per trace with its span count; open the first.
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     traces = page.get_by_role("table", name="Traces")
     playwright_api.expect(traces.get_by_role("row")).to_have_count(3)
     first_trace_row = traces.get_by_role("row").nth(1)
@@ -289,7 +289,7 @@ def test_a_big_trace_renders_only_what_is_visible(tab, cinder):
     page = tab.page
     page.goto("/projects")
     page.get_by_role("link", name=project).click()
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     page.get_by_role("table", name="Traces").get_by_text("big-root").click()
     tree = page.get_by_role("tree", name="Spans")
     playwright_api.expect(page.locator(".trace-summary")).to_contain_text("10,000")
@@ -392,7 +392,7 @@ def test_sessions_live_mode_and_custom_range(tab, cinder):
     page = tab.page
     page.goto("/projects")
     page.get_by_role("link", name=project).click()
-    page.get_by_role("link", name="Sessions").click()
+    page.get_by_role("link", name="Sessions", exact=True).click()
     page.wait_for_url(re.compile(r".*/projects/[^/]+/sessions$"))
     sessions = page.get_by_role("table", name="Sessions")
     row = sessions.get_by_role("row").filter(has_text=session_id)
@@ -485,7 +485,7 @@ def test_annotating_a_span_and_adding_a_note(tab, cinder):
     page = tab.page
     page.goto("/projects")
     page.get_by_role("link", name=project).click()
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     page.get_by_role("table", name="Traces").get_by_text("agent").click()
     pane = page.get_by_role("region", name="Span details")
     playwright_api.expect(pane.get_by_role("heading", name="agent")).to_be_visible()
