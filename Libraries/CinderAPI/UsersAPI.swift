@@ -26,15 +26,18 @@ struct UsersAPI {
         guard api.authenticator != nil else { return jsonResponse(["data": ["auth_method": "ANONYMOUS"]]) }
         let access = try context.requireAccess()
         let organization = JSONValue.string(GlobalID(NodeType.organization, access.organization.rawValue).encoded)
-        guard let user = access.user else { return jsonResponse(["data": Self.systemUser.adding("organization_id", organization)]) }
-        let scope = try api.scope(context)
-        if let member = try await scope.members.member(user) {
-            return jsonResponse(["data": Self.json(member.user, role: Self.role(member.role, member.user)).adding("organization_id", organization)])
+        return jsonResponse(["data": try await viewerJSON(access, context).adding("organization_id", organization)])
+    }
+
+    private func viewerJSON(_ access: Access, _ context: CinderRequestContext) async throws -> JSONValue {
+        guard let user = access.user else { return Self.systemUser }
+        if let member = try await api.scope(context).members.member(user) {
+            return Self.json(member.user, role: Self.role(member.role, member.user))
         }
         guard let account = try await api.database.installation(logger: context.logger).account(user) else {
             throw CinderError.unauthenticated
         }
-        return jsonResponse(["data": Self.json(account, role: "SYSTEM").adding("organization_id", organization)])
+        return Self.json(account, role: "SYSTEM")
     }
 
     func list(_ request: Request, _ context: CinderRequestContext) async throws -> Response {

@@ -191,7 +191,9 @@ extension SpanFilterCondition {
     private static func numberSQL(_ operand: Operand, _ q: inout SQLBuilder) throws(CinderError) -> String {
         switch operand {
         case .number(let column): return column
-        case .text(let column): throw invalid("`\(column.replacingOccurrences(of: "s.", with: "").replacingOccurrences(of: "t.", with: ""))` is text: compare it with a string")
+        case .text(let column):
+            // Text columns are named as the fields that read them (`s.name`, `t.trace_id`).
+            throw invalid("`\(column.split(separator: ".").last ?? "")` is text: compare it with a string")
         case .attribute(let path):
             let p = q.bind(path)
             return "(CASE WHEN json_typeof(s.attributes #> \(p)::text[]) = 'number' THEN (s.attributes #>> \(p)::text[])::float8 END)"

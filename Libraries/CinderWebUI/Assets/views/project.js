@@ -7,7 +7,7 @@ import { navigate, updateQuery } from '../router.js';
 import { rangeFromQuery, rangePicker, timeRangeOf } from '../time-range.js';
 import { dataTable } from '../table.js';
 import { firstTrace } from './projects.js';
-import { kindBadge, statusMark } from './span-parts.js';
+import { kindBadge, stat, statusMark } from './span-parts.js';
 import { rememberTraces } from './trace-list.js';
 
 const pageSize = 50;
@@ -360,8 +360,4 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
   await reload();
   schedule();
   return null;
-}
-
-function stat(label, value, detail) {
-  return h('div.stat', { title: detail ?? '' }, h('dt', label), h('dd', value));
 }

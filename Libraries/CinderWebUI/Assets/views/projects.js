@@ -5,6 +5,7 @@ import * as format from '../format.js';
 import { rangeFromQuery, rangePicker, timeRangeOf } from '../time-range.js';
 import { updateQuery } from '../router.js';
 import { authEnabled } from '../session.js';
+import { copyButton } from './span-parts.js';
 
 // Two steps, so the list shows at once: names, activity and trace counts (cheap), then the statistics
 // that read every span in the range.
@@ -122,16 +123,5 @@ tracer_provider = register(
     h('p', 'Point any OpenTelemetry exporter at ', h('code', endpoint),
       ' (OTLP over HTTP, protobuf or JSON; gRPC on the collector port), or use Phoenix\'s register():'),
     h('pre.code', h('code', snippet)),
-    h('button', { type: 'button', onclick: (event) => copy(snippet, event.currentTarget) }, 'Copy'));
-}
-
-export async function copy(text, button) {
-  try {
-    await navigator.clipboard.writeText(text);
-    const label = button.textContent;
-    button.textContent = 'Copied';
-    setTimeout(() => { button.textContent = label; }, 1200);
-  } catch {
-    button.textContent = 'Copy failed';
-  }
+    copyButton(snippet, 'Copy', 'Copy the snippet'));
 }

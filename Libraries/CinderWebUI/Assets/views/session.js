@@ -2,7 +2,7 @@
 import { h, replace } from '../dom.js';
 import { graphql, isUnknownNode } from '../api.js';
 import * as format from '../format.js';
-import { copyButton, statusMark } from './span-parts.js';
+import { copyButton, stat, statusMark } from './span-parts.js';
 import { rememberTraces } from './trace-list.js';
 
 const pageSize = 100;
@@ -77,8 +77,4 @@ export async function sessionScreen({ outlet, params, signal }) {
   more.onclick = () => load().catch((error) => { more.textContent = `Load more turns (failed: ${error.message})`; });
   await load();
   return null;
-}
-
-function stat(label, value) {
-  return h('div.stat', h('dt', label), h('dd', value));
 }

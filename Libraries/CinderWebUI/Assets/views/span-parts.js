@@ -1,4 +1,4 @@
-// Small pieces every span view shares: kind badges, status marks, copy buttons, a JSON tree.
+// Small pieces the tracing views share: kind badges, status marks, statistics, copy buttons, a JSON tree.
 import { h } from '../dom.js';
 
 const kindLabels = {
@@ -19,10 +19,15 @@ export function statusMark(code) {
   return h('span.status', { dataset: { status: name.toLowerCase() }, title: label }, label);
 }
 
-export function copyButton(text, label = 'Copy') {
+/** One figure of a header (`Traces 2`); `detail` shows on hover. */
+export function stat(label, value, detail) {
+  return h('div.stat', { title: detail ?? '' }, h('dt', label), h('dd', value));
+}
+
+export function copyButton(text, label = 'Copy', title = `Copy ${text}`) {
   const button = h('button.copy', {
     type: 'button',
-    title: `Copy ${text}`,
+    title,
     onclick: async (event) => {
       event.stopPropagation();
       try {

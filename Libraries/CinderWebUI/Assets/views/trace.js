@@ -6,7 +6,7 @@ import * as format from '../format.js';
 import { navigate, updateQuery } from '../router.js';
 import { SpanTree } from '../span-tree.js';
 import { VirtualList } from '../virtual-list.js';
-import { copyButton, kindBadge } from './span-parts.js';
+import { copyButton, kindBadge, stat } from './span-parts.js';
 import { spanDetails } from './span-details.js';
 import { neighbour } from './trace-list.js';
 
@@ -259,8 +259,4 @@ export async function traceScreen({ outlet, params, query, signal }) {
     throw isUnknownNode(error) ? new Error('This project does not exist in this organization.') : error;
   }
   return null;
-}
-
-function stat(label, value) {
-  return h('div.stat', h('dt', label), h('dd', value));
 }
