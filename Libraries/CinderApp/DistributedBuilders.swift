@@ -28,7 +28,9 @@ extension CinderBuilder {
             logger: logger)
         let queue = KafkaSpanQueue(
             producer: producer,
-            configuration: .init(topic: configuration.kafka.topic, maxInFlightBytes: configuration.collectorMaxInFlightBytes),
+            configuration: .init(
+                topic: configuration.kafka.topic, maxInFlightBytes: configuration.collectorMaxInFlightBytes,
+                ackTimeout: .milliseconds(configuration.collectorAckTimeoutMillis)),
             logger: logger, metrics: metrics)
 
         // With auth, keys are verified against the database (a replica will do: revocations are read

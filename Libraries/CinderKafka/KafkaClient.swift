@@ -18,6 +18,11 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The caller's deadline for an acknowledgement passed (librdkafka's own code for a timed-out message).
+    static func timedOut(after deadline: Duration) -> KafkaError {
+        KafkaError(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, context: "no acknowledgement within \(deadline)")
+    }
+
     /// The producer's local queue is full: back-pressure, not a failure.
     public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
 

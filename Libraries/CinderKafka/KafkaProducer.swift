@@ -21,29 +21,64 @@ public struct KafkaHeader: Sendable, Hashable {
 }
 
 /// The messages of one `send` or `sendAll`: each holds a reference; the waiting task is resumed when the
-/// last of them is reported (with the first failure, if any), so a request costs one continuation.
+/// last of them is reported (with the first failure, if any), or when its deadline passes, whichever
+/// comes first, so a request costs one continuation.
 private final class DeliveryBox: Sendable {
-    private let state: Mutex<(remaining: Int, failure: (any Error)?, last: KafkaDelivery?)>
-    private let continuation: CheckedContinuation<KafkaDelivery, any Error>
+    private struct State {
+        var remaining: Int
+        var failure: (any Error)?
+        var last: KafkaDelivery?
+        var continuation: CheckedContinuation<KafkaDelivery, any Error>?
+        /// Answered already (every message reported, or the deadline passed): later reports change nothing.
+        var answered = false
+    }
+    private let state: Mutex<State>
 
-    init(messages: Int, _ continuation: CheckedContinuation<KafkaDelivery, any Error>) {
-        self.state = Mutex((messages, nil, nil))
-        self.continuation = continuation
+    init(messages: Int) {
+        self.state = Mutex(State(remaining: messages))
+    }
+
+    /// Sets the task to resume; resumes it at once if the outcome is already known.
+    func attach(_ continuation: CheckedContinuation<KafkaDelivery, any Error>) {
+        let outcome: Result<KafkaDelivery, any Error>? = state.withLock { state in
+            state.continuation = continuation
+            guard state.answered else { return nil }
+            state.continuation = nil
+            if let failure = state.failure { return .failure(failure) }
+            return .success(state.last!)
+        }
+        if let outcome { continuation.resume(with: outcome) }
     }
 
     /// Reports `count` messages at once (delivered, or never produced).
     func report(_ result: Result<KafkaDelivery, any Error>, count: Int = 1) {
-        let finished: Result<KafkaDelivery, any Error>? = state.withLock { state in
+        let finished: (CheckedContinuation<KafkaDelivery, any Error>?, Result<KafkaDelivery, any Error>)? = state.withLock { state in
             state.remaining -= count
+            guard !state.answered else { return nil }
             switch result {
             case .success(let delivery): state.last = delivery
             case .failure(let error): if state.failure == nil { state.failure = error }
             }
             guard state.remaining == 0 else { return nil }
-            if let failure = state.failure { return .failure(failure) }
-            return .success(state.last!)
+            state.answered = true
+            defer { state.continuation = nil }
+            if let failure = state.failure { return (state.continuation, .failure(failure)) }
+            return (state.continuation, .success(state.last!))
         }
-        if let finished { continuation.resume(with: finished) }
+        if let (continuation, outcome) = finished { continuation?.resume(with: outcome) }
+    }
+
+    /// Answers with `error` unless every message was reported already. librdkafka still owns the messages
+    /// and may deliver them later; the caller treats them as not acknowledged.
+    func expire(_ error: KafkaError) {
+        let continuation: CheckedContinuation<KafkaDelivery, any Error>?? = state.withLock { state in
+            guard !state.answered else { return nil }
+            state.answered = true
+            state.failure = error
+            defer { state.continuation = nil }
+            return .some(state.continuation)
+        }
+        if case .some(let waiting?) = continuation { waiting.resume(throwing: error) }
     }
 }
 
@@ -112,35 +147,47 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Sends one message and waits for the broker's acknowledgement.
     public func send(topic name: String, key: [UInt8], value: [UInt8], headers: [KafkaHeader] = []) async throws -> KafkaDelivery {
-        try await withCheckedThrowingContinuation { continuation in
-            let box = DeliveryBox(messages: 1, continuation)
-            do {
-                try using { () throws(KafkaError) in try produce(topic: self.topic(name), key: key, value: value, headers: headers, box: box) }
-            } catch {
-                box.report(.failure(error))
-            }
+        let box = DeliveryBox(messages: 1)
+        do {
+            try using { () throws(KafkaError) in try produce(topic: self.topic(name), key: key, value: value, headers: headers, box: box) }
+        } catch {
+            box.report(.failure(error))
         }
+        return try await withCheckedThrowingContinuation { box.attach($0) }
     }
 
     /// Sends messages to one topic and waits until the broker acknowledged every one of them; throws the
-    /// first failure (the others may still have been delivered).
-    public func sendAll(topic name: String, messages: [(key: [UInt8], value: [UInt8])]) async throws {
+    /// first failure (the others may still have been delivered). With `deadline`, gives up waiting after it
+    /// with `KafkaError.timedOut` however busy librdkafka is (its own `message.timeout.ms` is checked only
+    /// about once a second, and later still under load); messages not yet acknowledged may still be
+    /// delivered afterwards, so callers must treat a timeout like any unacknowledged send: retry, idempotently.
+    public func sendAll(topic name: String, messages: [(key: [UInt8], value: [UInt8])], deadline: Duration? = nil) async throws {
         guard !messages.isEmpty else { return }
-        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<KafkaDelivery, any Error>) in
-            let box = DeliveryBox(messages: messages.count, continuation)
-            var produced = 0
-            do {
-                try using { () throws(KafkaError) in
-                    let topic = try self.topic(name)
-                    for message in messages {
-                        try produce(topic: topic, key: message.key, value: message.value, headers: [], box: box)
-                        produced += 1
-                    }
+        let box = DeliveryBox(messages: messages.count)
+        var produced = 0
+        do {
+            try using { () throws(KafkaError) in
+                let topic = try self.topic(name)
+                for message in messages {
+                    try produce(topic: topic, key: message.key, value: message.value, headers: [], box: box)
+                    produced += 1
                 }
-            } catch {
-                // The message that failed and those after it were never handed over: report them now.
-                box.report(.failure(error), count: messages.count - produced)
             }
+        } catch {
+            // The message that failed and those after it were never handed over: report them now.
+            box.report(.failure(error), count: messages.count - produced)
+        }
+        guard let deadline else {
+            _ = try await withCheckedThrowingContinuation { box.attach($0) }
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                box.expire(.timedOut(after: deadline))
+            }
+            defer { group.cancelAll() }
+            _ = try await withCheckedThrowingContinuation { box.attach($0) }
         }
     }
 

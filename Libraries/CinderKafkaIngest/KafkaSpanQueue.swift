@@ -14,10 +14,13 @@ public final class KafkaSpanQueue: SpanQueue {
         public var topic: String
         /// Bytes of messages awaiting acknowledgement; beyond it requests are refused (503).
         public var maxInFlightBytes: Int
+        /// How long a request waits for Kafka's acknowledgement before it is refused (503, retried).
+        public var ackTimeout: Duration
 
-        public init(topic: String = "cinder.spans.v1", maxInFlightBytes: Int = 64 << 20) {
+        public init(topic: String = "cinder.spans.v1", maxInFlightBytes: Int = 64 << 20, ackTimeout: Duration = .seconds(5)) {
             self.topic = topic
             self.maxInFlightBytes = maxInFlightBytes
+            self.ackTimeout = ackTimeout
         }
     }
 
@@ -72,7 +75,7 @@ public final class KafkaSpanQueue: SpanQueue {
         }
         let started = ContinuousClock.now
         do {
-            try await producer.sendAll(topic: configuration.topic, messages: messages)
+            try await producer.sendAll(topic: configuration.topic, messages: messages, deadline: configuration.ackTimeout)
             produceDuration.recordInterval(since: started)
         } catch let error as KafkaError where error.isQueueFull {
             refusedForCapacity.increment()

@@ -75,4 +75,26 @@ import Testing
         #expect(recovered)
         producer.close()
     }
+
+    @Test func theAckTimeoutBoundsARefusalWhateverLibrdkafkaWaitsFor() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("cinder.spans.v1", partitions: 1)
+        // librdkafka alone would keep the request waiting 60 s.
+        let configuration = KafkaConfiguration(
+            bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "60000"])
+        let producer = try KafkaProducer(configuration: configuration, logger: Self.logger)
+        let queue = KafkaSpanQueue(
+            producer: producer, configuration: .init(ackTimeout: .milliseconds(500)), logger: Self.logger,
+            metrics: NOOPMetricsHandler.instance)
+        cluster.setBrokerDown()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: CinderError.self) {
+            try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "f", count: 32), "f1")])])
+        }
+        #expect(error?.code == .overloaded)
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(500) && waited < .seconds(5))
+        cluster.setBrokerUp()
+        producer.close(timeout: .seconds(30))
+    }
 }
