@@ -10,6 +10,7 @@ enum CinderSchema {
         let builder = Builder(QueryRoot.self, GraphQLContext.self)
         addScalarsAndEnums(builder)
         addTracing(builder)
+        addTimeSeries(builder)
         addDatasets(builder)
         addExperiments(builder)
         addPrompts(builder)
@@ -319,6 +320,35 @@ enum CinderSchema {
                     Argument("timeRange", at: \.timeRange)
                 }
                 Field("sessionCount", at: ProjectNode.sessionCount) { Argument("timeRange", at: \.timeRange) }
+                Field("spanCountTimeSeries", at: ProjectNode.spanCountTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                    Argument("filterCondition", at: \.filterCondition)
+                }
+                Field("traceCountTimeSeries", at: ProjectNode.traceCountTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
+                Field("traceCountByStatusTimeSeries", at: ProjectNode.traceCountByStatusTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
+                Field("traceLatencyMsPercentileTimeSeries", at: ProjectNode.traceLatencyMsPercentileTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
+                Field("traceTokenCountTimeSeries", at: ProjectNode.traceTokenCountTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
+                Field("traceTokenCostTimeSeries", at: ProjectNode.traceTokenCostTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
+                Field("spanAnnotationScoreTimeSeries", at: ProjectNode.spanAnnotationScoreTimeSeries) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("timeBinConfig", at: \.timeBinConfig)
+                }
                 Field("spanAnnotationNames", at: ProjectNode.spanAnnotationNames)
                 Field("traceAnnotationNames", at: ProjectNode.traceAnnotationNames)
                 Field("sessionAnnotationNames", at: ProjectNode.sessionAnnotationNames)

@@ -512,3 +512,55 @@ def test_annotating_a_span_and_adding_a_note(tab, cinder):
     verdict = [a for a in annotations if a["name"] == config_name]
     assert len(verdict) == 1 and verdict[0]["result"]["label"] == "good" and verdict[0]["result"]["score"] == 1
     assert verdict[0]["annotator_kind"] == "HUMAN"
+
+
+def test_metrics_tab_charts_the_range_in_bins(tab, cinder):
+    """Three traces two and a half hours ago (two OK, one ERROR, 30/5 tokens each): the Metrics tab over
+    the last day charts them in hourly bins; pointing at a bin shows its values."""
+    import time as clock
+    from opentelemetry import trace as otel_trace
+
+    project = unique_name("ui-metrics")
+    pipeline = make_tracer_provider(cinder, project)
+    start = (int(clock.time()) // 3600 - 2) * 3600 * 10**9 - 40 * 60 * 10**9
+    for i, status in enumerate([StatusCode.OK, StatusCode.OK, StatusCode.ERROR]):
+        t0 = start + i * 10**9
+        root = pipeline.tracer.start_span("agent", start_time=t0, attributes={"openinference.span.kind": "CHAIN"})
+        child = pipeline.tracer.start_span("llm", context=otel_trace.set_span_in_context(root), start_time=t0 + 10**6, attributes={
+            "openinference.span.kind": "LLM", "llm.token_count.prompt": 30, "llm.token_count.completion": 5})
+        child.end(end_time=t0 + 2 * 10**6)
+        root.set_status(Status(status))
+        root.end(end_time=t0 + (i + 1) * 100 * 10**6)
+    pipeline.finish()
+    wait_for_spans(cinder, project, 6)
+
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Metrics", exact=True).click()
+    playwright_api.expect(page).to_have_url(re.compile(r"/projects/[^/]+/metrics"))
+    page.get_by_role("combobox", name="Time range").select_option("1d")
+    playwright_api.expect(page.get_by_text(re.compile(r"^\d+ hour bins"))).to_be_visible()
+    for title in ["Traces", "Trace error rate", "Trace latency", "Spans", "Tokens", "Cost"]:
+        playwright_api.expect(page.get_by_role("figure", name=title, exact=True)).to_be_visible()
+    # No costs were recorded: said so instead of an empty chart.
+    playwright_api.expect(page.get_by_role("figure", name="Cost", exact=True)).to_contain_text("No costs recorded")
+
+    traces = page.get_by_role("figure", name="Traces", exact=True)
+    bars = traces.locator("rect")
+    playwright_api.expect(bars).to_have_count(2)  # one bin: OK and Error stacked
+    bars.first.hover()
+    tip = traces.get_by_role("status")
+    playwright_api.expect(tip).to_contain_text("OK: 2")
+    playwright_api.expect(tip).to_contain_text("Error: 1")
+    tokens = page.get_by_role("figure", name="Tokens", exact=True)
+    tokens.locator("rect").first.hover()
+    playwright_api.expect(tokens.get_by_role("status")).to_contain_text("Prompt: 90")
+    playwright_api.expect(tokens.get_by_role("status")).to_contain_text("Completion: 15")
+    latency = page.get_by_role("figure", name="Trace latency", exact=True)
+    playwright_api.expect(latency.locator("path.line")).to_have_count(4)  # p50, p90, p99, max
+    tab.screenshot("metrics")
+
+    # The range is in the URL: a reload draws the same bins.
+    page.reload()
+    playwright_api.expect(page.get_by_role("figure", name="Traces", exact=True).locator("rect")).to_have_count(2)

@@ -22,6 +22,7 @@ const routes = [
   { path: '/projects/:projectId/spans', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'spans' },
   { path: '/projects/:projectId/traces', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'traces' },
   { path: '/projects/:projectId/sessions', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'sessions' },
+  { path: '/projects/:projectId/metrics', section: 'tracing', screen: lazy('./views/project.js', 'projectScreen'), tab: 'metrics' },
   { path: '/projects/:projectId/traces/:traceId', section: 'tracing', screen: lazy('./views/trace.js', 'traceScreen') },
   { path: '/projects/:projectId/sessions/:sessionId', section: 'tracing', screen: lazy('./views/session.js', 'sessionScreen') },
   { path: '/projects/:projectId/spans/:spanId', section: 'tracing', screen: lazy('./views/trace.js', 'spanScreen') },

@@ -9,6 +9,7 @@ import { dataTable } from '../table.js';
 import { firstTrace } from './projects.js';
 import { kindBadge, stat, statusMark } from './span-parts.js';
 import { rememberTraces } from './trace-list.js';
+import { showMetrics } from './metrics.js';
 
 const pageSize = 50;
 const missing = 'This project does not exist in this organization.';
@@ -119,10 +120,11 @@ function spanCondition(filter, rootsOnly) {
   return text ? `(${text}) and parent_id is None` : 'parent_id is None';
 }
 
-const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions' };
+const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions', metrics: 'Metrics' };
 
 /** What each tab lists: its query, its rows' connection, columns, and where a row leads. */
 function tabView(tab, base, projectId) {
+  if (tab === 'metrics') return null;
   const traceIdOf = { spans: (row) => row.trace?.traceId, traces: (row) => row.traceId };
   if (tab === 'sessions') {
     return {
@@ -306,6 +308,10 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   async function reload() {
     after = null;
+    if (!view) {
+      await Promise.all([loadHeader(), showMetrics(listArea, { projectId, range, signal })]);
+      return;
+    }
     try {
       await Promise.all([loadHeader(), loadPage()]);
     } catch (error) {
@@ -324,6 +330,10 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   /** Live: the newest rows that arrived since, put on top (when the list shows the newest first). */
   async function refreshLive() {
+    if (!view) {
+      await reload();
+      return;
+    }
     await loadHeader();
     if (sortDir !== 'desc') return;
     const connection = await fetchPage(null);
