@@ -129,7 +129,7 @@ struct SpanDataFrameAPI {
             scanned += min(rows.count, want)
             guard rows.count > want, scanned < Self.maxScannedSpans else { return out }
             let extra = rows[want]
-            filter.cursor = .startTime(micros: extra.startMicros, id: extra.id)
+            filter.cursor = .init(key: extra.startMicros, id: extra.id)
         }
     }
 

@@ -55,12 +55,12 @@ struct SpansAPI {
             switch filter.sort {
             case .id:
                 guard let id = GlobalID(encoded: cursor) else { throw CinderError.unprocessable("Invalid cursor") }
-                filter.cursor = .id(id.rowID)
-            case .startTime, .endTime:
+                filter.cursor = .init(key: id.rowID, id: id.rowID)
+            default:  // REST sorts by start time otherwise
                 guard let (rowID, value) = SortCursor.decode(cursor), case .datetime(let micros) = value else {
                     throw CinderError.unprocessable("Invalid cursor")
                 }
-                filter.cursor = .startTime(micros: micros, id: rowID)
+                filter.cursor = .init(key: micros, id: rowID)
             }
         }
         let scope = try api.scope(context)

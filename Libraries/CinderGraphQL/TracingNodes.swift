@@ -227,21 +227,29 @@ struct ProjectNode: RelayNode {
         filter.startMicros = arguments.timeRange.startMicros
         filter.endMicros = arguments.timeRange.endMicros
         filter.order = arguments.sort?.dir == .asc ? .asc : .desc
-        switch arguments.sort?.col {
-        case nil, .startTime?: filter.sort = .startTime
-        case .endTime?: filter.sort = .endTime
-        case let column?: throw GraphQLFailure("Sorting spans by \(column.rawValue) is not supported; sort by startTime or endTime")
-        }
-        let byEnd = filter.sort == .endTime
+        filter.sort = try Self.sort(arguments.sort?.col)
         let cursor = try Cursor.decode(arguments.after, parts: 2)
-        if let cursor {
-            filter.cursor = byEnd ? .endTime(micros: cursor[0], id: cursor[1]) : .startTime(micros: cursor[0], id: cursor[1])
-        }
+        if let cursor { filter.cursor = .init(key: cursor[0], id: cursor[1]) }
         let limit = PageArguments(first: arguments.first).limit
         // The storage cursor is inclusive (REST's next-page row); GraphQL's `after` is exclusive.
         var rows = try await context.scope.spans.spans(projectID: row.id, filter: filter, limit: limit + 2)
         if let cursor, rows.first?.id == cursor[1] { rows.removeFirst() }
-        return SpanNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedByEnd: byEnd)
+        return SpanNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedBy: filter.sort)
+    }
+
+    /// The storage sort of a `SpanColumn`; cumulative counts and costs are not sortable (yet).
+    private static func sort(_ column: SpanColumnValue?) throws(GraphQLFailure) -> SpanFilter.Sort {
+        switch column {
+        case nil, .startTime?: .startTime
+        case .endTime?: .endTime
+        case .latencyMs?: .latency
+        case .tokenCountTotal?: .totalTokens
+        case .tokenCountPrompt?: .promptTokens
+        case .tokenCountCompletion?: .completionTokens
+        case let column?:
+            throw GraphQLFailure(
+                "Sorting spans by \(column.rawValue) is not supported; sort by startTime, endTime, latencyMs or a token count")
+        }
     }
 
     struct TraceListArguments: Codable, Sendable {
@@ -461,11 +469,11 @@ final class SpanNode: RelayNode {
     }
 
     static func connection(
-        rows: [SpanRow], limit: Int, hadCursor: Bool, sortedByEnd: Bool = false, siblings: Siblings<SpanRow>? = nil
+        rows: [SpanRow], limit: Int, hadCursor: Bool, sortedBy sort: SpanFilter.Sort = .startTime, siblings: Siblings<SpanRow>? = nil
     ) -> NodeConnection<SpanNode> {
         NodeConnection(
             rows: rows, limit: limit, hadCursor: hadCursor, siblings: siblings,
-            cursor: { Cursor.encode(sortedByEnd ? $0.endMicros : $0.startMicros, $0.id) }, node: SpanNode.init)
+            cursor: { Cursor.encode($0.sortKey(sort), $0.id) }, node: SpanNode.init)
     }
 
     static func byKey<Key: Hashable>(_ rows: [SpanRow], key: KeyPath<SpanRow, Key>) -> [Key: [SpanNode]] {

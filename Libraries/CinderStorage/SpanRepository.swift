@@ -18,6 +18,21 @@ public struct SpanRow: Sendable {
     public var eventsJSON: String
     public var statusCode: String
     public var statusMessage: String
+    public var promptTokens: Int64?
+    public var completionTokens: Int64?
+
+    /// The row's key in `sort`: what a cursor after this row carries.
+    public func sortKey(_ sort: SpanFilter.Sort) -> Int64 {
+        switch sort {
+        case .id: id
+        case .startTime: startMicros
+        case .endTime: endMicros
+        case .latency: endMicros - startMicros
+        case .totalTokens: (promptTokens ?? 0) + (completionTokens ?? 0)
+        case .promptTokens: promptTokens ?? 0
+        case .completionTokens: completionTokens ?? 0
+        }
+    }
 }
 
 public enum SortOrder: String, Sendable {
@@ -30,12 +45,34 @@ public enum SortOrder: String, Sendable {
 }
 
 public struct SpanFilter: Sendable {
-    public enum Sort: String, Sendable { case id, startTime = "start_time", endTime = "end_time" }
-    /// Start of the page in sort order: the first row of the page, as the previous page's extra row gave it.
-    public enum Cursor: Sendable, Hashable {
-        case id(Int64)
-        case startTime(micros: Int64, id: Int64)
-        case endTime(micros: Int64, id: Int64)
+    public enum Sort: String, Sendable, CaseIterable {
+        case id, startTime = "start_time", endTime = "end_time"
+        /// Computed keys (integers, so that a cursor compares exactly); a missing token count sorts as 0.
+        case latency = "latency_ms", totalTokens = "token_count_total"
+        case promptTokens = "token_count_prompt", completionTokens = "token_count_completion"
+
+        /// The key as SQL over spans `s`, matching `SpanRow.sortKey` value for value.
+        var keySQL: String {
+            switch self {
+            case .id: "s.id"
+            case .startTime: "s.start_time"
+            case .endTime: "s.end_time"
+            case .latency: "(\(micros("s.end_time")) - \(micros("s.start_time")))"
+            case .totalTokens: "(coalesce(s.llm_token_count_prompt, 0) + coalesce(s.llm_token_count_completion, 0))"
+            case .promptTokens: "coalesce(s.llm_token_count_prompt, 0)"
+            case .completionTokens: "coalesce(s.llm_token_count_completion, 0)"
+            }
+        }
+    }
+    /// Start of the page in sort order: the first row of the page, as the previous page's extra row gave
+    /// it — its key in the sort (`SpanRow.sortKey`: microseconds for times) and its row id.
+    public struct Cursor: Sendable, Hashable {
+        public var key: Int64
+        public var id: Int64
+        public init(key: Int64, id: Int64) {
+            self.key = key
+            self.id = id
+        }
     }
 
     public var startMicros: Int64?
@@ -104,19 +141,20 @@ extension SpanRepository {
     static let spanColumns = """
         s.id, s.project_id, s.trace_rowid, t.trace_id, s.span_id, s.parent_id, s.name, s.span_kind,
         \(micros("s.start_time")), \(micros("s.end_time")), s.attributes::text, s.events::text,
-        s.status_code, s.status_message
+        s.status_code, s.status_message, s.llm_token_count_prompt, s.llm_token_count_completion
         """
 
     @Sendable static func spanRows(_ rows: PostgresRowSequence) async throws -> [SpanRow] {
         var out: [SpanRow] = []
         for try await row in rows {
             let c = try row.decode(
-                (Int64, Int64, Int64, String, String, String?, String, String, Int64, Int64, String, String, String, String).self)
+                (Int64, Int64, Int64, String, String, String?, String, String, Int64, Int64, String, String, String, String,
+                 Int64?, Int64?).self)
             out.append(
                 SpanRow(
                     id: c.0, projectID: c.1, traceRowID: c.2, traceID: c.3, spanID: c.4, parentID: c.5, name: c.6,
                     spanKind: c.7, startMicros: c.8, endMicros: c.9, attributesJSON: c.10, eventsJSON: c.11,
-                    statusCode: c.12, statusMessage: c.13))
+                    statusCode: c.12, statusMessage: c.13, promptTokens: c.14, completionTokens: c.15))
         }
         return out
     }
@@ -155,20 +193,14 @@ extension SpanRepository {
             q.append(" AND ")
             try condition.appendSQL(&q)
         }
-        switch (f.sort, f.cursor) {
-        case (.id, .id(let id)?):
-            q.append(" AND s.id \(f.order.atOrAfter) \(q.bind(id))")
-        case (.startTime, .startTime(let start, let id)?):
-            q.append(" AND (s.start_time, s.id) \(f.order.atOrAfter) (\(timestamp(q.bind(start))), \(q.bind(id)))")
-        case (.endTime, .endTime(let end, let id)?):
-            q.append(" AND (s.end_time, s.id) \(f.order.atOrAfter) (\(timestamp(q.bind(end))), \(q.bind(id)))")
-        default: break
+        if let cursor = f.cursor {
+            let key = switch f.sort {
+            case .startTime, .endTime: timestamp(q.bind(cursor.key))
+            default: q.bind(cursor.key)
+            }
+            q.append(" AND (\(f.sort.keySQL), s.id) \(f.order.atOrAfter) (\(key), \(q.bind(cursor.id)))")
         }
-        switch f.sort {
-        case .id: q.append(" ORDER BY s.id \(f.order.sql)")
-        case .startTime: q.append(" ORDER BY s.start_time \(f.order.sql), s.id \(f.order.sql)")
-        case .endTime: q.append(" ORDER BY s.end_time \(f.order.sql), s.id \(f.order.sql)")
-        }
+        q.append(" ORDER BY \(f.sort.keySQL) \(f.order.sql), s.id \(f.order.sql)")
         q.append(" LIMIT \(q.bind(Int64(limit)))")
     }
 

@@ -954,6 +954,41 @@ def test_project_spans_sort_with_pagination(cinder, paged):
     assert [n["name"] for n in edge_nodes(got)] == ["span-00", "span-01", "span-02"]
 
 
+def test_project_spans_sort_by_latency_and_tokens_with_pagination(cinder, client):
+    """Computed keys with ties (broken by row id, which follows start time here) and missing token counts
+    (sorted as 0); cursors carry the key, so every span is visited once in order."""
+    project = unique_name("gql-sort")
+    pipe = make_tracer_provider(None, project, None)
+    t0 = (int(time.time()) - 5400) * NS
+    latency_ms = [(i * 3) % 7 * 10 + 1 for i in range(20)]
+    prompt = [None if i % 4 == 0 else (i * 3) % 5 * 10 for i in range(20)]
+    completion = [None if i % 4 == 0 else i % 3 for i in range(20)]
+    live = {}
+    for i in range(20):
+        attributes = {"openinference.span.kind": "LLM"}
+        if prompt[i] is not None:
+            attributes |= {"llm.token_count.prompt": prompt[i], "llm.token_count.completion": completion[i]}
+        live[i] = _span(pipe.tracer, f"s{i:02d}", t0 + i * NS, t0 + i * NS + latency_ms[i] * MS, None, attributes)
+    spans = readable(pipe, live)
+    post_in_start_order(cinder, spans.values())
+    wait_ingested(client, project, 20)
+    keys = {
+        "latencyMs": latency_ms,
+        "tokenCountPrompt": [p or 0 for p in prompt],
+        "tokenCountCompletion": [c or 0 for c in completion],
+        "tokenCountTotal": [(p or 0) + (c or 0) for p, c in zip(prompt, completion)],
+    }
+    for column, key in keys.items():
+        ascending = [hex_span_id(spans[i]) for i in sorted(range(20), key=lambda i: (key[i], i))]
+        for direction, want in (("asc", ascending), ("desc", ascending[::-1])):
+            nodes, sizes = walk(cinder, SPANS_PAGE, {"name": project, "sort": {"col": column, "dir": direction}},
+                                _spans_conn, first=6)
+            assert sizes == [6, 6, 6, 2], (column, direction)
+            assert [n["spanId"] for n in nodes] == want, (column, direction)
+    body = gql_errors(cinder, SPANS_PAGE, {"name": project, "first": 5, "sort": {"col": "cumulativeTokenCountTotal", "dir": "asc"}})
+    assert "not supported" in body["errors"][0]["message"]
+
+
 def test_project_spans_time_range_with_pagination(cinder, client, paged):
     project, spans = paged
     tr = {"start": ns_to_iso(spans[5].start_time), "end": ns_to_iso(spans[15].start_time)}

@@ -564,3 +564,46 @@ def test_metrics_tab_charts_the_range_in_bins(tab, cinder):
     # The range is in the URL: a reload draws the same bins.
     page.reload()
     playwright_api.expect(page.get_by_role("figure", name="Traces", exact=True).locator("rect")).to_have_count(2)
+
+
+def _ms(text: str) -> float:
+    """A latency cell ("0.42 ms", "<0.01 ms", "1.20 s", "2 min 3 s") in milliseconds."""
+    text = text.strip().lstrip("<")
+    if m := re.fullmatch(r"(\d+) min (\d+) s", text):
+        return int(m[1]) * 60_000 + int(m[2]) * 1000
+    value, unit = text.split()
+    return float(value) * (1000 if unit == "s" else 1)
+
+
+def test_spans_sort_by_latency_and_tokens(tab, cinder):
+    project = unique_name("ui-sort")
+    ingest(cinder, project, traces=2)
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(9)
+
+    def column(label: str) -> list[str]:
+        headers = [h.inner_text().strip(" ▲▼") for h in spans.get_by_role("columnheader").all()]
+        index = headers.index(label)
+        return [row.get_by_role("cell").nth(index).inner_text() for row in spans.get_by_role("row").all()[1:]]
+
+    spans.get_by_role("columnheader", name="Latency").click()
+    playwright_api.expect(page).to_have_url(re.compile(r"sort=latency%3Adesc|sort=latency:desc"))
+    playwright_api.expect(spans.get_by_role("columnheader", name="Latency")).to_have_attribute("aria-sort", "descending")
+    latencies = [_ms(t) for t in column("Latency")]
+    assert latencies == sorted(latencies, reverse=True), latencies
+    spans.get_by_role("columnheader", name="Latency").click()
+    playwright_api.expect(spans.get_by_role("columnheader", name="Latency")).to_have_attribute("aria-sort", "ascending")
+    latencies = [_ms(t) for t in column("Latency")]
+    assert latencies == sorted(latencies), latencies
+
+    # Tokens: the two LLM spans (35 each) first; the reload keeps the order.
+    spans.get_by_role("columnheader", name="Tokens").click()
+    playwright_api.expect(spans.get_by_role("columnheader", name="Tokens")).to_have_attribute("aria-sort", "descending")
+    page.reload()
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("columnheader", name="Tokens")).to_have_attribute("aria-sort", "descending")
+    assert column("Tokens")[:2] == ["35", "35"]
+    assert all(name == "chat gpt-4o" for name in column("Name")[:2])

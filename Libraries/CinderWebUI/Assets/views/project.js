@@ -75,8 +75,8 @@ function spanColumns(pick) {
     { id: 'input', label: 'Input', value: (r) => pick(r)?.input?.truncatedValue, render: (r) => h('span.cell-text', format.preview(pick(r)?.input?.truncatedValue)) },
     { id: 'output', label: 'Output', value: (r) => pick(r)?.output?.truncatedValue, render: (r) => h('span.cell-text', format.preview(pick(r)?.output?.truncatedValue)) },
     { id: 'startTime', label: 'Start time', value: (r) => pick(r)?.startTime, render: (r) => format.time(pick(r)?.startTime), sortable: true },
-    { id: 'latency', label: 'Latency', num: true, value: (r) => pick(r)?.latencyMs, render: (r) => format.duration(pick(r)?.latencyMs) },
-    { id: 'tokens', label: 'Tokens', num: true, value: (r) => pick(r)?.tokenCountTotal, render: (r) => format.count(pick(r)?.tokenCountTotal) },
+    { id: 'latency', label: 'Latency', num: true, value: (r) => pick(r)?.latencyMs, render: (r) => format.duration(pick(r)?.latencyMs), sortable: true },
+    { id: 'tokens', label: 'Tokens', num: true, value: (r) => pick(r)?.tokenCountTotal, render: (r) => format.count(pick(r)?.tokenCountTotal), sortable: true },
     { id: 'annotations', label: 'Annotations', value: (r) => annotationsText(pick(r)), render: (r) => h('span.cell-text', annotationsText(pick(r))) },
     { id: 'metadata', label: 'Metadata', hidden: true, value: (r) => pick(r)?.metadata, render: (r) => h('code.cell-text', format.preview(pick(r)?.metadata, 80)) },
     { id: 'user', label: 'User', hidden: true, value: (r) => userOf(pick(r)) },
@@ -120,6 +120,15 @@ function spanCondition(filter, rootsOnly) {
   return text ? `(${text}) and parent_id is None` : 'parent_id is None';
 }
 
+/** The spans tab's sortable columns and the GraphQL SpanColumn each sorts by. */
+const sortColumns = { startTime: 'startTime', latency: 'latencyMs', tokens: 'tokenCountTotal' };
+
+/** `?sort=latency:asc` → { column, dir }; newest first unless the URL says otherwise. */
+function sortFromQuery(query) {
+  const [column, dir] = (query.get('sort') ?? '').split(':');
+  return { column: column in sortColumns ? column : 'startTime', dir: dir === 'asc' ? 'asc' : 'desc' };
+}
+
 const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions', metrics: 'Metrics' };
 
 /** What each tab lists: its query, its rows' connection, columns, and where a row leads. */
@@ -155,7 +164,7 @@ const liveInterval = 2000;
 export async function projectScreen({ outlet, params, query, signal, tab }) {
   const projectId = params.projectId;
   let range = rangeFromQuery(query);
-  let sortDir = query.get('sort') === 'asc' ? 'asc' : 'desc';
+  let sort = sortFromQuery(query);
   let live = query.get('live') === '1';
   let filter = query.get('filter') ?? '';
   let rootsOnly = query.get('root') === '1';
@@ -254,10 +263,12 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
       label: tabLabels[tab],
       rowKey: (row) => row.id,
       onOpen: (row) => view.open(row, table.rows),
-      sort: view.sortable ? { column: 'startTime', dir: sortDir } : null,
-      onSort: view.sortable ? () => {
-        sortDir = sortDir === 'desc' ? 'asc' : 'desc';
-        updateQuery({ sort: sortDir === 'desc' ? null : sortDir });
+      sort: view.sortable ? sort : null,
+      // A new column starts with its largest values (slowest, most tokens, newest); the same column flips.
+      onSort: view.sortable ? (column) => {
+        sort = { column, dir: column === sort.column && sort.dir === 'desc' ? 'asc' : 'desc' };
+        const isDefault = sort.column === 'startTime' && sort.dir === 'desc';
+        updateQuery({ sort: isDefault ? null : `${sort.column}:${sort.dir}` });
         reload();
       } : null,
     });
@@ -281,7 +292,7 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   async function fetchPage(cursor) {
     const variables = { id: projectId, after: cursor, timeRange: timeRangeOf(range) };
-    if (view.sortable) variables.sort = { col: 'startTime', dir: sortDir };
+    if (view.sortable) variables.sort = { col: sortColumns[sort.column], dir: sort.dir };
     if (tab === 'spans') variables.filter = spanCondition(filter, rootsOnly);
     const { node } = await graphql(view.query, variables, { signal });
     if (!node) throw new Error(missing);
@@ -335,7 +346,7 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
       return;
     }
     await loadHeader();
-    if (sortDir !== 'desc') return;
+    if (sort.column !== 'startTime' || sort.dir !== 'desc') return;
     const connection = await fetchPage(null);
     const rows = connection.edges.map((edge) => edge.node);
     if (!table) {
