@@ -12,8 +12,6 @@ import NIOCore
 /// `select`, `rename`, `index`, `explode` and `concat` (what the client's RAG helpers send).
 struct SpanDataFrameAPI {
     let api: PhoenixAPI
-    /// Spans examined per query when a filter has to be evaluated, so a rare match cannot scan forever.
-    static let maxScannedSpans = 200_000
 
     func add(to router: Router<CinderRequestContext>) {
         router.post("/v1/spans") { request, context in try await query(request, context) }
@@ -106,31 +104,25 @@ struct SpanDataFrameAPI {
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// Newest first. Without a condition the database applies the limit; with one, pages are scanned
-    /// and the condition evaluated here until the limit is reached.
+    /// Newest first, `limit` at most (nil: all), read from the database in pages; the condition runs there
+    /// too, so a rare match in a large project is found however far back it is.
     func matchingSpans(
         _ scope: TenantScope, project: Int64, filter: SpanFilter, condition: SpanFilterCondition?, limit: Int?
     ) async throws -> [(SpanRow, JSONValue)] {
         var filter = filter
+        filter.condition = condition
         var out: [(SpanRow, JSONValue)] = []
-        if limit == 0 { return out }
-        var scanned = 0
         let pageSize = 1000
-        while true {
-            let want = condition == nil ? min(pageSize, (limit ?? Int.max) - out.count) : pageSize
+        while out.count < limit ?? Int.max {
+            let want = min(pageSize, (limit ?? Int.max) - out.count)
             let rows = try await scope.spans.spans(projectID: project, filter: filter, limit: want + 1)
             for row in rows.prefix(want) {
-                let attributes = (try? JSONValue(parsing: row.attributesJSON)) ?? .object([:])
-                if condition?.matches(row, attributes: attributes) ?? true {
-                    out.append((row, attributes))
-                    if let limit, out.count >= limit { return out }
-                }
+                out.append((row, (try? JSONValue(parsing: row.attributesJSON)) ?? .object([:])))
             }
-            scanned += min(rows.count, want)
-            guard rows.count > want, scanned < Self.maxScannedSpans else { return out }
-            let extra = rows[want]
-            filter.cursor = .init(key: extra.startMicros, id: extra.id)
+            guard rows.count > want else { break }
+            filter.cursor = .init(key: rows[want].startMicros, id: rows[want].id)
         }
+        return out
     }
 
     /// Orders entries by where their names first appear after the query's `"<section>"` in the body.

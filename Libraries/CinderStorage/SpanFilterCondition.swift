@@ -5,8 +5,8 @@ import CinderModel
 /// annotations with literals, combined with `and`, `or`, `not` and parentheses. Span fields:
 /// `name, span_kind, status_code, status_message, span_id, trace_id, parent_id, latency_ms`,
 /// `llm.token_count.prompt|completion`; `annotations['name'].score|label`; anything else is an
-/// attribute path (`llm.model_name`, `metadata['tier']`, `attributes['a']['b']`). Evaluated in SQL for
-/// pages of spans (`SpanFilter.condition`) and in memory for dataframes (`matches`).
+/// attribute path (`llm.model_name`, `metadata['tier']`, `attributes['a']['b']`). Evaluated in SQL
+/// (`SpanFilter.condition`), for pages of spans, dataframes and time series alike.
 public indirect enum SpanFilterCondition: Sendable {
     case literal(JSONValue)
     case field([String])
@@ -31,11 +31,7 @@ public indirect enum SpanFilterCondition: Sendable {
         CinderError.unprocessable("Invalid query: \(reason)")
     }
 
-    // MARK: Evaluation
-
-    public func matches(_ span: SpanRow, attributes: JSONValue) -> Bool {
-        Self.truthy(evaluate(span, attributes))
-    }
+    // MARK: Values
 
     /// Python's truth of a value.
     static func truthy(_ value: JSONValue) -> Bool {
@@ -50,18 +46,7 @@ public indirect enum SpanFilterCondition: Sendable {
         }
     }
 
-    private func evaluate(_ span: SpanRow, _ attributes: JSONValue) -> JSONValue {
-        switch self {
-        case .literal(let value): return value
-        case .field(let path): return Self.resolve(path, span: span, attributes: attributes)
-        case .and(let l, let r): return .bool(l.matches(span, attributes: attributes) && r.matches(span, attributes: attributes))
-        case .or(let l, let r): return .bool(l.matches(span, attributes: attributes) || r.matches(span, attributes: attributes))
-        case .not(let c): return .bool(!c.matches(span, attributes: attributes))
-        case .compare(let l, let op, let r):
-            return .bool(Self.compare(l.evaluate(span, attributes), op, r.evaluate(span, attributes)))
-        }
-    }
-
+    /// The value a field path names on a span, as a dataframe column shows it (conditions run in SQL).
     public static func resolve(_ path: [String], span: SpanRow, attributes: JSONValue) -> JSONValue {
         if path.count == 1 {
             switch path[0] {
@@ -82,49 +67,12 @@ public indirect enum SpanFilterCondition: Sendable {
         return attributes[path: attributePath] ?? .null
     }
 
-    static func compare(_ l: JSONValue, _ op: String, _ r: JSONValue) -> Bool {
-        switch op {
-        case "is": return l == r || (l == .null && r == .null)
-        case "is not": return !(l == r || (l == .null && r == .null))
-        case "in", "not in":
-            let contained: Bool
-            switch (l, r) {
-            case (.string(let needle), .string(let haystack)): contained = haystack.contains(needle)
-            case (_, .array(let items)): contained = items.contains { equal(l, $0) }
-            default: contained = false
-            }
-            return op == "in" ? contained : !contained
-        case "==": return equal(l, r)
-        case "!=": return !equal(l, r)
-        default:
-            guard let ordering = order(l, r) else { return false }
-            switch op {
-            case "<": return ordering < 0
-            case "<=": return ordering <= 0
-            case ">": return ordering > 0
-            case ">=": return ordering >= 0
-            default: return false
-            }
-        }
-    }
-
     public static func number(_ v: JSONValue) -> Double? {
         switch v {
         case .int(let i): Double(i)
         case .double(let d): d
         default: nil
         }
-    }
-
-    static func equal(_ l: JSONValue, _ r: JSONValue) -> Bool {
-        if let a = number(l), let b = number(r) { return a == b }
-        return l == r
-    }
-
-    static func order(_ l: JSONValue, _ r: JSONValue) -> Int? {
-        if let a = number(l), let b = number(r) { return a < b ? -1 : a > b ? 1 : 0 }
-        if case .string(let a) = l, case .string(let b) = r { return a < b ? -1 : a > b ? 1 : 0 }
-        return nil
     }
 
     // MARK: Parsing

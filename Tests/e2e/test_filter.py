@@ -1,6 +1,7 @@
 """Phoenix's span filter language in SQL: a table of expressions with the exact spans each selects, through
-GraphQL (`Project.spans(filterCondition:)`, `validateSpanFilterCondition`) and the web UI's filter box;
-malformed expressions get a message, never a 500."""
+GraphQL (`Project.spans(filterCondition:)`, `validateSpanFilterCondition`), REST (`POST /v1/spans`, what
+arize-phoenix-client's `get_spans_dataframe(query=SpanQuery().where(...))` sends) and the web UI's filter
+box (test_ui.py); malformed expressions get a message, never a 500."""
 
 from __future__ import annotations
 
@@ -109,6 +110,20 @@ def test_filter_selects_exactly(cinder, filtered_project, expression, expected):
         assert valid == {"isValid": True, "errorMessage": None, "warnings": []}
 
 
+@pytest.mark.parametrize("expression,expected", EXPRESSIONS, ids=[e or "<empty>" for e, _ in EXPRESSIONS])
+def test_dataframe_queries_select_the_same_spans(client, filtered_project, expression, expected):
+    from phoenix.client.types.spans import SpanQuery
+
+    project, _ = filtered_project
+    query = SpanQuery().where(expression) if expression else SpanQuery()
+    frame = client.spans.get_spans_dataframe(project_identifier=project, query=query)
+    assert (set(frame["name"]) if len(frame) else set()) == expected
+
+
+def project_name(cinder: CinderServer, project_id: str) -> str:
+    return requests.get(f"{cinder.base_url}/v1/projects/{project_id}", timeout=10).json()["data"]["name"]
+
+
 INVALID = [
     ("span_kind ==", "unexpected end of condition"),
     ("name > 3", "`name` is text: compare it with a string"),
@@ -129,5 +144,9 @@ def test_malformed_filters_are_explained(cinder, filtered_project, expression, m
     assert result["isValid"] is False and message in result["errorMessage"], result
     body = graphql(cinder, SPANS, id=project_id, filter=expression)
     assert body["errors"][0]["message"] == result["errorMessage"]
+    # REST says the same, as a 422.
+    r = requests.post(f"{cinder.base_url}/v1/spans", params={"project_name": project_name(cinder, project_id)}, timeout=10,
+                      json={"queries": [{"filter": {"condition": expression}}]})
+    assert r.status_code == 422 and result["errorMessage"] in r.text, (r.status_code, r.text)
     # The spans are still there, unharmed.
     assert len(graphql(cinder, SPANS, id=project_id, filter="")["data"]["node"]["spans"]["edges"]) == 5
