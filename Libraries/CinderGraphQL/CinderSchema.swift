@@ -309,6 +309,10 @@ enum CinderSchema {
                 Field("validateSpanFilterCondition", at: ProjectNode.validateSpanFilterCondition) {
                     Argument("condition", at: \.condition)
                 }
+                Field("analyzeSpanFilterCondition", at: ProjectNode.analyzeSpanFilterCondition) {
+                    Argument("condition", at: \.condition)
+                }
+                Field("spanFilterVocabulary", at: ProjectNode.spanFilterVocabulary) { Argument("timeRange", at: \.timeRange) }
                 Field("traces", at: ProjectNode.traces) {
                     Argument("first", at: \.first)
                     Argument("after", at: \.after)
@@ -370,6 +374,17 @@ enum CinderSchema {
                     Argument("after", at: \.after)
                 }
                 Field("traceAnnotations", at: TraceNode.traceAnnotations)
+            }
+            Type(SpanFilterConditionAnalysisValue.self, as: "SpanFilterConditionAnalysis") {
+                Field("selectsRootSpansOnly", at: \.selectsRootSpansOnly)
+            }
+            Type(FilterVocabularyTermValue.self, as: "FilterVocabularyTerm") {
+                Field("name", at: \.name)
+                Field("type", at: \.type)
+                Field("description", at: \.description)
+                Field("category", at: \.category)
+                Field("iterableName", at: \.iterableName)
+                Field("values", at: \.values)
             }
             Type(ValidationResultValue.self, as: "ValidationResult") {
                 Field("isValid", at: \.isValid)

@@ -45,6 +45,22 @@ struct SpanSortInput: Codable, Sendable {
     var dir: SortDirValue
 }
 
+struct SpanFilterConditionAnalysisValue: Sendable { var selectsRootSpansOnly: Bool }
+
+struct FilterVocabularyTermValue: Sendable {
+    var name: String
+    var type: String
+    var description: String
+    var category: String
+    var iterableName: String? = nil
+    /// Cinder's addition: the values a term takes, when there are few.
+    var values: [String]
+
+    init(_ term: SpanFilterTerm) {
+        (name, type, description, category, values) = (term.name, term.type, term.description, term.category, term.values)
+    }
+}
+
 struct SpanContextValue: Sendable {
     var traceId: NodeID
     var spanId: NodeID
@@ -219,6 +235,25 @@ struct ProjectNode: RelayNode {
         } catch {
             return ValidationResultValue(isValid: false, errorMessage: error.description)
         }
+    }
+
+    func analyzeSpanFilterCondition(context: GraphQLContext, arguments: ConditionArguments) throws -> SpanFilterConditionAnalysisValue {
+        SpanFilterConditionAnalysisValue(selectsRootSpansOnly: try Self.condition(arguments.condition)?.selectsRootSpansOnly ?? false)
+    }
+
+    struct VocabularyArguments: Codable, Sendable { var timeRange: TimeRange? }
+
+    /// Cinder's addition, modelled on Phoenix's trace and session vocabularies: what the span filter of
+    /// this project can name, for completion.
+    func spanFilterVocabulary(context: GraphQLContext, arguments: VocabularyArguments) async throws -> [FilterVocabularyTermValue] {
+        var filter = SpanFilter()
+        filter.sort = .startTime
+        filter.startMicros = arguments.timeRange.startMicros
+        filter.endMicros = arguments.timeRange.endMicros
+        async let names = context.scope.annotations.names(.span, projectID: row.id)
+        async let samples = context.scope.spans.spans(projectID: row.id, filter: filter, limit: SpanFilterField.vocabularySampleSpans)
+        return SpanFilterField.vocabulary(annotationNames: try await names, attributeSamples: try await samples.map(\.attributesJSON))
+            .map(FilterVocabularyTermValue.init)
     }
 
     func spans(context: GraphQLContext, arguments: SpanArguments) async throws -> NodeConnection<SpanNode> {

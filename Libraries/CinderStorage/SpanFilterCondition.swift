@@ -2,9 +2,8 @@ import CinderModel
 
 /// Phoenix's span filter language (Python expressions), the part Cinder serves: comparisons
 /// (`== != < <= > >=`, `in`, `not in`, `is None`, `is not None`) of span fields, attribute paths and
-/// annotations with literals, combined with `and`, `or`, `not` and parentheses. Span fields:
-/// `name, span_kind, status_code, status_message, span_id, trace_id, parent_id, latency_ms`,
-/// `llm.token_count.prompt|completion`; `annotations['name'].score|label`; anything else is an
+/// annotations with literals, combined with `and`, `or`, `not` and parentheses. Span fields are those of
+/// `SpanFilterField.all`; `annotations['name'].score|label`; anything else is an
 /// attribute path (`llm.model_name`, `metadata['tier']`, `attributes['a']['b']`). Evaluated in SQL
 /// (`SpanFilter.condition`), for pages of spans, dataframes and time series alike.
 public indirect enum SpanFilterCondition: Sendable {
@@ -31,6 +30,17 @@ public indirect enum SpanFilterCondition: Sendable {
         CinderError.unprocessable("Invalid query: \(reason)")
     }
 
+    /// Whether only root spans can match: `parent_id is None` holds for every match (a conjunct of the
+    /// whole condition, or of each alternative). `false` means not established.
+    public var selectsRootSpansOnly: Bool {
+        switch self {
+        case .compare(.field(["parent_id"]), "is", .literal(.null)), .compare(.literal(.null), "is", .field(["parent_id"])): true
+        case .and(let l, let r): l.selectsRootSpansOnly || r.selectsRootSpansOnly
+        case .or(let l, let r): l.selectsRootSpansOnly && r.selectsRootSpansOnly
+        default: false
+        }
+    }
+
     // MARK: Values
 
     /// Python's truth of a value.
@@ -48,21 +58,7 @@ public indirect enum SpanFilterCondition: Sendable {
 
     /// The value a field path names on a span, as a dataframe column shows it (conditions run in SQL).
     public static func resolve(_ path: [String], span: SpanRow, attributes: JSONValue) -> JSONValue {
-        if path.count == 1 {
-            switch path[0] {
-            case "name": return .string(span.name)
-            case "span_kind": return .string(span.spanKind)
-            case "status_code": return .string(span.statusCode)
-            case "status_message": return .string(span.statusMessage)
-            case "span_id": return .string(span.spanID)
-            case "trace_id": return .string(span.traceID)
-            case "parent_id": return span.parentID.map { .string($0) } ?? .null
-            case "latency_ms": return .double(Double(span.endMicros - span.startMicros) / 1000)
-            default: break
-            }
-        }
-        if path == ["context", "span_id"] { return .string(span.spanID) }
-        if path == ["context", "trace_id"] { return .string(span.traceID) }
+        if let field = SpanFilterField.named(path) { return field.value(span) }
         let attributePath = path.first == "attributes" ? Array(path.dropFirst()) : path
         return attributes[path: attributePath] ?? .null
     }
@@ -110,8 +106,9 @@ public indirect enum SpanFilterCondition: Sendable {
                 i = j + 1
             } else if c.isNumber || (c == "-" && i + 1 < chars.count && chars[i + 1].isNumber && (tokens.last.map { if case .op = $0 { true } else { $0 == .symbol("(") } } ?? true)) {
                 var j = i + 1
-                while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E" { j += 1 }
-                let literal = String(chars[i..<j])
+                while j < chars.count, chars[j].isNumber || "._eE".contains(chars[j]) { j += 1 }
+                // Python's digit separators: `latency_ms >= 10_000`.
+                let literal = String(chars[i..<j]).replacingOccurrences(of: "_", with: "")
                 if let integer = Int64(literal) {
                     tokens.append(.number(.int(integer)))
                 } else if let value = Double(literal), value.isFinite {

@@ -58,18 +58,8 @@ extension SpanFilterCondition {
     }
 
     static func operand(_ path: [String]) throws(CinderError) -> Operand {
-        switch path {
-        case ["name"]: return .text("s.name")
-        case ["span_kind"]: return .text("s.span_kind")
-        case ["status_code"]: return .text("s.status_code")
-        case ["status_message"]: return .text("s.status_message")
-        case ["span_id"], ["context", "span_id"]: return .text("s.span_id")
-        case ["trace_id"], ["context", "trace_id"]: return .text("t.trace_id")
-        case ["parent_id"]: return .text("s.parent_id")
-        case ["latency_ms"]: return .number("(extract(epoch FROM s.end_time - s.start_time) * 1000)")
-        case ["llm", "token_count", "prompt"]: return .number("s.llm_token_count_prompt")
-        case ["llm", "token_count", "completion"]: return .number("s.llm_token_count_completion")
-        default: break
+        if let field = SpanFilterField.named(path) {
+            return field.type == .number ? .number(field.sql) : .text(field.sql)
         }
         if path.first == "annotations" {
             guard path.count == 3, ["score", "label"].contains(path[2]) else {

@@ -94,6 +94,7 @@ EXPRESSIONS = [
     ("retries == 'three'", set()),  # a number compared with a string: no match, no error
     ("llm.model_name > 5", set()),  # a string attribute compared with a number: no match, no error
     ("(span_kind == 'LLM' or span_kind == 'TOOL') and not (status_code == 'ERROR')", {"llm-fast", "llm-slow"}),
+    ("latency_ms >= 1_000", {"agent", "llm-slow"}),  # Python's digit separators
     ("", {"agent", "llm-fast", "llm-slow", "tool", "retriever"}),
 ]
 
@@ -150,3 +151,46 @@ def test_malformed_filters_are_explained(cinder, filtered_project, expression, m
     assert r.status_code == 422 and result["errorMessage"] in r.text, (r.status_code, r.text)
     # The spans are still there, unharmed.
     assert len(graphql(cinder, SPANS, id=project_id, filter="")["data"]["node"]["spans"]["edges"]) == 5
+
+
+VOCABULARY = """query($id: ID!) { node(id: $id) { ... on Project {
+  spanFilterVocabulary { name type description category iterableName values } } } }"""
+
+
+def test_vocabulary_names_fields_annotations_and_seen_attributes(cinder, filtered_project):
+    _, project_id = filtered_project
+    terms = {t["name"]: t for t in graphql(cinder, VOCABULARY, id=project_id)["data"]["node"]["spanFilterVocabulary"]}
+    assert terms["span_kind"]["category"] == "span" and "LLM" in terms["span_kind"]["values"]
+    assert terms["status_code"]["values"] == ["OK", "ERROR", "UNSET"]
+    assert terms["latency_ms"]["type"] == "number"
+    assert terms["annotations['quality'].score"]["type"] == "number"
+    assert terms["annotations['quality'].label"]["category"] == "annotation"
+    assert terms["llm.model_name"] == {"name": "llm.model_name", "type": "string", "category": "attribute", "iterableName": None,
+                                       "values": [], "description": terms["llm.model_name"]["description"]}
+    assert terms["metadata.user"]["type"] == "string" and terms["metadata.tier"]["type"] == "number"
+    assert terms["retries"]["type"] == "number" and terms["tool.name"]["type"] == "string"
+    # Every suggested name compiles and selects what a hand-written condition would.
+    for name, term in terms.items():
+        condition = f"{name} is not None"
+        valid = graphql(cinder, VALIDATE, id=project_id, c=condition)["data"]["node"]["validateSpanFilterCondition"]
+        assert valid["isValid"], (name, valid)
+    body = graphql(cinder, SPANS, id=project_id, filter="metadata.user == 'bob'")
+    assert {e["node"]["name"] for e in body["data"]["node"]["spans"]["edges"]} == {"retriever"}
+
+
+ANALYZE = """query($id: ID!, $c: String!) { node(id: $id) { ... on Project {
+  analyzeSpanFilterCondition(condition: $c) { selectsRootSpansOnly } } } }"""
+
+
+@pytest.mark.parametrize("condition,roots_only", [
+    ("parent_id is None", True),
+    ("span_kind == 'LLM' and parent_id is None", True),
+    ("(parent_id is None and latency_ms > 5) or (parent_id is None and name == 'x')", True),
+    ("parent_id is None or span_kind == 'LLM'", False),
+    ("not parent_id is not None", False),  # true, but not established by the analysis (Phoenix says the same)
+    ("span_kind == 'LLM'", False),
+])
+def test_analyze_tells_whether_only_root_spans_match(cinder, filtered_project, condition, roots_only):
+    _, project_id = filtered_project
+    body = graphql(cinder, ANALYZE, id=project_id, c=condition)
+    assert body["data"]["node"]["analyzeSpanFilterCondition"] == {"selectsRootSpansOnly": roots_only}
