@@ -607,3 +607,41 @@ def test_spans_sort_by_latency_and_tokens(tab, cinder):
     playwright_api.expect(spans.get_by_role("columnheader", name="Tokens")).to_have_attribute("aria-sort", "descending")
     assert column("Tokens")[:2] == ["35", "35"]
     assert all(name == "chat gpt-4o" for name in column("Name")[:2])
+
+
+def test_filter_box_completes_names_and_values_from_the_api(tab, cinder):
+    project = unique_name("ui-complete")
+    ingest(cinder, project, traces=2)
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(9)
+    box = page.get_by_role("searchbox", name="Filter spans")
+    suggestions = page.get_by_role("listbox", name="Suggestions")
+
+    box.click()  # empty: example conditions
+    playwright_api.expect(suggestions.get_by_role("option").first).to_contain_text("span_kind == 'LLM'")
+    box.type("stat")
+    playwright_api.expect(suggestions.get_by_role("option").first).to_contain_text("status_code")
+    playwright_api.expect(box).to_have_attribute("aria-expanded", "true")
+    box.press("Enter")  # accepts; does not submit
+    playwright_api.expect(box).to_have_value("status_code ")
+    box.type("== '")
+    playwright_api.expect(suggestions.get_by_role("option")).to_have_text([re.compile("'OK'"), re.compile("'ERROR'"), re.compile("'UNSET'")])
+    box.press("ArrowDown")
+    playwright_api.expect(suggestions.get_by_role("option", name=re.compile("'ERROR'"))).to_have_attribute("aria-selected", "true")
+    box.press("Enter")
+    playwright_api.expect(box).to_have_value("status_code == 'ERROR' ")
+    playwright_api.expect(suggestions).to_be_hidden()
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(9)  # nothing applied yet
+    box.press("Enter")
+    playwright_api.expect(page.get_by_role("table", name="Spans").get_by_role("row")).to_have_count(3)
+
+    # Attribute paths seen on this project's spans are offered too.
+    box.fill("")
+    box.type("llm.mod")
+    playwright_api.expect(suggestions.get_by_role("option").first).to_contain_text("llm.model_name")
+    tab.screenshot("filter-completion")
+    box.press("Escape")
+    playwright_api.expect(suggestions).to_be_hidden()

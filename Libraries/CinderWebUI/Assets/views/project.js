@@ -10,6 +10,7 @@ import { firstTrace } from './projects.js';
 import { kindBadge, stat, statusMark } from './span-parts.js';
 import { rememberTraces } from './trace-list.js';
 import { showMetrics } from './metrics.js';
+import { attachCompletion } from '../filter-completion.js';
 
 const pageSize = 50;
 const missing = 'This project does not exist in this organization.';
@@ -113,6 +114,10 @@ const validateQuery = `query ValidateFilter($id: ID!, $condition: String!) {
   node(id: $id) { ... on Project { validateSpanFilterCondition(condition: $condition) { isValid errorMessage } } }
 }`;
 
+const vocabularyQuery = `query FilterVocabulary($id: ID!) {
+  node(id: $id) { ... on Project { spanFilterVocabulary { name type description category values } } }
+}`;
+
 /** The condition sent for the spans tab: the person's filter, and root spans only when asked. */
 function spanCondition(filter, rootsOnly) {
   const text = filter.trim();
@@ -201,13 +206,17 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     'aria-label': 'Filter spans',
     spellcheck: false,
     oninput: () => scheduleValidation(),
-    onkeydown: (event) => {
-      if (event.key !== 'Enter') return;
-      event.preventDefault();
-      filter = filterBox.value;
-      updateQuery({ filter: filter.trim() || null });
-      reload().catch(showFilterError);
-    },
+  });
+  const completions = attachCompletion(filterBox, {
+    loadTerms: async () => (await graphql(vocabularyQuery, { id: projectId }, { signal })).node?.spanFilterVocabulary ?? [],
+  });
+  // After the completion's own handler: an Enter that accepted a suggestion is not a submission.
+  filterBox.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.defaultPrevented) return;
+    event.preventDefault();
+    filter = filterBox.value;
+    updateQuery({ filter: filter.trim() || null });
+    reload().catch(showFilterError);
   });
   const rootsToggle = h('label.live-toggle', h('input', {
     type: 'checkbox',
@@ -243,7 +252,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     filterMessage.textContent = error.message;
     filterBox.setAttribute('aria-invalid', 'true');
   }
-  const filterBar = tab === 'spans' ? h('div.filter-bar', filterBox, rootsToggle, filterMessage) : null;
+  const filterBar = tab === 'spans'
+    ? h('div.filter-bar', h('div.filter-field', filterBox, completions), rootsToggle, filterMessage) : null;
 
   replace(outlet,
     h('header.page-header',
