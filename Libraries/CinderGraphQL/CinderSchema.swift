@@ -353,6 +353,16 @@ enum CinderSchema {
                     Argument("timeRange", at: \.timeRange)
                     Argument("timeBinConfig", at: \.timeBinConfig)
                 }
+                Field("spanAnnotationSummary", at: ProjectNode.spanAnnotationSummary) {
+                    Argument("annotationName", at: \.annotationName)
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("filterCondition", at: \.filterCondition)
+                }
+                Field("traceAnnotationSummary", at: ProjectNode.traceAnnotationSummary) {
+                    Argument("annotationName", at: \.annotationName)
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("filterCondition", at: \.filterCondition)
+                }
                 Field("spanAnnotationNames", at: ProjectNode.spanAnnotationNames)
                 Field("traceAnnotationNames", at: ProjectNode.traceAnnotationNames)
                 Field("sessionAnnotationNames", at: ProjectNode.sessionAnnotationNames)
@@ -374,6 +384,19 @@ enum CinderSchema {
                     Argument("after", at: \.after)
                 }
                 Field("traceAnnotations", at: TraceNode.traceAnnotations)
+            }
+            Type(LabelFractionValue.self, as: "LabelFraction") {
+                Field("label", at: \.label)
+                Field("fraction", at: \.fraction)
+            }
+            Type(AnnotationSummaryValue.self, as: "AnnotationSummary") {
+                Field("name", at: \.name)
+                Field("count", at: \.count)
+                Field("labels", at: \.labels)
+                Field("labelFractions", at: \.labelFractions)
+                Field("meanScore", at: \.meanScore)
+                Field("scoreCount", at: \.scoreCount)
+                Field("labelCount", at: \.labelCount)
             }
             Type(SpanFilterConditionAnalysisValue.self, as: "SpanFilterConditionAnalysis") {
                 Field("selectsRootSpansOnly", at: \.selectsRootSpansOnly)

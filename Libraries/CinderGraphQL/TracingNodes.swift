@@ -45,6 +45,32 @@ struct SpanSortInput: Codable, Sendable {
     var dir: SortDirValue
 }
 
+struct LabelFractionValue: Sendable {
+    var label: String
+    var fraction: Double
+}
+
+struct AnnotationSummaryValue: Sendable {
+    var name: String
+    var count: Int
+    var labels: [String]
+    var labelFractions: [LabelFractionValue]
+    var meanScore: Double?
+    var scoreCount: Int
+    var labelCount: Int
+
+    init(_ summary: AnnotationSummary) {
+        name = summary.name
+        count = summary.count
+        labels = summary.labelCounts.map(\.label)
+        labelCount = summary.labelCount
+        let labelled = Double(max(summary.labelCount, 1))
+        labelFractions = summary.labelCounts.map { LabelFractionValue(label: $0.label, fraction: Double($0.count) / labelled) }
+        meanScore = summary.meanScore
+        scoreCount = summary.scoreCount
+    }
+}
+
 struct SpanFilterConditionAnalysisValue: Sendable { var selectsRootSpansOnly: Bool }
 
 struct FilterVocabularyTermValue: Sendable {
@@ -319,6 +345,29 @@ struct ProjectNode: RelayNode {
     func sessionCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
         try await context.scope.sessions.count(
             projectID: row.id, startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
+    }
+
+    struct SummaryArguments: Codable, Sendable {
+        var annotationName: String
+        var timeRange: TimeRange?
+        var filterCondition: String?
+    }
+
+    func spanAnnotationSummary(context: GraphQLContext, arguments: SummaryArguments) async throws -> AnnotationSummaryValue? {
+        try await context.scope.annotations.summary(
+            .span, projectID: row.id, name: arguments.annotationName, startMicros: arguments.timeRange.startMicros,
+            endMicros: arguments.timeRange.endMicros, condition: try Self.condition(arguments.filterCondition)
+        ).map(AnnotationSummaryValue.init)
+    }
+
+    func traceAnnotationSummary(context: GraphQLContext, arguments: SummaryArguments) async throws -> AnnotationSummaryValue? {
+        guard arguments.filterCondition?.trimmingCharacters(in: .whitespaces).isEmpty ?? true else {
+            throw GraphQLFailure("traceAnnotationSummary does not take a filterCondition yet")
+        }
+        return try await context.scope.annotations.summary(
+            .trace, projectID: row.id, name: arguments.annotationName, startMicros: arguments.timeRange.startMicros,
+            endMicros: arguments.timeRange.endMicros
+        ).map(AnnotationSummaryValue.init)
     }
 
     func spanAnnotationNames(context: GraphQLContext, arguments: NoArguments) async throws -> [String] {

@@ -422,3 +422,51 @@ extension AnnotationRepository {
         }
     }
 }
+
+/// What a project's annotations of one name say in aggregate (Phoenix's `AnnotationSummary`).
+public struct AnnotationSummary: Sendable {
+    public var name: String
+    public var count: Int
+    public var meanScore: Double?
+    public var scoreCount: Int
+    /// Annotations per label, most frequent first.
+    public var labelCounts: [(label: String, count: Int)]
+    public var labelCount: Int { labelCounts.reduce(0) { $0 + $1.count } }
+}
+
+extension AnnotationRepository {
+    /// The summary of the annotations named `name` on a project's spans or traces starting in
+    /// `[startMicros, endMicros)`; for spans, only those matching `condition`. Nil when there are none.
+    public func summary(
+        _ target: AnnotationTarget, projectID: Int64, name: String, startMicros: Int64?, endMicros: Int64?,
+        condition: SpanFilterCondition? = nil
+    ) async throws -> AnnotationSummary? {
+        precondition(target == .span || target == .trace, "summaries are of span and trace annotations")
+        var q = SQLBuilder()
+        // The entity is `s` for spans (with its trace `t`, which conditions may read) and `t` for traces.
+        let entity = target == .span ? "s" : "t"
+        q.append(
+            """
+            SELECT a.label, count(*), sum(a.score)::float8, count(a.score)
+            FROM \(target.table) a JOIN \(target.entityTable) \(entity) ON \(entity).org_id = a.org_id AND \(entity).id = a.\(target.entityReference)
+            """)
+        if target == .span, condition != nil { q.append(" JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid") }
+        q.append(" WHERE a.org_id = \(q.bind(org)) AND \(entity).project_id = \(q.bind(projectID)) AND a.name = \(q.bind(name))")
+        if let startMicros { q.append(" AND \(entity).start_time >= \(timestamp(q.bind(startMicros)))") }
+        if let endMicros { q.append(" AND \(entity).start_time < \(timestamp(q.bind(endMicros)))") }
+        if let condition {
+            q.append(" AND ")
+            try condition.appendSQL(&q)
+        }
+        q.append(" GROUP BY a.label")
+        let groups = try await scope.read(q.query) { try await $0.decode((String?, Int64, Double?, Int64).self).all() }
+        guard !groups.isEmpty else { return nil }
+        let scoreCount = groups.reduce(0) { $0 + Int($1.3) }
+        let scoreSum = groups.reduce(0.0) { $0 + ($1.2 ?? 0) }
+        return AnnotationSummary(
+            name: name, count: groups.reduce(0) { $0 + Int($1.1) },
+            meanScore: scoreCount > 0 ? scoreSum / Double(scoreCount) : nil, scoreCount: scoreCount,
+            labelCounts: groups.compactMap { group in group.0.map { ($0, Int(group.1)) } }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.label < $1.label })
+    }
+}

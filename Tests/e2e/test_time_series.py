@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from opentelemetry.trace import Status, StatusCode
 
 from conftest import hex_span_id, make_tracer_provider, unique_name
@@ -40,7 +41,8 @@ def data(cinder, client) -> Data:
     B  base+40m  root ERROR 300 ms, LLM child UNSET (20/2 tokens, cost .002/.001)
     C  base+2h30 root UNSET 200 ms, TOOL child ERROR
     D  base+2h45 root OK 400 ms
-    Span annotations: A quality 0.8; B quality 0.4, relevance 1.0; D quality 1.0."""
+    Span annotations: A quality 0.8; B quality 0.4, relevance 1.0; D quality 1.0.
+    Trace annotations "resolved": A yes (1), B no (0), C yes (1)."""
     project = unique_name("series")
     base = (int(time.time()) // 3600 - 5) * 3600 * NS
     pipe = make_tracer_provider(None, project, None)
@@ -75,6 +77,11 @@ def data(cinder, client) -> Data:
     for label, name, score in [("A", "quality", 0.8), ("B", "quality", 0.4), ("B", "relevance", 1.0), ("D", "quality", 1.0)]:
         client.spans.add_span_annotation(span_id=hex_span_id(spans[label]), annotation_name=name,
                                          annotator_kind="CODE", score=score, sync=True)
+    for label, verdict in [("A", "yes"), ("B", "no"), ("C", "yes")]:
+        r = requests.post(f"{cinder.base_url}/v1/trace_annotations", params={"sync": "true"}, timeout=10, json={"data": [{
+            "trace_id": format(spans[label].context.trace_id, "032x"), "name": "resolved", "annotator_kind": "HUMAN",
+            "result": {"label": verdict, "score": 1 if verdict == "yes" else 0}}]})
+        assert r.status_code == 200, r.text
     return Data(project, base, spans)
 
 
@@ -191,3 +198,41 @@ def test_bad_filter_in_span_counts_is_an_error(cinder, data):
     body = gql_errors(cinder, q, {"name": data.project})
     (error,) = body["errors"]
     assert error["path"] == ["getProjectByName", "spanCountTimeSeries"] and error["message"], error
+
+
+SUMMARY = """query($name: String!, $annotation: String!, $range: TimeRange, $filter: String) {
+  getProjectByName(name: $name) {
+    span: spanAnnotationSummary(annotationName: $annotation, timeRange: $range, filterCondition: $filter) {
+      name count labels labelFractions { label fraction } meanScore scoreCount labelCount }
+    trace: traceAnnotationSummary(annotationName: $annotation, timeRange: $range) {
+      name count labels labelFractions { label fraction } meanScore scoreCount labelCount }
+  }
+}"""
+
+
+def summaries(cinder, d: Data, annotation: str, start=None, end=None, condition=None) -> dict:
+    variables = {"name": d.project, "annotation": annotation, "filter": condition,
+                 "range": {"start": start and iso(start), "end": end and iso(end)}}
+    return gql(cinder, SUMMARY, variables)["getProjectByName"]
+
+
+def test_annotation_summaries_over_range_and_filter(cinder, data):
+    d = data
+    quality = summaries(cinder, d, "quality")
+    assert quality["trace"] is None  # no trace annotation of that name
+    span = quality["span"]
+    assert (span["name"], span["count"], span["scoreCount"], span["labelCount"], span["labels"]) == ("quality", 3, 3, 0, [])
+    assert span["meanScore"] == pytest.approx((0.8 + 0.4 + 1.0) / 3)
+    first_hour = summaries(cinder, d, "quality", d.base, d.base + HOUR)["span"]
+    assert first_hour["count"] == 2 and first_hour["meanScore"] == pytest.approx(0.6)
+    slow = summaries(cinder, d, "quality", condition="latency_ms >= 300")["span"]
+    assert slow["count"] == 2 and slow["meanScore"] == pytest.approx(0.7)
+    assert summaries(cinder, d, "quality", condition="span_kind == 'TOOL'")["span"] is None
+
+    resolved = summaries(cinder, d, "resolved")["trace"]
+    assert (resolved["count"], resolved["labelCount"], resolved["labels"]) == (3, 3, ["yes", "no"])
+    assert resolved["labelFractions"] == [{"label": "yes", "fraction": pytest.approx(2 / 3)},
+                                          {"label": "no", "fraction": pytest.approx(1 / 3)}]
+    assert resolved["meanScore"] == pytest.approx(2 / 3)
+    assert summaries(cinder, d, "resolved", d.base + 2 * HOUR, d.base + 3 * HOUR)["trace"]["labels"] == ["yes"]
+    assert summaries(cinder, d, "no-such-annotation") == {"span": None, "trace": None}

@@ -513,6 +513,14 @@ def test_annotating_a_span_and_adding_a_note(tab, cinder):
     assert len(verdict) == 1 and verdict[0]["result"]["label"] == "good" and verdict[0]["result"]["score"] == 1
     assert verdict[0]["annotator_kind"] == "HUMAN"
 
+    # The project's header summarizes it: one label, on every annotated span, score 1.
+    page.go_back()
+    page.get_by_role("link", name="Spans", exact=True).click()
+    stats = page.get_by_label("Project statistics")
+    playwright_api.expect(stats).to_contain_text(config_name)
+    playwright_api.expect(stats.locator(".stat", has_text=config_name)).to_contain_text("1.00")
+    playwright_api.expect(stats.locator(".stat", has_text=config_name)).to_have_attribute("title", re.compile("1 annotations.*good 100%"))
+
 
 def test_metrics_tab_charts_the_range_in_bins(tab, cinder):
     """Three traces two and a half hours ago (two OK, one ERROR, 30/5 tokens each): the Metrics tab over

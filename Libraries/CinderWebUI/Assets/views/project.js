@@ -23,8 +23,32 @@ const headerQuery = `query ProjectHeader($id: ID!, $timeRange: TimeRange) {
     latencyP50: latencyMsQuantile(probability: 0.5, timeRange: $timeRange)
     latencyP99: latencyMsQuantile(probability: 0.99, timeRange: $timeRange)
     costSummary(timeRange: $timeRange) { total { cost } prompt { cost } completion { cost } }
+    spanAnnotationNames
   } }
 }`;
+
+/** Annotation summaries shown in the header, at most this many names. */
+const maxSummaries = 6;
+
+/** One query for the summaries of `count` span annotation names (aliased s0…, names bound as $n0…). */
+function summariesQuery(count) {
+  const names = Array.from({ length: count }, (_, i) => `$n${i}: String!`).join(', ');
+  const fields = Array.from({ length: count }, (_, i) =>
+    `s${i}: spanAnnotationSummary(annotationName: $n${i}, timeRange: $timeRange) { name count meanScore labelFractions { label fraction } }`);
+  return `query AnnotationSummaries($id: ID!, $timeRange: TimeRange, ${names}) { node(id: $id) { ... on Project {
+    ${fields.join('\n    ')}
+  } } }`;
+}
+
+/** A header figure for an annotation: its mean score, or its most frequent label when it has no scores. */
+function summaryStat(summary) {
+  const fractions = summary.labelFractions.map((f) => `${f.label} ${Math.round(f.fraction * 100)}%`).join(' · ');
+  const top = summary.labelFractions[0];
+  const value = summary.meanScore != null ? summary.meanScore.toFixed(2)
+    : top ? `${top.label} ${Math.round(top.fraction * 100)}%` : '—';
+  const detail = `${format.count(summary.count)} annotations${summary.meanScore != null ? `, mean score ${summary.meanScore.toFixed(3)}` : ''}${fractions ? `; ${fractions}` : ''}`;
+  return stat(summary.name, value, detail);
+}
 
 const spanFields = `id spanId name spanKind statusCode startTime latencyMs parentId
   tokenCountTotal metadata
@@ -297,7 +321,22 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
       stat('Latency p99', format.duration(node.latencyP99)),
       stat('Tokens', format.count(node.tokenCountTotal)),
       stat('Cost', format.cost(cost?.total?.cost), cost ? `prompt ${format.cost(cost.prompt?.cost)} · completion ${format.cost(cost.completion?.cost)}` : null));
+    loadSummaries(node.spanAnnotationNames.slice(0, maxSummaries), ++headerGeneration).catch((error) => {
+      if (error.name !== 'AbortError') console.warn('annotation summaries failed', error);
+    });
     return node;
+  }
+
+  let headerGeneration = 0;
+
+  /** The header's annotation figures, after the others (they are not needed to read the page). */
+  async function loadSummaries(names, generation) {
+    if (!names.length) return;
+    const variables = { id: projectId, timeRange: timeRangeOf(range) };
+    names.forEach((name, i) => { variables[`n${i}`] = name; });
+    const { node } = await graphql(summariesQuery(names.length), variables, { signal });
+    if (generation !== headerGeneration) return;  // the header was redrawn meanwhile
+    for (const summary of names.map((_, i) => node?.[`s${i}`]).filter(Boolean)) stats.append(summaryStat(summary));
   }
 
   async function fetchPage(cursor) {
