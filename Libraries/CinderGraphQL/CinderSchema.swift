@@ -317,6 +317,8 @@ enum CinderSchema {
                     Argument("first", at: \.first)
                     Argument("after", at: \.after)
                     Argument("timeRange", at: \.timeRange)
+                    Argument("sort", at: \.sort)
+                    Argument("filterCondition", at: \.filterCondition)
                 }
                 Field("sessions", at: ProjectNode.sessions) {
                     Argument("first", at: \.first)

@@ -319,16 +319,32 @@ struct ProjectNode: RelayNode {
         var timeRange: TimeRange?
     }
 
-    /// Cinder's addition: the project's traces, newest first (Phoenix lists root spans instead).
-    func traces(context: GraphQLContext, arguments: TraceListArguments) async throws -> NodeConnection<TraceNode> {
+    struct TracePageArguments: Codable, Sendable {
+        var first: Int
+        var after: String?
+        var timeRange: TimeRange?
+        var sort: SpanSortInput?
+        var filterCondition: String?
+    }
+
+    /// Cinder's addition: the project's traces, newest first unless sorted by latency (Phoenix lists root
+    /// spans instead); `filterCondition` is a span filter their root span must match.
+    func traces(context: GraphQLContext, arguments: TracePageArguments) async throws -> NodeConnection<TraceNode> {
         var filter = TraceFilter()
         filter.startMicros = arguments.timeRange.startMicros
         filter.endMicros = arguments.timeRange.endMicros
+        filter.rootCondition = try Self.condition(arguments.filterCondition)
+        filter.order = arguments.sort?.dir == .asc ? .asc : .desc
+        switch arguments.sort?.col {
+        case nil, .startTime?: filter.sort = .startTime
+        case .latencyMs?: filter.sort = .latency
+        case let column?: throw GraphQLFailure("Sorting traces by \(column.rawValue) is not supported; sort by startTime or latencyMs")
+        }
         let cursor = try Cursor.decode(arguments.after, parts: 2)
         if let cursor { filter.cursor = .init(value: cursor[0], id: cursor[1]) }
         let limit = PageArguments(first: arguments.first).limit
         let rows = try await context.scope.spans.traces(projectID: row.id, filter: filter, limit: limit + 1, withTokenCounts: false)
-        return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil)
+        return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedByLatency: filter.sort == .latency)
     }
 
     func sessions(context: GraphQLContext, arguments: TraceListArguments) async throws -> NodeConnection<SessionNode> {
@@ -419,9 +435,10 @@ final class TraceNode: RelayNode {
     var projectId: NodeID { NodeID(NodeType.project, row.projectID) }
     var projectSessionId: NodeID? { row.sessionRowID.map { NodeID(NodeType.session, $0) } }
 
-    static func connection(rows: [TraceRow], limit: Int, hadCursor: Bool) -> NodeConnection<TraceNode> {
+    static func connection(rows: [TraceRow], limit: Int, hadCursor: Bool, sortedByLatency: Bool = false) -> NodeConnection<TraceNode> {
         NodeConnection(
-            rows: rows, limit: limit, hadCursor: hadCursor, cursor: { Cursor.encode($0.startMicros, $0.id) }, node: TraceNode.init)
+            rows: rows, limit: limit, hadCursor: hadCursor,
+            cursor: { Cursor.encode(sortedByLatency ? $0.latencyMicros : $0.startMicros, $0.id) }, node: TraceNode.init)
     }
 
     func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {

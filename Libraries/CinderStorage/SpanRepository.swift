@@ -131,6 +131,8 @@ public struct TraceFilter: Sendable {
     public var hasError: Bool?
     public var minLatencyMicros: Int64?
     public var maxLatencyMicros: Int64?
+    /// A span filter its root span must match (Phoenix's traces table filters root spans).
+    public var rootCondition: SpanFilterCondition?
 
     public init() {}
 
@@ -370,6 +372,11 @@ extension SpanRepository {
         if let hasError = f.hasError {
             q.append(
                 " AND \(hasError ? "" : "NOT ")EXISTS (SELECT 1 FROM spans s WHERE s.org_id = t.org_id AND s.trace_rowid = t.id AND s.status_code = 'ERROR')")
+        }
+        if let condition = f.rootCondition {
+            q.append(" AND EXISTS (SELECT 1 FROM spans s WHERE s.org_id = t.org_id AND s.trace_rowid = t.id AND s.parent_id IS NULL AND ")
+            try condition.appendSQL(&q)
+            q.append(")")
         }
         let latency = "(t.end_time - t.start_time)"
         if let min = f.minLatencyMicros { q.append(" AND \(latency) >= \(q.bind(min)) * interval '1 microsecond'") }

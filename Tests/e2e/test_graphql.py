@@ -1044,6 +1044,27 @@ TRACE_FIELDS = f"""
 """
 
 
+def test_project_traces_sorted_by_latency_and_filtered_by_root_span(cinder, metrics):
+    q = f"""query($name: String!, $first: Int!, $after: String, $sort: SpanSort, $filter: String) {{
+      getProjectByName(name: $name) {{
+        traces(first: $first, after: $after, sort: $sort, filterCondition: $filter) {{
+          edges {{ cursor node {{ traceId latencyMs }} }} {PAGE_INFO} }} }} }}"""
+    conn = lambda d: d["getProjectByName"]["traces"]
+    by_latency = [metrics.tid(f"r{i}") for i in range(5)]  # LATENCY_MS grows with i
+    for direction, want in (("asc", by_latency), ("desc", by_latency[::-1])):
+        nodes, sizes = walk(cinder, q, {"name": metrics.project, "sort": {"col": "latencyMs", "dir": direction}}, conn, first=2)
+        assert sizes == [2, 2, 1] and [n["traceId"] for n in nodes] == want, direction
+    # The condition is on each trace's root span (a CHAIN lasting LATENCY_MS[i]).
+    nodes, _ = walk(cinder, q, {"name": metrics.project, "filter": "latency_ms > 250"}, conn, first=2)
+    assert [n["traceId"] for n in nodes] == [metrics.tid(f"r{i}") for i in (4, 3, 2)]
+    nodes, _ = walk(cinder, q, {"name": metrics.project, "filter": "span_kind == 'LLM'"}, conn, first=2)
+    assert nodes == []  # LLM spans are children, never roots
+    body = gql_errors(cinder, q, {"name": metrics.project, "first": 2, "filter": "latency_ms >"})
+    assert "unexpected end of condition" in body["errors"][0]["message"]
+    body = gql_errors(cinder, q, {"name": metrics.project, "first": 2, "sort": {"col": "tokenCountTotal", "dir": "asc"}})
+    assert "not supported" in body["errors"][0]["message"]
+
+
 def test_trace_fields_and_ids(cinder, client, metrics):
     pid = rest_project_id(client, metrics.project)
     rest_traces = {t["trace_id"]: t for t in client.traces.get_traces(project_identifier=metrics.project)}

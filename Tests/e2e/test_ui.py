@@ -653,3 +653,36 @@ def test_filter_box_completes_names_and_values_from_the_api(tab, cinder):
     tab.screenshot("filter-completion")
     box.press("Escape")
     playwright_api.expect(suggestions).to_be_hidden()
+
+
+def test_traces_tab_filters_by_root_span_and_sorts_by_latency(tab, cinder):
+    project = unique_name("ui-traces-filter")
+    ingest(cinder, project, traces=3)
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Traces", exact=True).click()
+    traces = page.get_by_role("table", name="Traces")
+    playwright_api.expect(traces.get_by_role("row")).to_have_count(4)
+
+    box = page.get_by_role("searchbox", name="Filter traces")
+    box.fill("span_kind == 'LLM'")  # LLM spans are never roots here
+    box.press("Enter")
+    playwright_api.expect(page.get_by_text("No trace in this time range matches the filter.")).to_be_visible()
+    box.fill("'#1' in input.value")
+    box.press("Enter")
+    traces = page.get_by_role("table", name="Traces")
+    playwright_api.expect(traces.get_by_role("row")).to_have_count(2)
+    playwright_api.expect(traces).to_contain_text("Weather in Paris? #1")
+
+    box.fill("")
+    box.press("Enter")
+    traces = page.get_by_role("table", name="Traces")
+    playwright_api.expect(traces.get_by_role("row")).to_have_count(4)
+    traces.get_by_role("columnheader", name="Latency").click()
+    playwright_api.expect(traces.get_by_role("columnheader", name="Latency")).to_have_attribute("aria-sort", "descending")
+    headers = [h.inner_text().strip(" ▲▼") for h in traces.get_by_role("columnheader").all()]
+    index = headers.index("Latency")
+    latencies = [_ms(row.get_by_role("cell").nth(index).inner_text()) for row in traces.get_by_role("row").all()[1:]]
+    assert len(latencies) == 3 and latencies == sorted(latencies, reverse=True), latencies
+    playwright_api.expect(traces.get_by_role("columnheader", name="Tokens")).not_to_have_attribute("aria-sort", re.compile("."))

@@ -128,7 +128,9 @@ export function attachCompletion(input, { loadTerms }) {
       return;
     }
     const shown = Math.min(items.length, maxShown);
-    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+    if (event.key === 'Enter' && active < 0) {
+      close();  // nothing chosen: the box is being submitted, and the list must not cover the results
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
       event.preventDefault();
       active = (active + (event.key === 'ArrowDown' ? 1 : shown - 1)) % shown;
       render();

@@ -65,9 +65,9 @@ const spansQuery = `query ProjectSpans($id: ID!, $after: String, $timeRange: Tim
   } }
 }`;
 
-const tracesQuery = `query ProjectTraces($id: ID!, $after: String, $timeRange: TimeRange) {
+const tracesQuery = `query ProjectTraces($id: ID!, $after: String, $timeRange: TimeRange, $sort: SpanSort, $filter: String) {
   node(id: $id) { ... on Project {
-    traces(first: ${pageSize}, after: $after, timeRange: $timeRange) {
+    traces(first: ${pageSize}, after: $after, timeRange: $timeRange, sort: $sort, filterCondition: $filter) {
       pageInfo { hasNextPage endCursor }
       edges { node {
         id traceId startTime latencyMs numSpans
@@ -99,9 +99,9 @@ function spanColumns(pick) {
     { id: 'status', label: 'Status', value: (r) => pick(r)?.statusCode, render: (r) => statusMark(pick(r)?.statusCode) },
     { id: 'input', label: 'Input', value: (r) => pick(r)?.input?.truncatedValue, render: (r) => h('span.cell-text', format.preview(pick(r)?.input?.truncatedValue)) },
     { id: 'output', label: 'Output', value: (r) => pick(r)?.output?.truncatedValue, render: (r) => h('span.cell-text', format.preview(pick(r)?.output?.truncatedValue)) },
-    { id: 'startTime', label: 'Start time', value: (r) => pick(r)?.startTime, render: (r) => format.time(pick(r)?.startTime), sortable: true },
-    { id: 'latency', label: 'Latency', num: true, value: (r) => pick(r)?.latencyMs, render: (r) => format.duration(pick(r)?.latencyMs), sortable: true },
-    { id: 'tokens', label: 'Tokens', num: true, value: (r) => pick(r)?.tokenCountTotal, render: (r) => format.count(pick(r)?.tokenCountTotal), sortable: true },
+    { id: 'startTime', label: 'Start time', value: (r) => pick(r)?.startTime, render: (r) => format.time(pick(r)?.startTime) },
+    { id: 'latency', label: 'Latency', num: true, value: (r) => pick(r)?.latencyMs, render: (r) => format.duration(pick(r)?.latencyMs) },
+    { id: 'tokens', label: 'Tokens', num: true, value: (r) => pick(r)?.tokenCountTotal, render: (r) => format.count(pick(r)?.tokenCountTotal) },
     { id: 'annotations', label: 'Annotations', value: (r) => annotationsText(pick(r)), render: (r) => h('span.cell-text', annotationsText(pick(r))) },
     { id: 'metadata', label: 'Metadata', hidden: true, value: (r) => pick(r)?.metadata, render: (r) => h('code.cell-text', format.preview(pick(r)?.metadata, 80)) },
     { id: 'user', label: 'User', hidden: true, value: (r) => userOf(pick(r)) },
@@ -149,13 +149,11 @@ function spanCondition(filter, rootsOnly) {
   return text ? `(${text}) and parent_id is None` : 'parent_id is None';
 }
 
-/** The spans tab's sortable columns and the GraphQL SpanColumn each sorts by. */
-const sortColumns = { startTime: 'startTime', latency: 'latencyMs', tokens: 'tokenCountTotal' };
-
-/** `?sort=latency:asc` → { column, dir }; newest first unless the URL says otherwise. */
-function sortFromQuery(query) {
+/** `?sort=latency:asc` → { column, dir } among `columns` (column id → GraphQL SpanColumn); newest first
+ * unless the URL says otherwise. */
+function sortFromQuery(query, columns) {
   const [column, dir] = (query.get('sort') ?? '').split(':');
-  return { column: column in sortColumns ? column : 'startTime', dir: dir === 'asc' ? 'asc' : 'desc' };
+  return { column: columns && column in columns ? column : 'startTime', dir: dir === 'asc' ? 'asc' : 'desc' };
 }
 
 const tabLabels = { spans: 'Spans', traces: 'Traces', sessions: 'Sessions', metrics: 'Metrics' };
@@ -166,20 +164,29 @@ function tabView(tab, base, projectId) {
   const traceIdOf = { spans: (row) => row.trace?.traceId, traces: (row) => row.traceId };
   if (tab === 'sessions') {
     return {
-      query: sessionsQuery, connection: (node) => node.sessions, columns: sessionColumns, sortable: false,
+      query: sessionsQuery, connection: (node) => node.sessions, columns: sessionColumns, sortColumns: null, filters: false,
       open: (row) => navigate(`${base}/sessions/${encodeURIComponent(row.id)}`),
     };
   }
   const traces = tab === 'traces';
   const columns = spanColumns(traces ? (row) => row.rootSpan : (row) => row);
+  // The columns each list sorts by, with the GraphQL SpanColumn of each.
+  const sortColumns = traces ? { startTime: 'startTime', latency: 'latencyMs' }
+    : { startTime: 'startTime', latency: 'latencyMs', tokens: 'tokenCountTotal' };
   if (traces) {
+    // A trace's latency is its own (first start to last end), which is what it sorts by.
+    const latency = columns.find((column) => column.id === 'latency');
+    latency.value = (r) => r.latencyMs;
+    latency.render = (r) => format.duration(r.latencyMs);
     columns.splice(7, 0, { id: 'spans', label: 'Spans', num: true, value: (r) => r.numSpans, render: (r) => format.count(r.numSpans) });
   }
+  for (const column of columns) column.sortable = column.id in sortColumns;
   return {
     query: traces ? tracesQuery : spansQuery,
     connection: (node) => (traces ? node.traces : node.spans),
     columns,
-    sortable: !traces,
+    sortColumns,
+    filters: true,
     open: (row, rows) => {
       rememberTraces(projectId, rows.map(traceIdOf[tab]));
       const spanParam = traces ? '' : `?selectedSpanNodeId=${encodeURIComponent(row.id)}`;
@@ -193,12 +200,12 @@ const liveInterval = 2000;
 export async function projectScreen({ outlet, params, query, signal, tab }) {
   const projectId = params.projectId;
   let range = rangeFromQuery(query);
-  let sort = sortFromQuery(query);
   let live = query.get('live') === '1';
   let filter = query.get('filter') ?? '';
   let rootsOnly = query.get('root') === '1';
   const base = `/projects/${encodeURIComponent(projectId)}`;
   const view = tabView(tab, base, projectId);
+  let sort = sortFromQuery(query, view?.sortColumns);
 
   const stats = h('dl.stats', { 'aria-label': 'Project statistics' });
   const title = h('h1', '…');
@@ -226,8 +233,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
   const filterBox = h('input.filter-input', {
     type: 'search',
     value: filter,
-    placeholder: "span_kind == 'LLM' and latency_ms > 1000",
-    'aria-label': 'Filter spans',
+    placeholder: tab === 'traces' ? "root span: span_kind == 'AGENT' and latency_ms > 1000" : "span_kind == 'LLM' and latency_ms > 1000",
+    'aria-label': tab === 'traces' ? 'Filter traces' : 'Filter spans',
     spellcheck: false,
     oninput: () => scheduleValidation(),
   });
@@ -276,8 +283,11 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     filterMessage.textContent = error.message;
     filterBox.setAttribute('aria-invalid', 'true');
   }
-  const filterBar = tab === 'spans'
-    ? h('div.filter-bar', h('div.filter-field', filterBox, completions), rootsToggle, filterMessage) : null;
+  const filterBar = view?.filters
+    ? h('div.filter-bar', h('div.filter-field', filterBox, completions), tab === 'spans' ? rootsToggle : null, filterMessage) : null;
+  /** The condition sent: on the spans tab the person's filter (and root spans only when asked), on the
+   * traces tab a condition on each trace's root span. */
+  const condition = () => (tab === 'spans' ? spanCondition(filter, rootsOnly) : filter.trim() || null);
 
   replace(outlet,
     h('header.page-header',
@@ -297,9 +307,9 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
       label: tabLabels[tab],
       rowKey: (row) => row.id,
       onOpen: (row) => view.open(row, table.rows),
-      sort: view.sortable ? sort : null,
+      sort: view.sortColumns ? sort : null,
       // A new column starts with its largest values (slowest, most tokens, newest); the same column flips.
-      onSort: view.sortable ? (column) => {
+      onSort: view.sortColumns ? (column) => {
         sort = { column, dir: column === sort.column && sort.dir === 'desc' ? 'asc' : 'desc' };
         const isDefault = sort.column === 'startTime' && sort.dir === 'desc';
         updateQuery({ sort: isDefault ? null : `${sort.column}:${sort.dir}` });
@@ -310,8 +320,10 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
   }
 
   async function loadHeader() {
+    const started = generation;
     const { node } = await graphql(headerQuery, { id: projectId, timeRange: timeRangeOf(range) }, { signal });
     if (!node) throw new Error(missing);
+    if (started !== generation) return node;
     title.textContent = node.name;
     document.title = `${node.name} · Cinder`;
     const cost = node.costSummary;
@@ -341,20 +353,25 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   async function fetchPage(cursor) {
     const variables = { id: projectId, after: cursor, timeRange: timeRangeOf(range) };
-    if (view.sortable) variables.sort = { col: sortColumns[sort.column], dir: sort.dir };
-    if (tab === 'spans') variables.filter = spanCondition(filter, rootsOnly);
+    if (view.sortColumns) variables.sort = { col: view.sortColumns[sort.column], dir: sort.dir };
+    if (view.filters) variables.filter = condition();
     const { node } = await graphql(view.query, variables, { signal });
     if (!node) throw new Error(missing);
     return view.connection(node);
   }
 
+  // Each reload starts a generation; answers of an older one (a range changed mid-request) are dropped.
+  let generation = 0;
+
   async function loadPage() {
     more.disabled = true;
+    const started = generation;
     const connection = await fetchPage(after);
+    if (started !== generation) return;
     const rows = connection.edges.map((edge) => edge.node);
     if (!after && rows.length === 0) {
-      const filtered = tab === 'spans' && spanCondition(filter, rootsOnly);
-      replace(listArea, filtered ? h('p.empty', 'No span in this time range matches the filter.')
+      const filtered = view.filters && condition();
+      replace(listArea, filtered ? h('p.empty', `No ${tab === 'spans' ? 'span' : 'trace'} in this time range matches the filter.`)
         : range.id === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
       table = null;
     } else {
@@ -368,18 +385,21 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   async function reload() {
     after = null;
+    const started = ++generation;
     if (!view) {
-      await Promise.all([loadHeader(), showMetrics(listArea, { projectId, range, signal })]);
+      const panel = h('div.metrics');
+      await Promise.all([loadHeader(), showMetrics(panel, { projectId, range, signal })]);
+      if (started === generation) replace(listArea, panel);
       return;
     }
     try {
       await Promise.all([loadHeader(), loadPage()]);
     } catch (error) {
       if (isUnknownNode(error)) throw new Error(missing);
-      if (error.path?.endsWith('.spans') && tab === 'spans') {
+      if (view.filters && error.path?.endsWith(`.${tab}`)) {
         // The filter was refused: say why beside it and show no rows.
         showFilterError(error);
-        replace(listArea, h('p.empty', 'Fix the filter to see spans.'));
+        replace(listArea, h('p.empty', `Fix the filter to see ${tab}.`));
         table = null;
         more.hidden = true;
         return;
