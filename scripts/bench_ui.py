@@ -4,7 +4,8 @@ scrolls, and how many bytes a first visit transfers.
 
 Times are read in the page (performance.now(), from the navigation's start) at the moment the screen's
 data is in the DOM: the projects table's first row, the spans table's first row, the trace's first tree
-row (and the moment all 10,000 spans are loaded; for projects also the moment every statistic is in). Each is measured RUNS times in one tab (assets cached,
+row (and the moment all 10,000 spans are loaded; for projects also the moment every statistic is in), the
+metrics tab's charts. Each is measured RUNS times in one tab (assets cached,
 as for a person moving around); the first visit is measured separately in a fresh browser context.
 """
 
@@ -124,6 +125,8 @@ def main() -> int:
             (f"/projects/{project_id}/spans", [("spans", "document.querySelectorAll('table[aria-label=Spans] tbody tr').length >= 50"),
                                                ("spans_with_header", "document.querySelectorAll('table[aria-label=Spans] tbody tr').length >= 50 "
                                                                      "&& !document.querySelector('.stats:empty')")]),
+            # Metrics over the default range (7 days, daily bins): every chart drawn from 500,000 spans.
+            (f"/projects/{project_id}/metrics", [("metrics_charts", "document.querySelectorAll('.chart').length >= 6")]),
             (f"/projects/{big_id}/traces/{trace_id}", [("trace_10k_first_rows", "document.querySelector('[role=treeitem]')"),
                                                        ("trace_10k_all_loaded", all_loaded)]),
         ]
