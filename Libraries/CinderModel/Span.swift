@@ -63,6 +63,10 @@ public struct Span: Sendable, Hashable {
     public private(set) var sessionID: String?
     public private(set) var promptTokenCount: Int64?
     public private(set) var completionTokenCount: Int64?
+    /// OpenInference's `llm.cost.prompt|completion|total` (USD), where the instrumentation recorded them.
+    public private(set) var promptCost: Double?
+    public private(set) var completionCost: Double?
+    public private(set) var totalCost: Double?
     public var events: [SpanEvent]
 
     public init(
@@ -115,6 +119,16 @@ public struct Span: Sendable, Hashable {
             }
         promptTokenCount = attributes.value(at: ["llm", "token_count", "prompt"])?.integerValue
         completionTokenCount = attributes.value(at: ["llm", "token_count", "completion"])?.integerValue
+        func cost(_ part: String) -> Double? {
+            switch attributes.value(at: ["llm", "cost", part]) {
+            case .double(let d)? where d.isFinite: d
+            case .int(let i)?: Double(i)
+            default: nil
+            }
+        }
+        promptCost = cost("prompt")
+        completionCost = cost("completion")
+        totalCost = cost("total")
     }
 }
 

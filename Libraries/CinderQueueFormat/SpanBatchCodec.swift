@@ -32,6 +32,9 @@ public enum SpanBatchCodec {
             wire.sessionID = span.sessionID ?? ""
             wire.promptTokenCount = span.promptTokenCount ?? 0
             wire.completionTokenCount = span.completionTokenCount ?? 0
+            if let cost = span.promptCost { wire.promptCost = cost }
+            if let cost = span.completionCost { wire.completionCost = cost }
+            if let cost = span.totalCost { wire.totalCost = cost }
             wire.events = span.events.map { event in
                 var wireEvent = Cinder_Queue_V1_Event()
                 wireEvent.name = event.name
@@ -62,6 +65,9 @@ public enum SpanBatchCodec {
                     eventsJSON: SpanRows.eventsJSON(
                         serialized: wire.events.map { (name: $0.name, time: $0.timeUnixNano, attributesJSON: [UInt8]($0.attributesJson)) }),
                     promptTokenCount: wire.promptTokenCount, completionTokenCount: wire.completionTokenCount,
+                    costs: (
+                        wire.hasPromptCost ? wire.promptCost : nil, wire.hasCompletionCost ? wire.completionCost : nil,
+                        wire.hasTotalCost ? wire.totalCost : nil),
                     sessionID: wire.sessionID.isEmpty ? nil : wire.sessionID))
         }
         return EncodedSpans(organizationID: OrganizationID(message.organizationID), projectName: message.projectName, spans: rows)

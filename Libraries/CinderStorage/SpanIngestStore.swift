@@ -20,6 +20,8 @@ public struct EncodedSpan: Sendable {
     var statusMessage: String
     var promptTokens: Int64
     var completionTokens: Int64
+    /// Prompt, completion and total cost; NaN where unknown (bound as SQL NULL).
+    var costs: (prompt: Double, completion: Double, total: Double)
     var sessionID: String?
 }
 
@@ -39,7 +41,8 @@ public struct EncodedSpans: Sendable {
                     traceID: span.traceID, spanID: span.spanID, parentID: span.parentID, name: span.name, kind: span.kind,
                     startTime: span.startTime, endTime: span.endTime, statusCode: span.statusCode, statusMessage: span.statusMessage,
                     attributesJSON: span.attributesJSON, eventsJSON: SpanRows.eventsJSON(span.events),
-                    promptTokenCount: span.promptTokenCount, completionTokenCount: span.completionTokenCount, sessionID: span.sessionID)
+                    promptTokenCount: span.promptTokenCount, completionTokenCount: span.completionTokenCount,
+                    costs: (span.promptCost, span.completionCost, span.totalCost), sessionID: span.sessionID)
             })
     }
 
@@ -56,19 +59,22 @@ extension EncodedSpan {
     public init(
         traceID: String, spanID: String, parentID: String?, name: String, kind: SpanKind, startTime: UnixNanos, endTime: UnixNanos,
         statusCode: SpanStatusCode, statusMessage: String, attributesJSON: [UInt8], eventsJSON: [UInt8],
-        promptTokenCount: Int64?, completionTokenCount: Int64?, sessionID: String?
+        promptTokenCount: Int64?, completionTokenCount: Int64?, costs: (Double?, Double?, Double?) = (nil, nil, nil),
+        sessionID: String?
     ) {
         // Phoenix records token counts on LLM spans only, zero when the instrumentation sent none.
         // Counts are clamped to 32 bits (Phoenix's column type), so that sums cannot overflow.
         let isLLM = kind == .llm
         func tokens(_ count: Int64?) -> Int64 { isLLM ? min(max(count ?? 0, 0), Int64(Int32.max)) : -1 }
+        // Costs count on LLM spans only, as token counts do (an agent span's total would count its calls twice).
+        func cost(_ value: Double?) -> Double { isLLM ? value.flatMap { $0.isFinite ? $0 : nil } ?? .nan : .nan }
         let session = sessionID.map(SQLText.clean)?.trimmingCharacters(in: .whitespaces)
         self.init(
             traceID: traceID, spanID: SQLText.clean(spanID), parentID: SQLText.clean(parentID ?? ""), name: SQLText.clean(name),
             kind: kind.rawValue, startMicros: startTime.micros, endMicros: endTime.micros, attributes: JSONText(attributesJSON),
             events: JSONText(eventsJSON), statusCode: statusCode.rawValue, statusMessage: SQLText.clean(statusMessage),
             promptTokens: tokens(promptTokenCount), completionTokens: tokens(completionTokenCount),
-            sessionID: session?.isEmpty == false ? session : nil)
+            costs: (cost(costs.0), cost(costs.1), cost(costs.2)), sessionID: session?.isEmpty == false ? session : nil)
     }
 }
 
@@ -242,6 +248,7 @@ public struct SpanIngestStore: Sendable {
         var names = [String](), kinds = [String](), starts = [Int64](), ends = [Int64]()
         var attributes = [JSONText](), events = [JSONText](), statusCodes = [String](), statusMessages = [String]()
         var promptTokens = [Int64](), completionTokens = [Int64]()
+        var promptCosts = [Double](), completionCosts = [Double](), totalCosts = [Double]()
         projectColumn.reserveCapacity(count)
         traceColumn.reserveCapacity(count)
         spanIDs.reserveCapacity(count)
@@ -265,6 +272,9 @@ public struct SpanIngestStore: Sendable {
                 statusMessages.append(span.statusMessage)
                 promptTokens.append(span.promptTokens)
                 completionTokens.append(span.completionTokens)
+                promptCosts.append(span.costs.prompt)
+                completionCosts.append(span.costs.completion)
+                totalCosts.append(span.costs.total)
             }
         }
         var inserted = 0
@@ -273,15 +283,18 @@ public struct SpanIngestStore: Sendable {
             WITH rows AS (
                 INSERT INTO spans (org_id, project_id, trace_rowid, span_id, parent_id, name, span_kind, start_time,
                                    end_time, attributes, events, status_code, status_message,
-                                   llm_token_count_prompt, llm_token_count_completion)
+                                   llm_token_count_prompt, llm_token_count_completion,
+                                   llm_cost_prompt, llm_cost_completion, llm_cost_total)
                 SELECT \(org), u.p, u.t, u.id, nullif(u.par, ''), u.n, u.k,
                        to_timestamp(0) + u.b * interval '1 microsecond', to_timestamp(0) + u.e * interval '1 microsecond',
-                       u.a, u.ev, u.sc, u.sm, nullif(u.tp, -1), nullif(u.tc, -1)
+                       u.a, u.ev, u.sc, u.sm, nullif(u.tp, -1), nullif(u.tc, -1),
+                       nullif(u.cp, 'NaN'), nullif(u.cc, 'NaN'), nullif(u.ct, 'NaN')
                 FROM unnest(\(projectColumn)::int8[], \(traceColumn)::int8[], \(spanIDs)::text[], \(parentIDs)::text[],
                             \(names)::text[], \(kinds)::text[], \(starts)::int8[], \(ends)::int8[], \(attributes)::json[],
                             \(events)::json[], \(statusCodes)::text[], \(statusMessages)::text[],
-                            \(promptTokens)::int8[], \(completionTokens)::int8[])
-                     AS u(p, t, id, par, n, k, b, e, a, ev, sc, sm, tp, tc)
+                            \(promptTokens)::int8[], \(completionTokens)::int8[],
+                            \(promptCosts)::float8[], \(completionCosts)::float8[], \(totalCosts)::float8[])
+                     AS u(p, t, id, par, n, k, b, e, a, ev, sc, sm, tp, tc, cp, cc, ct)
                 ON CONFLICT (org_id, span_id) DO NOTHING
                 RETURNING 1
             )

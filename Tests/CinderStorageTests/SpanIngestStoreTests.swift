@@ -124,7 +124,7 @@ import Testing
             // Keyset pages by start time: 2 + 2, no overlap.
             f = SpanFilter(); f.sort = .startTime; f.order = .asc
             let first = try await scope.spans.spans(projectID: project.id, filter: f, limit: 3)
-            f.cursor = .startTime(micros: first[2].startMicros, id: first[2].id)
+            f.cursor = .init(key: first[2].startMicros, id: first[2].id)
             let second = try await scope.spans.spans(projectID: project.id, filter: f, limit: 3)
             #expect(first.prefix(2).map(\.name) + second.map(\.name) == ["root", "tool", "chat", "root"])
         }

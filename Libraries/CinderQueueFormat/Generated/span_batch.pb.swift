@@ -48,49 +48,121 @@ package nonisolated struct Cinder_Queue_V1_SpanBatch: Sendable {
   package init() {}
 }
 
-package nonisolated struct Cinder_Queue_V1_Span: Sendable {
+package nonisolated struct Cinder_Queue_V1_Span: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Lowercase hex, as stored.
-  package var traceID: String = String()
+  package var traceID: String {
+    get {_storage._traceID}
+    set {_uniqueStorage()._traceID = newValue}
+  }
 
-  package var spanID: String = String()
+  package var spanID: String {
+    get {_storage._spanID}
+    set {_uniqueStorage()._spanID = newValue}
+  }
 
   /// Empty for root spans.
-  package var parentID: String = String()
+  package var parentID: String {
+    get {_storage._parentID}
+    set {_uniqueStorage()._parentID = newValue}
+  }
 
-  package var name: String = String()
+  package var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// OpenInference span kind (LLM, CHAIN, ...).
-  package var spanKind: String = String()
+  package var spanKind: String {
+    get {_storage._spanKind}
+    set {_uniqueStorage()._spanKind = newValue}
+  }
 
-  package var startTimeUnixNano: Int64 = 0
+  package var startTimeUnixNano: Int64 {
+    get {_storage._startTimeUnixNano}
+    set {_uniqueStorage()._startTimeUnixNano = newValue}
+  }
 
-  package var endTimeUnixNano: Int64 = 0
+  package var endTimeUnixNano: Int64 {
+    get {_storage._endTimeUnixNano}
+    set {_uniqueStorage()._endTimeUnixNano = newValue}
+  }
 
   /// UNSET, OK or ERROR.
-  package var statusCode: String = String()
+  package var statusCode: String {
+    get {_storage._statusCode}
+    set {_uniqueStorage()._statusCode = newValue}
+  }
 
-  package var statusMessage: String = String()
+  package var statusMessage: String {
+    get {_storage._statusMessage}
+    set {_uniqueStorage()._statusMessage = newValue}
+  }
 
   /// The nested OpenInference attributes as a JSON object.
-  package var attributesJson: Data = Data()
+  package var attributesJson: Data {
+    get {_storage._attributesJson}
+    set {_uniqueStorage()._attributesJson = newValue}
+  }
 
-  package var events: [Cinder_Queue_V1_Event] = []
+  package var events: [Cinder_Queue_V1_Event] {
+    get {_storage._events}
+    set {_uniqueStorage()._events = newValue}
+  }
 
   /// Derived from the attributes by the collector, so that the writer stores attributes_json as it is
   /// and never parses it: the session (empty: none) and the LLM token counts (0 when absent).
-  package var sessionID: String = String()
+  package var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
 
-  package var promptTokenCount: Int64 = 0
+  package var promptTokenCount: Int64 {
+    get {_storage._promptTokenCount}
+    set {_uniqueStorage()._promptTokenCount = newValue}
+  }
 
-  package var completionTokenCount: Int64 = 0
+  package var completionTokenCount: Int64 {
+    get {_storage._completionTokenCount}
+    set {_uniqueStorage()._completionTokenCount = newValue}
+  }
+
+  /// OpenInference's llm.cost.prompt|completion|total in USD, absent when not recorded.
+  package var promptCost: Double {
+    get {_storage._promptCost ?? 0}
+    set {_uniqueStorage()._promptCost = newValue}
+  }
+  /// Returns true if `promptCost` has been explicitly set.
+  package var hasPromptCost: Bool {_storage._promptCost != nil}
+  /// Clears the value of `promptCost`. Subsequent reads from it will return its default value.
+  package mutating func clearPromptCost() {_uniqueStorage()._promptCost = nil}
+
+  package var completionCost: Double {
+    get {_storage._completionCost ?? 0}
+    set {_uniqueStorage()._completionCost = newValue}
+  }
+  /// Returns true if `completionCost` has been explicitly set.
+  package var hasCompletionCost: Bool {_storage._completionCost != nil}
+  /// Clears the value of `completionCost`. Subsequent reads from it will return its default value.
+  package mutating func clearCompletionCost() {_uniqueStorage()._completionCost = nil}
+
+  package var totalCost: Double {
+    get {_storage._totalCost ?? 0}
+    set {_uniqueStorage()._totalCost = newValue}
+  }
+  /// Returns true if `totalCost` has been explicitly set.
+  package var hasTotalCost: Bool {_storage._totalCost != nil}
+  /// Clears the value of `totalCost`. Subsequent reads from it will return its default value.
+  package mutating func clearTotalCost() {_uniqueStorage()._totalCost = nil}
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 package nonisolated struct Cinder_Queue_V1_Event: Sendable {
@@ -161,94 +233,181 @@ nonisolated extension Cinder_Queue_V1_SpanBatch: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Cinder_Queue_V1_Span: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Span"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}span_id\0\u{3}parent_id\0\u{1}name\0\u{3}span_kind\0\u{3}start_time_unix_nano\0\u{3}end_time_unix_nano\0\u{3}status_code\0\u{3}status_message\0\u{3}attributes_json\0\u{1}events\0\u{3}session_id\0\u{3}prompt_token_count\0\u{3}completion_token_count\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}span_id\0\u{3}parent_id\0\u{1}name\0\u{3}span_kind\0\u{3}start_time_unix_nano\0\u{3}end_time_unix_nano\0\u{3}status_code\0\u{3}status_message\0\u{3}attributes_json\0\u{1}events\0\u{3}session_id\0\u{3}prompt_token_count\0\u{3}completion_token_count\0\u{3}prompt_cost\0\u{3}completion_cost\0\u{3}total_cost\0")
+
+  fileprivate class _StorageClass {
+    var _traceID: String = String()
+    var _spanID: String = String()
+    var _parentID: String = String()
+    var _name: String = String()
+    var _spanKind: String = String()
+    var _startTimeUnixNano: Int64 = 0
+    var _endTimeUnixNano: Int64 = 0
+    var _statusCode: String = String()
+    var _statusMessage: String = String()
+    var _attributesJson: Data = Data()
+    var _events: [Cinder_Queue_V1_Event] = []
+    var _sessionID: String = String()
+    var _promptTokenCount: Int64 = 0
+    var _completionTokenCount: Int64 = 0
+    var _promptCost: Double? = nil
+    var _completionCost: Double? = nil
+    var _totalCost: Double? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _traceID = source._traceID
+      _spanID = source._spanID
+      _parentID = source._parentID
+      _name = source._name
+      _spanKind = source._spanKind
+      _startTimeUnixNano = source._startTimeUnixNano
+      _endTimeUnixNano = source._endTimeUnixNano
+      _statusCode = source._statusCode
+      _statusMessage = source._statusMessage
+      _attributesJson = source._attributesJson
+      _events = source._events
+      _sessionID = source._sessionID
+      _promptTokenCount = source._promptTokenCount
+      _completionTokenCount = source._completionTokenCount
+      _promptCost = source._promptCost
+      _completionCost = source._completionCost
+      _totalCost = source._totalCost
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.traceID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.spanID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.parentID) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.spanKind) }()
-      case 6: try { try decoder.decodeSingularInt64Field(value: &self.startTimeUnixNano) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self.endTimeUnixNano) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.statusCode) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.statusMessage) }()
-      case 10: try { try decoder.decodeSingularBytesField(value: &self.attributesJson) }()
-      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
-      case 13: try { try decoder.decodeSingularInt64Field(value: &self.promptTokenCount) }()
-      case 14: try { try decoder.decodeSingularInt64Field(value: &self.completionTokenCount) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._traceID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._spanID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._parentID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._spanKind) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._startTimeUnixNano) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._endTimeUnixNano) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._statusCode) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._statusMessage) }()
+        case 10: try { try decoder.decodeSingularBytesField(value: &_storage._attributesJson) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._events) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._promptTokenCount) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._completionTokenCount) }()
+        case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._promptCost) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._completionCost) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._totalCost) }()
+        default: break
+        }
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.traceID.isEmpty {
-      try visitor.visitSingularStringField(value: self.traceID, fieldNumber: 1)
-    }
-    if !self.spanID.isEmpty {
-      try visitor.visitSingularStringField(value: self.spanID, fieldNumber: 2)
-    }
-    if !self.parentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.parentID, fieldNumber: 3)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 4)
-    }
-    if !self.spanKind.isEmpty {
-      try visitor.visitSingularStringField(value: self.spanKind, fieldNumber: 5)
-    }
-    if self.startTimeUnixNano != 0 {
-      try visitor.visitSingularInt64Field(value: self.startTimeUnixNano, fieldNumber: 6)
-    }
-    if self.endTimeUnixNano != 0 {
-      try visitor.visitSingularInt64Field(value: self.endTimeUnixNano, fieldNumber: 7)
-    }
-    if !self.statusCode.isEmpty {
-      try visitor.visitSingularStringField(value: self.statusCode, fieldNumber: 8)
-    }
-    if !self.statusMessage.isEmpty {
-      try visitor.visitSingularStringField(value: self.statusMessage, fieldNumber: 9)
-    }
-    if !self.attributesJson.isEmpty {
-      try visitor.visitSingularBytesField(value: self.attributesJson, fieldNumber: 10)
-    }
-    if !self.events.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 11)
-    }
-    if !self.sessionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 12)
-    }
-    if self.promptTokenCount != 0 {
-      try visitor.visitSingularInt64Field(value: self.promptTokenCount, fieldNumber: 13)
-    }
-    if self.completionTokenCount != 0 {
-      try visitor.visitSingularInt64Field(value: self.completionTokenCount, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._traceID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._traceID, fieldNumber: 1)
+      }
+      if !_storage._spanID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._spanID, fieldNumber: 2)
+      }
+      if !_storage._parentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._parentID, fieldNumber: 3)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 4)
+      }
+      if !_storage._spanKind.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._spanKind, fieldNumber: 5)
+      }
+      if _storage._startTimeUnixNano != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startTimeUnixNano, fieldNumber: 6)
+      }
+      if _storage._endTimeUnixNano != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._endTimeUnixNano, fieldNumber: 7)
+      }
+      if !_storage._statusCode.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._statusCode, fieldNumber: 8)
+      }
+      if !_storage._statusMessage.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._statusMessage, fieldNumber: 9)
+      }
+      if !_storage._attributesJson.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._attributesJson, fieldNumber: 10)
+      }
+      if !_storage._events.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._events, fieldNumber: 11)
+      }
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 12)
+      }
+      if _storage._promptTokenCount != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._promptTokenCount, fieldNumber: 13)
+      }
+      if _storage._completionTokenCount != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._completionTokenCount, fieldNumber: 14)
+      }
+      try { if let v = _storage._promptCost {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._completionCost {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._totalCost {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Cinder_Queue_V1_Span, rhs: Cinder_Queue_V1_Span) -> Bool {
-    if lhs.traceID != rhs.traceID {return false}
-    if lhs.spanID != rhs.spanID {return false}
-    if lhs.parentID != rhs.parentID {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.spanKind != rhs.spanKind {return false}
-    if lhs.startTimeUnixNano != rhs.startTimeUnixNano {return false}
-    if lhs.endTimeUnixNano != rhs.endTimeUnixNano {return false}
-    if lhs.statusCode != rhs.statusCode {return false}
-    if lhs.statusMessage != rhs.statusMessage {return false}
-    if lhs.attributesJson != rhs.attributesJson {return false}
-    if lhs.events != rhs.events {return false}
-    if lhs.sessionID != rhs.sessionID {return false}
-    if lhs.promptTokenCount != rhs.promptTokenCount {return false}
-    if lhs.completionTokenCount != rhs.completionTokenCount {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._traceID != rhs_storage._traceID {return false}
+        if _storage._spanID != rhs_storage._spanID {return false}
+        if _storage._parentID != rhs_storage._parentID {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._spanKind != rhs_storage._spanKind {return false}
+        if _storage._startTimeUnixNano != rhs_storage._startTimeUnixNano {return false}
+        if _storage._endTimeUnixNano != rhs_storage._endTimeUnixNano {return false}
+        if _storage._statusCode != rhs_storage._statusCode {return false}
+        if _storage._statusMessage != rhs_storage._statusMessage {return false}
+        if _storage._attributesJson != rhs_storage._attributesJson {return false}
+        if _storage._events != rhs_storage._events {return false}
+        if _storage._sessionID != rhs_storage._sessionID {return false}
+        if _storage._promptTokenCount != rhs_storage._promptTokenCount {return false}
+        if _storage._completionTokenCount != rhs_storage._completionTokenCount {return false}
+        if _storage._promptCost != rhs_storage._promptCost {return false}
+        if _storage._completionCost != rhs_storage._completionCost {return false}
+        if _storage._totalCost != rhs_storage._totalCost {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
