@@ -13,12 +13,21 @@ struct SessionsAPI {
             let limit = try query.int("limit", default: 100)
             let order = try query.literal("order", default: SortOrder.asc, allowed: [.asc, .desc])
             let cursor = try rowIDCursor(query.string("cursor"))
+            var page = SessionPage()
+            page.order = order
+            // Row-id cursors name the first session of the page; pages start after their cursor.
+            page.cursor = cursor.map { .init(key: 0, id: order == .desc ? $0 + 1 : $0 - 1) }
             if let expression = query.string("filter"), !expression.trimmingCharacters(in: .whitespaces).isEmpty {
-                throw CinderError.badRequest("unsupported session filter expression `\(expression)`: session filters are not supported yet")
+                do throws(CinderError) {
+                    page.condition = try SessionFilterCondition.parse(expression)
+                } catch {
+                    // Phoenix answers a bad session filter with 400 (span queries with 422).
+                    throw CinderError.badRequest(error.message)
+                }
             }
             let scope = try api.scope(context)
             let project = try await scope.projects.resolve(try pathParameter(context, "project"))
-            let rows = try await scope.sessions.sessions(projectID: project.id, afterID: cursor, order: order, limit: limit + 1)
+            let rows = try await scope.sessions.sessions(projectID: project.id, page: page, limit: limit + 1)
             return pageResponse(rows, limit: limit, cursor: { GlobalID(NodeType.session, $0.id).encoded }, Self.json)
         }
         router.get("/v1/sessions/:session") { _, context in

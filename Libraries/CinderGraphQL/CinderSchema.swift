@@ -255,6 +255,26 @@ enum CinderSchema {
                 InputField("start", at: \.start)
                 InputField("end", at: \.end)
             }
+            Enum(ProjectSessionColumnValue.self, as: "ProjectSessionColumn") {
+                Value(.startTime)
+                Value(.endTime)
+                Value(.tokenCountTotal)
+                Value(.numTraces)
+                Value(.costTotal)
+            }
+            Enum(ProjectSessionAnnoAttrValue.self, as: "ProjectSessionAnnoAttr") {
+                Value(.score)
+                Value(.label)
+            }
+            Input(ProjectSessionAnnoResultKeyInput.self, as: "ProjectSessionAnnoResultKey") {
+                InputField("name", at: \.name)
+                InputField("attr", at: \.attr)
+            }
+            Input(ProjectSessionSortInput.self, as: "ProjectSessionSort") {
+                InputField("col", at: \.col)
+                InputField("annoResultKey", at: \.annoResultKey)
+                InputField("dir", at: \.dir)
+            }
             Input(SpanSortInput.self, as: "SpanSort") {
                 InputField("col", at: \.col)
                 InputField("dir", at: \.dir)
@@ -324,8 +344,17 @@ enum CinderSchema {
                     Argument("first", at: \.first)
                     Argument("after", at: \.after)
                     Argument("timeRange", at: \.timeRange)
+                    Argument("sort", at: \.sort)
+                    Argument("sessionFilterCondition", at: \.sessionFilterCondition)
                 }
-                Field("sessionCount", at: ProjectNode.sessionCount) { Argument("timeRange", at: \.timeRange) }
+                Field("sessionCount", at: ProjectNode.sessionCount) {
+                    Argument("timeRange", at: \.timeRange)
+                    Argument("sessionFilterCondition", at: \.sessionFilterCondition)
+                }
+                Field("validateSessionFilterCondition", at: ProjectNode.validateSessionFilterCondition) {
+                    Argument("condition", at: \.condition)
+                }
+                Field("sessionFilterVocabulary", at: ProjectNode.sessionFilterVocabulary)
                 Field("spanCountTimeSeries", at: ProjectNode.spanCountTimeSeries) {
                     Argument("timeRange", at: \.timeRange)
                     Argument("timeBinConfig", at: \.timeBinConfig)
@@ -485,6 +514,7 @@ enum CinderSchema {
                 Field("project", at: SessionNode.project)
                 Field("numTraces", at: \.numTraces)
                 Field("tokenUsage", at: \.tokenUsage)
+                Field("costSummary", at: \.costSummary)
                 Field("traces", at: SessionNode.traces) {
                     Argument("first", at: \.first)
                     Argument("after", at: \.after)

@@ -40,6 +40,25 @@ enum SpanColumnValue: String, Codable, CaseIterable, Sendable {
     case cumulativeTokenCostTotal, tokenCostTotal
 }
 
+enum ProjectSessionColumnValue: String, Codable, CaseIterable, Sendable {
+    case startTime, endTime, tokenCountTotal, numTraces, costTotal
+}
+
+enum ProjectSessionAnnoAttrValue: String, Codable, CaseIterable, Sendable {
+    case score, label
+}
+
+struct ProjectSessionAnnoResultKeyInput: Codable, Sendable {
+    var name: String
+    var attr: ProjectSessionAnnoAttrValue
+}
+
+struct ProjectSessionSortInput: Codable, Sendable {
+    var col: ProjectSessionColumnValue?
+    var annoResultKey: ProjectSessionAnnoResultKeyInput?
+    var dir: SortDirValue
+}
+
 struct SpanSortInput: Codable, Sendable {
     var col: SpanColumnValue?
     var dir: SortDirValue
@@ -347,20 +366,75 @@ struct ProjectNode: RelayNode {
         return TraceNode.connection(rows: rows, limit: limit, hadCursor: cursor != nil, sortedByLatency: filter.sort == .latency)
     }
 
-    func sessions(context: GraphQLContext, arguments: TraceListArguments) async throws -> NodeConnection<SessionNode> {
-        let cursor = try Cursor.decode(arguments.after, parts: 1)
-        let limit = PageArguments(first: arguments.first).limit
-        // Newest first by row id: the page after a cursor starts at the id below it.
-        let rows = try await context.scope.sessions.sessions(
-            projectID: row.id, afterID: cursor.map { $0[0] - 1 }, order: .desc, limit: limit + 1,
-            startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
-        return NodeConnection(
-            rows: rows, limit: limit, hadCursor: cursor != nil, cursor: { Cursor.encode($0.id) }, node: SessionNode.init)
+    struct SessionPageArguments: Codable, Sendable {
+        var first: Int
+        var after: String?
+        var timeRange: TimeRange?
+        var sort: ProjectSessionSortInput?
+        var sessionFilterCondition: String?
     }
 
-    func sessionCount(context: GraphQLContext, arguments: RangeArguments) async throws -> Int {
+    func sessions(context: GraphQLContext, arguments: SessionPageArguments) async throws -> NodeConnection<SessionNode> {
+        var page = SessionPage()
+        page.startMicros = arguments.timeRange.startMicros
+        page.endMicros = arguments.timeRange.endMicros
+        page.condition = try Self.sessionCondition(arguments.sessionFilterCondition)
+        page.order = arguments.sort?.dir == .asc ? .asc : .desc
+        if arguments.sort?.annoResultKey != nil {
+            throw GraphQLFailure("Sorting sessions by an annotation is not supported; sort by a column")
+        }
+        page.sort = switch arguments.sort?.col {
+        case nil: .rowID
+        case .startTime?: .startTime
+        case .endTime?: .endTime
+        case .tokenCountTotal?: .tokenCountTotal
+        case .numTraces?: .numTraces
+        case .costTotal?: .costTotal
+        }
+        // Cursors carry the sort key's bits, so a cost compares exactly.
+        if let cursor = try Cursor.decode(arguments.after, parts: 2) {
+            page.cursor = .init(key: Double(bitPattern: UInt64(bitPattern: cursor[0])), id: cursor[1])
+        }
+        let limit = PageArguments(first: arguments.first).limit
+        let rows = try await context.scope.sessions.sessions(projectID: row.id, page: page, limit: limit + 1)
+        return NodeConnection(
+            rows: rows, limit: limit, hadCursor: page.cursor != nil,
+            cursor: { Cursor.encode(Int64(bitPattern: $0.sortKey.bitPattern), $0.id) }, node: SessionNode.init)
+    }
+
+    struct SessionCountArguments: Codable, Sendable {
+        var timeRange: TimeRange?
+        var sessionFilterCondition: String?
+    }
+
+    func sessionCount(context: GraphQLContext, arguments: SessionCountArguments) async throws -> Int {
         try await context.scope.sessions.count(
-            projectID: row.id, startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros)
+            projectID: row.id, startMicros: arguments.timeRange.startMicros, endMicros: arguments.timeRange.endMicros,
+            condition: try Self.sessionCondition(arguments.sessionFilterCondition))
+    }
+
+    /// A session filter condition as the API takes it: blank is none, a bad one is an error naming the problem.
+    static func sessionCondition(_ text: String?) throws(GraphQLFailure) -> SessionFilterCondition? {
+        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        do {
+            return try SessionFilterCondition.parse(text)
+        } catch {
+            throw GraphQLFailure(error.message)
+        }
+    }
+
+    func validateSessionFilterCondition(context: GraphQLContext, arguments: ConditionArguments) -> ValidationResultValue {
+        do {
+            _ = try Self.sessionCondition(arguments.condition)
+            return ValidationResultValue(isValid: true, errorMessage: nil)
+        } catch {
+            return ValidationResultValue(isValid: false, errorMessage: error.description)
+        }
+    }
+
+    func sessionFilterVocabulary(context: GraphQLContext, arguments: NoArguments) async throws -> [FilterVocabularyTermValue] {
+        SessionFilterField.vocabulary(annotationNames: try await context.scope.annotations.names(.session, projectID: row.id))
+            .map(FilterVocabularyTermValue.init)
     }
 
     struct SummaryArguments: Codable, Sendable {
@@ -657,6 +731,12 @@ struct SessionNode: RelayNode {
     var endTime: DateTime { DateTime(micros: row.endMicros) }
     var numTraces: Int { row.traces.count }
     var tokenUsage: TokenUsageValue { TokenUsageValue(prompt: Double(row.promptTokens), completion: Double(row.completionTokens)) }
+    var costSummary: SpanCostSummaryValue {
+        SpanCostSummaryValue(
+            prompt: CostBreakdownValue(tokens: Double(row.promptTokens), cost: row.costs.prompt),
+            completion: CostBreakdownValue(tokens: Double(row.completionTokens), cost: row.costs.completion),
+            total: CostBreakdownValue(tokens: Double(row.promptTokens + row.completionTokens), cost: row.costs.total))
+    }
 
     func project(context: GraphQLContext, arguments: NoArguments) async throws -> ProjectNode {
         try await ProjectNode.load("ProjectSession.project", projectOf: row, in: siblings, projectID: { $0.projectID }, context)

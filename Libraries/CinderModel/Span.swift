@@ -128,7 +128,8 @@ public struct Span: Sendable, Hashable {
         }
         promptCost = cost("prompt")
         completionCost = cost("completion")
-        totalCost = cost("total")
+        // An instrumentation that records only the parts has a total all the same (sums of totals agree).
+        totalCost = cost("total") ?? ((promptCost == nil && completionCost == nil) ? nil : (promptCost ?? 0) + (completionCost ?? 0))
     }
 }
 

@@ -17,6 +17,55 @@ public struct SessionRow: Sendable {
     public var traces: [Trace] = []
     public var promptTokens: Int64 = 0
     public var completionTokens: Int64 = 0
+    /// Sums of the spans' recorded costs (nil: none recorded).
+    public var costs: (prompt: Double?, completion: Double?, total: Double?) = (nil, nil, nil)
+    /// The value the page was sorted by (for its cursor).
+    public var sortKey: Double = 0
+}
+
+/// What a page of sessions holds and in which order.
+public struct SessionPage: Sendable {
+    /// What sessions are ordered by: Phoenix's `ProjectSessionColumn`s, or creation (row id).
+    public enum Sort: String, Sendable {
+        case rowID, startTime, endTime, tokenCountTotal, numTraces, costTotal
+
+        /// SQL of the key over a session `ps`, as float8 (times in microseconds).
+        var keySQL: String {
+            switch self {
+            case .rowID: "ps.id::float8"
+            case .startTime: "\(micros(SessionFilterField.startTime))::float8"
+            case .endTime: "\(micros(SessionFilterField.endTime))::float8"
+            case .tokenCountTotal, .numTraces, .costTotal: "(\(SessionFilterField.named([sessionFieldName])!.sql))::float8"
+            }
+        }
+
+        private var sessionFieldName: String {
+            switch self {
+            case .tokenCountTotal: "token_count_total"
+            case .numTraces: "num_traces"
+            default: "total_cost"
+            }
+        }
+    }
+
+    /// Pages start strictly after their cursor: the last row of the previous page.
+    public struct Cursor: Sendable {
+        public var key: Double
+        public var id: Int64
+        public init(key: Double, id: Int64) {
+            self.key = key
+            self.id = id
+        }
+    }
+
+    public var startMicros: Int64?
+    public var endMicros: Int64?
+    public var condition: SessionFilterCondition?
+    public var sort = Sort.rowID
+    public var order = SortOrder.desc
+    public var cursor: Cursor?
+
+    public init() {}
 }
 
 extension SessionRepository {
@@ -30,24 +79,49 @@ extension SessionRepository {
         return out
     }
 
-    /// A page of a project's sessions; with a time range, the sessions with a trace starting in it.
-    public func sessions(
-        projectID: Int64, afterID cursor: Int64?, order: SortOrder, limit: Int, startMicros: Int64? = nil, endMicros: Int64? = nil
-    ) async throws -> [SessionRow] {
+    /// A page of a project's sessions, filtered and sorted; asks for `limit` rows (callers pass page size
+    /// + 1 to detect more). Rows carry their sort key, for the next page's cursor.
+    public func sessions(projectID: Int64, page: SessionPage, limit: Int) async throws -> [SessionRow] {
         var q = SQLBuilder()
-        q.append("SELECT \(Self.columns) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org))")
+        q.append("SELECT id, session_id, project_id, \(micros("start_time")), \(micros("end_time")), sort_key FROM (")
+        q.append("SELECT ps.*, \(page.sort.keySQL) AS sort_key FROM project_sessions ps WHERE ps.org_id = \(q.bind(org))")
         q.append(" AND ps.project_id = \(q.bind(projectID))")
-        Self.appendHasTraceStarting(&q, startMicros: startMicros, endMicros: endMicros)
-        if let cursor { q.append(" AND ps.id \(order.atOrAfter) \(q.bind(cursor))") }
-        q.append(" ORDER BY ps.id \(order.sql) LIMIT \(q.bind(Int64(limit)))")
-        return try await addingTracesAndTokens(scope.read(q.query, Self.rows))
+        Self.appendHasTraceStarting(&q, startMicros: page.startMicros, endMicros: page.endMicros)
+        if let condition = page.condition {
+            q.append(" AND ")
+            try condition.appendSQL(&q)
+        }
+        q.append(") ps")
+        if let cursor = page.cursor {
+            if page.sort == .rowID {
+                q.append(" WHERE ps.id \(page.order.after) \(q.bind(cursor.id))")
+            } else {
+                q.append(" WHERE (ps.sort_key, ps.id) \(page.order.after) (\(q.bind(cursor.key)), \(q.bind(cursor.id)))")
+            }
+        }
+        q.append(" ORDER BY ps.sort_key \(page.order.sql), ps.id \(page.order.sql) LIMIT \(q.bind(Int64(limit)))")
+        let rows = try await scope.read(q.query) { rows in
+            var out: [SessionRow] = []
+            for try await c in rows.decode((Int64, String, Int64, Int64, Int64, Double).self) {
+                var row = SessionRow(id: c.0, sessionID: c.1, projectID: c.2, startMicros: c.3, endMicros: c.4)
+                row.sortKey = c.5
+                out.append(row)
+            }
+            return out
+        }
+        return try await addingTracesAndTokens(rows)
     }
 
-    /// Sessions of a project with a trace starting in the range (all sessions without one).
-    public func count(projectID: Int64, startMicros: Int64?, endMicros: Int64?) async throws -> Int {
+    /// Sessions of a project with a trace starting in the range (all sessions without one) that match
+    /// the condition.
+    public func count(projectID: Int64, startMicros: Int64?, endMicros: Int64?, condition: SessionFilterCondition? = nil) async throws -> Int {
         var q = SQLBuilder()
         q.append("SELECT count(*) FROM project_sessions ps WHERE ps.org_id = \(q.bind(org)) AND ps.project_id = \(q.bind(projectID))")
         Self.appendHasTraceStarting(&q, startMicros: startMicros, endMicros: endMicros)
+        if let condition {
+            q.append(" AND ")
+            try condition.appendSQL(&q)
+        }
         return try await scope.read(q.query, ProjectRepository.count)
     }
 
@@ -96,17 +170,18 @@ extension SessionRepository {
             let tokens = try await tx.query(
                 """
                 SELECT t.project_session_id, coalesce(sum(s.llm_token_count_prompt), 0)::int8,
-                       coalesce(sum(s.llm_token_count_completion), 0)::int8
+                       coalesce(sum(s.llm_token_count_completion), 0)::int8,
+                       sum(s.llm_cost_prompt)::float8, sum(s.llm_cost_completion)::float8, sum(s.llm_cost_total)::float8
                 FROM traces t JOIN spans s ON s.org_id = t.org_id AND s.trace_rowid = t.id
                 WHERE t.org_id = \(org) AND t.project_session_id = ANY(\(ids)::int8[])
                 GROUP BY t.project_session_id
                 """
-            ).decode((Int64, Int64, Int64).self).all()
+            ).decode((Int64, Int64, Int64, Double?, Double?, Double?).self).all()
             return (traces, tokens)
         }
         var traces: [Int64: [SessionRow.Trace]] = [:]
         for c in traceRows { traces[c.0, default: []].append(.init(id: c.1, traceID: c.2, startMicros: c.3, endMicros: c.4)) }
-        let tokens = Dictionary(tokenRows.map { ($0.0, ($0.1, $0.2)) }, uniquingKeysWith: { first, _ in first })
+        let totals = Dictionary(tokenRows.map { ($0.0, $0) }, uniquingKeysWith: { first, _ in first })
         var rows = rows
         for i in rows.indices {
             rows[i].traces = traces[rows[i].id] ?? []
@@ -114,9 +189,10 @@ extension SessionRepository {
                 rows[i].startMicros = first.startMicros
                 rows[i].endMicros = rows[i].traces.map(\.endMicros).max() ?? first.endMicros
             }
-            if let (prompt, completion) = tokens[rows[i].id] {
-                rows[i].promptTokens = prompt
-                rows[i].completionTokens = completion
+            if let total = totals[rows[i].id] {
+                rows[i].promptTokens = total.1
+                rows[i].completionTokens = total.2
+                rows[i].costs = (total.3, total.4, total.5)
             }
         }
         return rows

@@ -213,6 +213,9 @@ public indirect enum SpanFilterCondition: Sendable {
             case .name("True"): return .literal(.bool(true))
             case .name("False"): return .literal(.bool(false))
             case .name(let name):
+                if peek() == .symbol("(") {
+                    throw invalid("`\(name)(…)`: function calls and comprehensions are not supported; compare fields with values")
+                }
                 var path = name.split(separator: ".").map(String.init)
                 while true {
                     if peek() == .symbol("[") {

@@ -686,3 +686,57 @@ def test_traces_tab_filters_by_root_span_and_sorts_by_latency(tab, cinder):
     latencies = [_ms(row.get_by_role("cell").nth(index).inner_text()) for row in traces.get_by_role("row").all()[1:]]
     assert len(latencies) == 3 and latencies == sorted(latencies, reverse=True), latencies
     playwright_api.expect(traces.get_by_role("columnheader", name="Tokens")).not_to_have_attribute("aria-sort", re.compile("."))
+
+
+def test_sessions_tab_filters_with_the_session_language_and_sorts(tab, cinder):
+    project, long_id, short_id = unique_name("ui-sessions-filter"), unique_name("long"), unique_name("short")
+    pipeline = make_tracer_provider(cinder, project)
+    for i in range(3):
+        send_session_turn(pipeline.tracer, long_id, f"Where is my refund? {i}", f"answer {i}")
+    send_session_turn(pipeline.tracer, short_id, "hello", "hi there")
+    pipeline.finish()
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    page.get_by_role("link", name="Sessions", exact=True).click()
+    sessions = page.get_by_role("table", name="Sessions")
+    playwright_api.expect(sessions.get_by_role("row")).to_have_count(3)
+
+    box = page.get_by_role("searchbox", name="Filter sessions")
+    box.click()
+    suggestions = page.get_by_role("listbox", name="Suggestions")
+    playwright_api.expect(suggestions).to_contain_text("'refund' in any_input")  # the session language's examples
+    box.fill("num_traces > 5")
+    box.press("Enter")
+    playwright_api.expect(page.get_by_text("No session in this time range matches the filter.")).to_be_visible()
+    box.fill("'REFUND' in any_input and num_traces == 3")
+    box.press("Enter")
+    sessions = page.get_by_role("table", name="Sessions")
+    playwright_api.expect(sessions.get_by_role("row")).to_have_count(2)
+    playwright_api.expect(sessions).to_contain_text(long_id)
+    assert "filter=" in page.url
+    page.reload()
+    playwright_api.expect(page.get_by_role("table", name="Sessions").get_by_role("row")).to_have_count(2)
+
+    box = page.get_by_role("searchbox", name="Filter sessions")
+    box.fill("latency_ms > 3")  # a span field: not a session's
+    playwright_api.expect(page.locator(".filter-message")).to_contain_text("unknown name `latency_ms`")
+    playwright_api.expect(box).to_have_attribute("aria-invalid", "true")
+    box.fill("")
+    box.press("Enter")
+    sessions = page.get_by_role("table", name="Sessions")
+    playwright_api.expect(sessions.get_by_role("row")).to_have_count(3)
+
+    def column(label: str) -> list[str]:
+        headers = [h.inner_text().strip(" ▲▼") for h in sessions.get_by_role("columnheader").all()]
+        return [row.get_by_role("cell").nth(headers.index(label)).inner_text() for row in sessions.get_by_role("row").all()[1:]]
+
+    sessions.get_by_role("columnheader", name="Traces").click()
+    playwright_api.expect(sessions.get_by_role("columnheader", name="Traces")).to_have_attribute("aria-sort", "descending")
+    playwright_api.expect(sessions.get_by_role("row").nth(1)).to_contain_text(long_id)
+    assert column("Traces") == ["3", "1"]
+    sessions.get_by_role("columnheader", name="Traces").click()
+    playwright_api.expect(sessions.get_by_role("columnheader", name="Traces")).to_have_attribute("aria-sort", "ascending")
+    playwright_api.expect(sessions.get_by_role("row").nth(1)).to_contain_text(short_id)
+    assert column("Tokens") == ["10", "30"]
+    tab.screenshot("sessions-filtered-sorted")

@@ -14,7 +14,8 @@ const valuePrefix = /([A-Za-z_][\w.]*)\s*(?:==|!=|in\s*\[(?:\s*'[^']*'\s*,)*)\s*
 
 const keywords = new Set(['and', 'or', 'not', 'in', 'is', 'None', 'True', 'False']);
 
-function snippets(terms) {
+/** Example conditions of the span language, with one on an annotation the project has. */
+export function spanSnippets(terms) {
   const annotation = terms.find((t) => t.category === 'annotation' && t.type === 'number');
   return [
     { insert: "span_kind == 'LLM'", note: 'LLM calls' },
@@ -26,11 +27,25 @@ function snippets(terms) {
   ].filter(Boolean);
 }
 
+/** Example conditions of the session language. */
+export function sessionSnippets(terms) {
+  const annotation = terms.find((t) => t.category === 'annotation' && t.type === 'number');
+  return [
+    { insert: 'num_traces >= 5', note: 'long conversations' },
+    { insert: 'num_traces_with_error > 0', note: 'sessions with a failure' },
+    { insert: "'refund' in any_input", note: 'any input mentioning a text' },
+    { insert: 'total_cost > 1', note: 'costlier than 1' },
+    { insert: "user.id == 'user-1'", note: "one user's sessions" },
+    annotation ? { insert: `${annotation.name} < 0.5`, note: 'a low annotation score' } : null,
+  ].filter(Boolean);
+}
+
 /**
- * attachCompletion(input, { loadTerms }) — `loadTerms()` resolves to FilterVocabularyTerm objects; it is
- * called once, on first focus. Returns the listbox element to place after the input.
+ * attachCompletion(input, { loadTerms, snippets }) — `loadTerms()` resolves to FilterVocabularyTerm objects;
+ * it is called once, on first focus. `snippets(terms)` gives the examples an empty box offers. Returns the
+ * listbox element to place after the input.
  */
-export function attachCompletion(input, { loadTerms }) {
+export function attachCompletion(input, { loadTerms, snippets = spanSnippets }) {
   const id = `filter-completions-${++lists}`;
   const list = h('ul.completions', { id, role: 'listbox', 'aria-label': 'Suggestions', hidden: true });
   input.setAttribute('aria-autocomplete', 'list');

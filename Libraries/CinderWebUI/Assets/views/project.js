@@ -10,7 +10,7 @@ import { firstTrace } from './projects.js';
 import { kindBadge, stat, statusMark } from './span-parts.js';
 import { rememberTraces } from './trace-list.js';
 import { showMetrics } from './metrics.js';
-import { attachCompletion } from '../filter-completion.js';
+import { attachCompletion, sessionSnippets, spanSnippets } from '../filter-completion.js';
 
 const pageSize = 50;
 const missing = 'This project does not exist in this organization.';
@@ -110,13 +110,14 @@ function spanColumns(pick) {
   ];
 }
 
-const sessionsQuery = `query ProjectSessions($id: ID!, $after: String, $timeRange: TimeRange) {
+const sessionsQuery = `query ProjectSessions($id: ID!, $after: String, $timeRange: TimeRange, $sort: ProjectSessionSort, $filter: String) {
   node(id: $id) { ... on Project {
-    sessions(first: ${pageSize}, after: $after, timeRange: $timeRange) {
+    sessions(first: ${pageSize}, after: $after, timeRange: $timeRange, sort: $sort, sessionFilterCondition: $filter) {
       pageInfo { hasNextPage endCursor }
       edges { node {
         id sessionId startTime endTime numTraces
         tokenUsage { total }
+        costSummary { total { cost } }
         firstInput { value } lastOutput { value }
       } }
     }
@@ -129,17 +130,24 @@ const sessionColumns = [
   { id: 'lastOutput', label: 'Last output', value: (r) => r.lastOutput?.value, render: (r) => h('span.cell-text', format.preview(r.lastOutput?.value)) },
   { id: 'traces', label: 'Traces', num: true, value: (r) => r.numTraces, render: (r) => format.count(r.numTraces) },
   { id: 'tokens', label: 'Tokens', num: true, value: (r) => r.tokenUsage?.total, render: (r) => format.count(r.tokenUsage?.total) },
+  { id: 'cost', label: 'Cost', num: true, value: (r) => r.costSummary?.total?.cost, render: (r) => format.cost(r.costSummary?.total?.cost) },
   { id: 'duration', label: 'Duration', num: true, value: (r) => Date.parse(r.endTime) - Date.parse(r.startTime), render: (r) => format.duration(Date.parse(r.endTime) - Date.parse(r.startTime)) },
   { id: 'startTime', label: 'Start time', value: (r) => r.startTime, render: (r) => format.time(r.startTime) },
   { id: 'endTime', label: 'End time', value: (r) => r.endTime, render: (r) => format.time(r.endTime) },
 ];
 
-const validateQuery = `query ValidateFilter($id: ID!, $condition: String!) {
-  node(id: $id) { ... on Project { validateSpanFilterCondition(condition: $condition) { isValid errorMessage } } }
+/** The filter language of a tab: spans and traces use the span language, sessions their own. */
+const filterLanguages = {
+  span: { validate: 'validateSpanFilterCondition', vocabulary: 'spanFilterVocabulary' },
+  session: { validate: 'validateSessionFilterCondition', vocabulary: 'sessionFilterVocabulary' },
+};
+
+const validateQuery = (language) => `query ValidateFilter($id: ID!, $condition: String!) {
+  node(id: $id) { ... on Project { result: ${filterLanguages[language].validate}(condition: $condition) { isValid errorMessage } } }
 }`;
 
-const vocabularyQuery = `query FilterVocabulary($id: ID!) {
-  node(id: $id) { ... on Project { spanFilterVocabulary { name type description category values } } }
+const vocabularyQuery = (language) => `query FilterVocabulary($id: ID!) {
+  node(id: $id) { ... on Project { terms: ${filterLanguages[language].vocabulary} { name type description category values } } }
 }`;
 
 /** The condition sent for the spans tab: the person's filter, and root spans only when asked. */
@@ -163,8 +171,12 @@ function tabView(tab, base, projectId) {
   if (tab === 'metrics') return null;
   const traceIdOf = { spans: (row) => row.trace?.traceId, traces: (row) => row.traceId };
   if (tab === 'sessions') {
+    const sortColumns = { startTime: 'startTime', endTime: 'endTime', traces: 'numTraces', tokens: 'tokenCountTotal', cost: 'costTotal' };
+    for (const column of sessionColumns) column.sortable = column.id in sortColumns;
     return {
-      query: sessionsQuery, connection: (node) => node.sessions, columns: sessionColumns, sortColumns: null, filters: false,
+      query: sessionsQuery, connection: (node) => node.sessions, columns: sessionColumns, sortColumns, filters: 'session',
+      // Newest sessions first is the server's own order (no key to compute per session).
+      defaultSortIsImplicit: true,
       open: (row) => navigate(`${base}/sessions/${encodeURIComponent(row.id)}`),
     };
   }
@@ -186,7 +198,7 @@ function tabView(tab, base, projectId) {
     connection: (node) => (traces ? node.traces : node.spans),
     columns,
     sortColumns,
-    filters: true,
+    filters: 'span',
     open: (row, rows) => {
       rememberTraces(projectId, rows.map(traceIdOf[tab]));
       const spanParam = traces ? '' : `?selectedSpanNodeId=${encodeURIComponent(row.id)}`;
@@ -230,16 +242,23 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   // The spans tab's filter: Phoenix's language, checked by the server as it is typed, applied on Enter.
   const filterMessage = h('p.filter-message', { role: 'status', 'aria-live': 'polite' });
+  const placeholders = {
+    spans: "span_kind == 'LLM' and latency_ms > 1000",
+    traces: "root span: span_kind == 'AGENT' and latency_ms > 1000",
+    sessions: "num_traces > 3 and 'refund' in any_input",
+  };
   const filterBox = h('input.filter-input', {
     type: 'search',
     value: filter,
-    placeholder: tab === 'traces' ? "root span: span_kind == 'AGENT' and latency_ms > 1000" : "span_kind == 'LLM' and latency_ms > 1000",
-    'aria-label': tab === 'traces' ? 'Filter traces' : 'Filter spans',
+    placeholder: placeholders[tab] ?? '',
+    'aria-label': `Filter ${tab}`,
     spellcheck: false,
     oninput: () => scheduleValidation(),
   });
+  const language = view?.filters || 'span';
   const completions = attachCompletion(filterBox, {
-    loadTerms: async () => (await graphql(vocabularyQuery, { id: projectId }, { signal })).node?.spanFilterVocabulary ?? [],
+    loadTerms: async () => (await graphql(vocabularyQuery(language), { id: projectId }, { signal })).node?.terms ?? [],
+    snippets: language === 'session' ? sessionSnippets : spanSnippets,
   });
   // After the completion's own handler: an Enter that accepted a suggestion is not a submission.
   filterBox.addEventListener('keydown', (event) => {
@@ -269,8 +288,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
         return;
       }
       try {
-        const { node } = await graphql(validateQuery, { id: projectId, condition: text }, { signal });
-        const result = node.validateSpanFilterCondition;
+        const { node } = await graphql(validateQuery(language), { id: projectId, condition: text }, { signal });
+        const result = node.result;
         filterMessage.textContent = result.isValid ? '' : result.errorMessage;
         if (result.isValid) filterBox.removeAttribute('aria-invalid');
         else filterBox.setAttribute('aria-invalid', 'true');
@@ -353,7 +372,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
 
   async function fetchPage(cursor) {
     const variables = { id: projectId, after: cursor, timeRange: timeRangeOf(range) };
-    if (view.sortColumns) variables.sort = { col: view.sortColumns[sort.column], dir: sort.dir };
+    const implicit = view.defaultSortIsImplicit && sort.column === 'startTime' && sort.dir === 'desc';
+    if (view.sortColumns && !implicit) variables.sort = { col: view.sortColumns[sort.column], dir: sort.dir };
     if (view.filters) variables.filter = condition();
     const { node } = await graphql(view.query, variables, { signal });
     if (!node) throw new Error(missing);
@@ -371,7 +391,8 @@ export async function projectScreen({ outlet, params, query, signal, tab }) {
     const rows = connection.edges.map((edge) => edge.node);
     if (!after && rows.length === 0) {
       const filtered = view.filters && condition();
-      replace(listArea, filtered ? h('p.empty', `No ${tab === 'spans' ? 'span' : 'trace'} in this time range matches the filter.`)
+      const noun = { spans: 'span', traces: 'trace', sessions: 'session' }[tab];
+      replace(listArea, filtered ? h('p.empty', `No ${noun} in this time range matches the filter.`)
         : range.id === 'all' ? firstTrace() : h('p.empty', 'Nothing in this time range. Choose a longer one.'));
       table = null;
     } else {
