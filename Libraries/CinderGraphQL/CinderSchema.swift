@@ -410,6 +410,7 @@ enum CinderSchema {
                 Field("session", at: TraceNode.session)
                 Field("rootSpan", at: TraceNode.rootSpan)
                 Field("numSpans", at: TraceNode.numSpans)
+                Field("costSummary", at: TraceNode.costSummary)
                 Field("spans", at: TraceNode.spans) {
                     Argument("first", at: \.first)
                     Argument("after", at: \.after)
@@ -492,6 +493,7 @@ enum CinderSchema {
                 Field("tokenCountTotal", at: \.tokenCountTotal)
                 Field("tokenCountPrompt", at: \.tokenCountPrompt)
                 Field("tokenCountCompletion", at: \.tokenCountCompletion)
+                Field("costSummary", at: \.costSummary)
                 Field("input", at: \.input)
                 Field("output", at: \.output)
                 Field("events", at: \.events)

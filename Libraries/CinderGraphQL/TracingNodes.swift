@@ -326,9 +326,10 @@ struct ProjectNode: RelayNode {
         case .tokenCountTotal?: .totalTokens
         case .tokenCountPrompt?: .promptTokens
         case .tokenCountCompletion?: .completionTokens
+        case .tokenCostTotal?: .totalCost
         case let column?:
             throw GraphQLFailure(
-                "Sorting spans by \(column.rawValue) is not supported; sort by startTime, endTime, latencyMs or a token count")
+                "Sorting spans by \(column.rawValue) is not supported; sort by startTime, endTime, latencyMs, a token count or tokenCostTotal")
         }
     }
 
@@ -538,12 +539,26 @@ final class TraceNode: RelayNode {
         return roots[row.id]?.first
     }
 
-    func numSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
+    /// Span count, tokens and costs of this trace, loaded for all sibling traces at once.
+    private func totals(_ context: GraphQLContext) async throws -> SpanRepository.TraceTotals {
         let scope = context.scope
-        let counts = try await context.loads.load("Trace.numSpans", for: siblings) { rows in
-            try await scope.spans.spanCounts(traceRowIDs: rows.map(\.id))
+        let totals = try await context.loads.load("Trace.totals", for: siblings) { rows in
+            try await scope.spans.traceTotals(traceRowIDs: rows.map(\.id))
         }
-        return counts[row.id] ?? 0
+        return totals[row.id] ?? .init()
+    }
+
+    func numSpans(context: GraphQLContext, arguments: NoArguments) async throws -> Int {
+        try await totals(context).spans
+    }
+
+    /// Phoenix's `Trace.costSummary`: tokens and recorded costs over all of the trace's spans.
+    func costSummary(context: GraphQLContext, arguments: NoArguments) async throws -> SpanCostSummaryValue {
+        let t = try await totals(context)
+        return SpanCostSummaryValue(
+            prompt: CostBreakdownValue(tokens: Double(t.promptTokens), cost: t.promptCost),
+            completion: CostBreakdownValue(tokens: Double(t.completionTokens), cost: t.completionCost),
+            total: CostBreakdownValue(tokens: Double(t.promptTokens + t.completionTokens), cost: t.totalCost))
     }
 
     func spans(context: GraphQLContext, arguments required: RequiredPageArguments) async throws -> NodeConnection<SpanNode> {
@@ -618,6 +633,14 @@ final class SpanNode: RelayNode {
 
     var tokenCountPrompt: Int? { tokens("prompt") }
     var tokenCountCompletion: Int? { tokens("completion") }
+    /// The costs an instrumentation recorded (`llm.cost.*`); null when it recorded none.
+    var costSummary: SpanCostSummaryValue? {
+        guard row.promptCost != nil || row.completionCost != nil || row.totalCost != nil else { return nil }
+        return SpanCostSummaryValue(
+            prompt: CostBreakdownValue(tokens: tokenCountPrompt.map(Double.init), cost: row.promptCost),
+            completion: CostBreakdownValue(tokens: tokenCountCompletion.map(Double.init), cost: row.completionCost),
+            total: CostBreakdownValue(tokens: tokenCountTotal.map(Double.init), cost: row.totalCost))
+    }
     var tokenCountTotal: Int? {
         tokens("total") ?? ((tokenCountPrompt == nil && tokenCountCompletion == nil) ? nil : (tokenCountPrompt ?? 0) + (tokenCountCompletion ?? 0))
     }

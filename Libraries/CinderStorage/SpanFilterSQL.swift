@@ -277,9 +277,11 @@ struct FilterCompiler {
     private func numberSQL(_ operand: Operand, _ q: inout SQLBuilder) throws(CinderError) -> String {
         switch operand {
         case .number(let column): return column
-        case .text(let column), .datetime(let column):
+        case .text(let column):
             // Columns are named as the fields that read them (`s.name`, `t.trace_id`).
-            throw invalid("`\(column.split(separator: ".").last ?? "")` is not a number: compare it with a string")
+            throw invalid("`\(column.split(separator: ".").last ?? "")` is text: compare it with a string")
+        case .datetime:
+            throw invalid("times compare with ISO 8601 strings: start_time > '2026-07-01T00:00:00Z'")
         case .attribute(let path):
             let p = q.bind(path)
             return "(CASE WHEN json_typeof(\(language.attributes) #> \(p)::text[]) = 'number' THEN (\(language.attributes) #>> \(p)::text[])::float8 END)"

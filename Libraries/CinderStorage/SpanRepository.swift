@@ -20,6 +20,9 @@ public struct SpanRow: Sendable {
     public var statusMessage: String
     public var promptTokens: Int64?
     public var completionTokens: Int64?
+    public var promptCost: Double?
+    public var completionCost: Double?
+    public var totalCost: Double?
 
     /// The row's key in `sort`: what a cursor after this row carries.
     public func sortKey(_ sort: SpanFilter.Sort) -> Int64 {
@@ -31,6 +34,8 @@ public struct SpanRow: Sendable {
         case .totalTokens: (promptTokens ?? 0) + (completionTokens ?? 0)
         case .promptTokens: promptTokens ?? 0
         case .completionTokens: completionTokens ?? 0
+        // The cost's bits: the cursor gives back the exact value (pages compare it in SQL as a float).
+        case .totalCost: Int64(bitPattern: (totalCost ?? 0).bitPattern)
         }
     }
 }
@@ -50,6 +55,8 @@ public struct SpanFilter: Sendable {
         /// Computed keys (integers, so that a cursor compares exactly); a missing token count sorts as 0.
         case latency = "latency_ms", totalTokens = "token_count_total"
         case promptTokens = "token_count_prompt", completionTokens = "token_count_completion"
+        /// A float key: cursors carry its bits (`SpanRow.sortKey`); a span without a cost sorts as 0.
+        case totalCost = "cost_total"
 
         /// The key as SQL over spans `s`, matching `SpanRow.sortKey` value for value.
         var keySQL: String {
@@ -61,6 +68,7 @@ public struct SpanFilter: Sendable {
             case .totalTokens: "(coalesce(s.llm_token_count_prompt, 0) + coalesce(s.llm_token_count_completion, 0))"
             case .promptTokens: "coalesce(s.llm_token_count_prompt, 0)"
             case .completionTokens: "coalesce(s.llm_token_count_completion, 0)"
+            case .totalCost: "coalesce(s.llm_cost_total, 0)"
             }
         }
     }
@@ -143,7 +151,8 @@ extension SpanRepository {
     static let spanColumns = """
         s.id, s.project_id, s.trace_rowid, t.trace_id, s.span_id, s.parent_id, s.name, s.span_kind,
         \(micros("s.start_time")), \(micros("s.end_time")), s.attributes::text, s.events::text,
-        s.status_code, s.status_message, s.llm_token_count_prompt, s.llm_token_count_completion
+        s.status_code, s.status_message, s.llm_token_count_prompt, s.llm_token_count_completion,
+        s.llm_cost_prompt, s.llm_cost_completion, s.llm_cost_total
         """
 
     @Sendable static func spanRows(_ rows: PostgresRowSequence) async throws -> [SpanRow] {
@@ -151,12 +160,13 @@ extension SpanRepository {
         for try await row in rows {
             let c = try row.decode(
                 (Int64, Int64, Int64, String, String, String?, String, String, Int64, Int64, String, String, String, String,
-                 Int64?, Int64?).self)
+                 Int64?, Int64?, Double?, Double?, Double?).self)
             out.append(
                 SpanRow(
                     id: c.0, projectID: c.1, traceRowID: c.2, traceID: c.3, spanID: c.4, parentID: c.5, name: c.6,
                     spanKind: c.7, startMicros: c.8, endMicros: c.9, attributesJSON: c.10, eventsJSON: c.11,
-                    statusCode: c.12, statusMessage: c.13, promptTokens: c.14, completionTokens: c.15))
+                    statusCode: c.12, statusMessage: c.13, promptTokens: c.14, completionTokens: c.15,
+                    promptCost: c.16, completionCost: c.17, totalCost: c.18))
         }
         return out
     }
@@ -198,6 +208,7 @@ extension SpanRepository {
         if let cursor = f.cursor {
             let key = switch f.sort {
             case .startTime, .endTime: timestamp(q.bind(cursor.key))
+            case .totalCost: q.bind(Double(bitPattern: UInt64(bitPattern: cursor.key)))
             default: q.bind(cursor.key)
             }
             q.append(" AND (\(f.sort.keySQL), s.id) \(f.order.atOrAfter) (\(key), \(q.bind(cursor.id)))")
@@ -296,16 +307,41 @@ extension SpanRepository {
         }
     }
 
-    /// Number of spans per trace row id.
-    public func spanCounts(traceRowIDs: [Int64]) async throws -> [Int64: Int] {
+    /// What a trace's spans add up to.
+    public struct TraceTotals: Sendable {
+        public var spans = 0
+        public var promptTokens: Int64 = 0
+        public var completionTokens: Int64 = 0
+        /// Sums of recorded costs; nil where no span recorded one.
+        public var promptCost: Double?
+        public var completionCost: Double?
+        public var totalCost: Double?
+        public init() {}
+    }
+
+    /// Span counts, token and cost totals per trace row id.
+    public func traceTotals(traceRowIDs: [Int64]) async throws -> [Int64: TraceTotals] {
         guard !traceRowIDs.isEmpty else { return [:] }
         let rows = try await scope.read(
             """
-            SELECT trace_rowid, count(*) FROM spans WHERE org_id = \(org) AND trace_rowid = ANY(\(traceRowIDs)::int8[])
+            SELECT trace_rowid, count(*), coalesce(sum(llm_token_count_prompt), 0)::int8, coalesce(sum(llm_token_count_completion), 0)::int8,
+                   sum(llm_cost_prompt)::float8, sum(llm_cost_completion)::float8, sum(llm_cost_total)::float8
+            FROM spans WHERE org_id = \(org) AND trace_rowid = ANY(\(traceRowIDs)::int8[])
             GROUP BY trace_rowid
             """
-        ) { try await $0.decode((Int64, Int64).self).all() }
-        return Dictionary(rows.map { ($0.0, Int($0.1)) }, uniquingKeysWith: { first, _ in first })
+        ) { try await $0.decode((Int64, Int64, Int64, Int64, Double?, Double?, Double?).self).all() }
+        var totals: [Int64: TraceTotals] = [:]
+        for c in rows {
+            var t = TraceTotals()
+            t.spans = Int(c.1)
+            t.promptTokens = c.2
+            t.completionTokens = c.3
+            t.promptCost = c.4
+            t.completionCost = c.5
+            t.totalCost = c.6
+            totals[c.0] = t
+        }
+        return totals
     }
 
     /// Number of direct children per span id. The traces bound the search to the spans' own traces,

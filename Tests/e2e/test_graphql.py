@@ -954,7 +954,7 @@ def test_project_spans_sort_with_pagination(cinder, paged):
     assert [n["name"] for n in edge_nodes(got)] == ["span-00", "span-01", "span-02"]
 
 
-def test_project_spans_sort_by_latency_and_tokens_with_pagination(cinder, client):
+def test_project_spans_sort_by_latency_tokens_and_cost_with_pagination(cinder, client):
     """Computed keys with ties (broken by row id, which follows start time here) and missing token counts
     (sorted as 0); cursors carry the key, so every span is visited once in order."""
     project = unique_name("gql-sort")
@@ -963,11 +963,15 @@ def test_project_spans_sort_by_latency_and_tokens_with_pagination(cinder, client
     latency_ms = [(i * 3) % 7 * 10 + 1 for i in range(20)]
     prompt = [None if i % 4 == 0 else (i * 3) % 5 * 10 for i in range(20)]
     completion = [None if i % 4 == 0 else i % 3 for i in range(20)]
+    # Costs that are not exact in binary, with ties and spans without one.
+    cost = [None if i % 5 == 0 else round((i * 7) % 4 * 0.1 + 0.001 * (i % 2), 3) for i in range(20)]
     live = {}
     for i in range(20):
         attributes = {"openinference.span.kind": "LLM"}
         if prompt[i] is not None:
             attributes |= {"llm.token_count.prompt": prompt[i], "llm.token_count.completion": completion[i]}
+        if cost[i] is not None:
+            attributes["llm.cost.total"] = cost[i]
         live[i] = _span(pipe.tracer, f"s{i:02d}", t0 + i * NS, t0 + i * NS + latency_ms[i] * MS, None, attributes)
     spans = readable(pipe, live)
     post_in_start_order(cinder, spans.values())
@@ -977,6 +981,7 @@ def test_project_spans_sort_by_latency_and_tokens_with_pagination(cinder, client
         "tokenCountPrompt": [p or 0 for p in prompt],
         "tokenCountCompletion": [c or 0 for c in completion],
         "tokenCountTotal": [(p or 0) + (c or 0) for p, c in zip(prompt, completion)],
+        "tokenCostTotal": [c or 0 for c in cost],
     }
     for column, key in keys.items():
         ascending = [hex_span_id(spans[i]) for i in sorted(range(20), key=lambda i: (key[i], i))]

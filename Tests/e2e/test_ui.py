@@ -740,3 +740,37 @@ def test_sessions_tab_filters_with_the_session_language_and_sorts(tab, cinder):
     playwright_api.expect(sessions.get_by_role("row").nth(1)).to_contain_text(short_id)
     assert column("Tokens") == ["10", "30"]
     tab.screenshot("sessions-filtered-sorted")
+
+
+def test_costs_show_per_span_and_per_trace_and_spans_sort_by_cost(tab, cinder):
+    project = unique_name("ui-costs")
+    pipeline = make_tracer_provider(cinder, project)
+    for question, costs in [("cheap", [0.02]), ("pricey", [0.5, 0.25]), ("free", [])]:
+        with pipeline.tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "CHAIN", "input.value": question}):
+            for cost in costs:
+                with pipeline.tracer.start_as_current_span("llm", attributes={
+                        "openinference.span.kind": "LLM", "llm.cost.total": cost, "llm.token_count.prompt": 10}):
+                    pass
+    pipeline.finish()
+    page = tab.page
+    page.goto("/projects")
+    page.get_by_role("link", name=project).click()
+    spans = page.get_by_role("table", name="Spans")
+    playwright_api.expect(spans.get_by_role("row")).to_have_count(7)
+
+    def column(table, label: str) -> list[str]:
+        headers = [h.inner_text().strip(" ▲▼") for h in table.get_by_role("columnheader").all()]
+        return [row.get_by_role("cell").nth(headers.index(label)).inner_text() for row in table.get_by_role("row").all()[1:]]
+
+    spans.get_by_role("columnheader", name="Cost").click()
+    playwright_api.expect(spans.get_by_role("columnheader", name="Cost")).to_have_attribute("aria-sort", "descending")
+    playwright_api.expect(page).to_have_url(re.compile(r"sort=cost%3Adesc|sort=cost:desc"))
+    assert column(spans, "Cost")[:3] == ["$0.50", "$0.25", "$0.02"]
+
+    page.get_by_role("link", name="Traces", exact=True).click()
+    traces = page.get_by_role("table", name="Traces")
+    playwright_api.expect(traces.get_by_role("row")).to_have_count(4)
+    by_input = dict(zip(column(traces, "Input"), column(traces, "Cost")))
+    assert by_input == {"pricey": "$0.75", "cheap": "$0.02", "free": "—"}, by_input
+    tokens = dict(zip(column(traces, "Input"), column(traces, "Tokens")))
+    assert tokens == {"pricey": "20", "cheap": "10", "free": "0"}, tokens

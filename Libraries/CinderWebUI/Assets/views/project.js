@@ -51,7 +51,7 @@ function summaryStat(summary) {
 }
 
 const spanFields = `id spanId name spanKind statusCode startTime latencyMs parentId
-  tokenCountTotal metadata
+  tokenCountTotal metadata costSummary { total { cost } }
   input { truncatedValue } output { truncatedValue }
   trace { traceId }
   spanAnnotations { name label score }`;
@@ -70,7 +70,7 @@ const tracesQuery = `query ProjectTraces($id: ID!, $after: String, $timeRange: T
     traces(first: ${pageSize}, after: $after, timeRange: $timeRange, sort: $sort, filterCondition: $filter) {
       pageInfo { hasNextPage endCursor }
       edges { node {
-        id traceId startTime latencyMs numSpans
+        id traceId startTime latencyMs numSpans costSummary { total { cost tokens } }
         rootSpan { ${spanFields} }
       } }
     }
@@ -102,6 +102,7 @@ function spanColumns(pick) {
     { id: 'startTime', label: 'Start time', value: (r) => pick(r)?.startTime, render: (r) => format.time(pick(r)?.startTime) },
     { id: 'latency', label: 'Latency', num: true, value: (r) => pick(r)?.latencyMs, render: (r) => format.duration(pick(r)?.latencyMs) },
     { id: 'tokens', label: 'Tokens', num: true, value: (r) => pick(r)?.tokenCountTotal, render: (r) => format.count(pick(r)?.tokenCountTotal) },
+    { id: 'cost', label: 'Cost', num: true, value: (r) => pick(r)?.costSummary?.total?.cost, render: (r) => format.cost(pick(r)?.costSummary?.total?.cost) },
     { id: 'annotations', label: 'Annotations', value: (r) => annotationsText(pick(r)), render: (r) => h('span.cell-text', annotationsText(pick(r))) },
     { id: 'metadata', label: 'Metadata', hidden: true, value: (r) => pick(r)?.metadata, render: (r) => h('code.cell-text', format.preview(pick(r)?.metadata, 80)) },
     { id: 'user', label: 'User', hidden: true, value: (r) => userOf(pick(r)) },
@@ -184,12 +185,19 @@ function tabView(tab, base, projectId) {
   const columns = spanColumns(traces ? (row) => row.rootSpan : (row) => row);
   // The columns each list sorts by, with the GraphQL SpanColumn of each.
   const sortColumns = traces ? { startTime: 'startTime', latency: 'latencyMs' }
-    : { startTime: 'startTime', latency: 'latencyMs', tokens: 'tokenCountTotal' };
+    : { startTime: 'startTime', latency: 'latencyMs', tokens: 'tokenCountTotal', cost: 'tokenCostTotal' };
   if (traces) {
     // A trace's latency is its own (first start to last end), which is what it sorts by.
     const latency = columns.find((column) => column.id === 'latency');
     latency.value = (r) => r.latencyMs;
     latency.render = (r) => format.duration(r.latencyMs);
+    // Its tokens and cost are those of all its spans.
+    const tokens = columns.find((column) => column.id === 'tokens');
+    tokens.value = (r) => r.costSummary?.total?.tokens;
+    tokens.render = (r) => format.count(r.costSummary?.total?.tokens);
+    const cost = columns.find((column) => column.id === 'cost');
+    cost.value = (r) => r.costSummary?.total?.cost;
+    cost.render = (r) => format.cost(r.costSummary?.total?.cost);
     columns.splice(7, 0, { id: 'spans', label: 'Spans', num: true, value: (r) => r.numSpans, render: (r) => format.count(r.numSpans) });
   }
   for (const column of columns) column.sortable = column.id in sortColumns;
