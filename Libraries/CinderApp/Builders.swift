@@ -181,15 +181,75 @@ public enum CinderBuilder {
     static func migratedClient(
         _ url: DatabaseURL, owner: DatabaseURL?, configuration: CinderConfiguration, logger: Logger
     ) async throws -> PostgresClient {
-        let serviceRole = owner.flatMap { $0.username == url.username ? nil : url.username }
-        try await withConnection(owner ?? url, logger: logger) { connection in
-            try await Migrations.migrate(connection, serviceRole: serviceRole, logger: logger)
+        if configuration.migrateOnStart {
+            let serviceRole = owner.flatMap { $0.username == url.username ? nil : url.username }
+            try await withConnection(owner ?? url, logger: logger) { connection in
+                try await Migrations.migrate(connection, serviceRole: serviceRole, logger: logger)
+            }
+        } else {
+            try await waitForSchema(url, seconds: configuration.schemaWaitSeconds, logger: logger)
         }
         let privileges = try await withConnection(url, logger: logger) { try await DatabaseRoles.privileges($0, logger: logger) }
         try checkServiceRole(privileges, authEnabled: configuration.authEnabled, logger: logger)
         var clientConfiguration = url.clientConfiguration()
         clientConfiguration.options.maximumConnections = configuration.databasePoolSize
         return PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// `cinder migrate`: applies pending migrations as the schema's owner (`CINDER_MIGRATION_DATABASE_URL`,
+    /// else `PHOENIX_SQL_DATABASE_URL`) and grants the service role (the user of `PHOENIX_SQL_DATABASE_URL`
+    /// when it is another) its row access. Returns the schema version reached.
+    public static func migrate(_ configuration: CinderConfiguration, logger: Logger) async throws -> Int {
+        guard let text = configuration.migrationDatabaseURL ?? configuration.databaseURL else {
+            throw CinderConfiguration.Invalid(
+                description: "cinder migrate needs the schema owner's URL in CINDER_MIGRATION_DATABASE_URL (or PHOENIX_SQL_DATABASE_URL)")
+        }
+        let owner = try DatabaseURL(parsing: text)
+        let service = try configuration.databaseURL.map { try DatabaseURL(parsing: $0) }
+        let serviceRole = service.flatMap { $0.username == owner.username ? nil : $0.username }
+        try await withConnection(owner, logger: logger) { connection in
+            try await Migrations.migrate(connection, serviceRole: serviceRole, logger: logger)
+        }
+        logger.info(
+            "database schema is current",
+            metadata: ["cinder.migration.version": "\(Migrations.latestVersion)", "cinder.database": "\(owner.redactedDescription)"])
+        return Migrations.latestVersion
+    }
+
+    /// For a service that does not migrate: returns once the database is at the schema this build knows,
+    /// waiting (up to `seconds`) while it is older or unreachable, as during a rollout whose migration Job
+    /// has not finished; refuses a newer schema at once, which an older build must not write into.
+    static func waitForSchema(_ url: DatabaseURL, seconds: Int, logger: Logger) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var reported: Int?
+        while true {
+            let outcome: Result<Int, any Error>
+            do {
+                outcome = .success(try await withConnection(url, logger: logger) { try await Migrations.currentVersion($0, logger: logger) })
+            } catch {
+                outcome = .failure(error)
+            }
+            let problem: String
+            switch outcome {
+            case .success(let version) where version == Migrations.latestVersion:
+                return
+            case .success(let version) where version > Migrations.latestVersion:
+                throw CinderConfiguration.Invalid(
+                    description: "database schema is at version \(version) but this build knows only up to \(Migrations.latestVersion): upgrade Cinder")
+            case .success(let version):
+                problem = "database schema is at version \(version), this build needs \(Migrations.latestVersion): run `cinder migrate` (the chart's migration Job)"
+                if reported != version {
+                    reported = version
+                    logger.notice("waiting for migrations", metadata: ["cinder.migration.version": "\(version)", "cinder.migration.needed": "\(Migrations.latestVersion)"])
+                }
+            case .failure(let error):
+                problem = "the database cannot be reached (\(String(describing: error)))"
+            }
+            guard ContinuousClock.now < deadline else {
+                throw CinderConfiguration.Invalid(description: "\(problem); gave up after CINDER_SCHEMA_WAIT_SECONDS=\(seconds)")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
     }
 
     static func checkServiceRole(_ privileges: DatabaseRoles.Privileges, authEnabled: Bool, logger: Logger) throws {

@@ -16,6 +16,12 @@ public struct CinderConfiguration: Sendable {
     public var databaseURL: String?
     /// The schema owner's connection for migrations; nil: migrate on `databaseURL`'s.
     public var migrationDatabaseURL: String?
+    /// Whether a service applies pending migrations when it starts (`CINDER_MIGRATE_ON_START`). Off where a
+    /// separate step (`cinder migrate`, the Helm chart's Job) owns them: the service then waits for the
+    /// schema it was built for.
+    public var migrateOnStart = true
+    /// How long a service that does not migrate waits for the schema it needs (`CINDER_SCHEMA_WAIT_SECONDS`).
+    public var schemaWaitSeconds = 300
     /// Streaming replicas of the database for reads (cinder-api and cinder serve).
     public var databaseReadURLs: [String] = []
     public var maxSpansQueueSize = 20_000
@@ -118,6 +124,11 @@ public struct CinderConfiguration: Sendable {
         databaseURL = value("PHOENIX_SQL_DATABASE_URL", "CINDER_DATABASE_URL")
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
+        migrateOnStart = try bool("CINDER_MIGRATE_ON_START") ?? true
+        if let v = try int("CINDER_SCHEMA_WAIT_SECONDS") {
+            guard v >= 0 else { throw Invalid(description: "CINDER_SCHEMA_WAIT_SECONDS must not be negative, got \(v)") }
+            schemaWaitSeconds = v
+        }
         ingestSpansPerSecond = try int("CINDER_INGEST_SPANS_PER_SECOND")
         ingestBurstSpans = try int("CINDER_INGEST_BURST_SPANS")
         if let v = try int("CINDER_INGEST_RECEIVERS") { ingestReceivers = v }

@@ -7,7 +7,28 @@ import Logging
 struct CinderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cinder", abstract: "Phoenix-compatible AI observability, all in one process.",
-        subcommands: [Serve.self])
+        subcommands: [Serve.self, Migrate.self])
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending database migrations as the schema's owner, grant the service role its row access, and exit.",
+        discussion: """
+            The owner's URL comes from CINDER_MIGRATION_DATABASE_URL (or PHOENIX_SQL_DATABASE_URL); when \
+            PHOENIX_SQL_DATABASE_URL names another role, that role is the services' and is granted row access. \
+            Services started with CINDER_MIGRATE_ON_START=false wait for this step.
+            """)
+
+    @Option(help: "The schema owner's PostgreSQL URL (CINDER_MIGRATION_DATABASE_URL).") var migrationDatabaseURL: String?
+    @Option(help: "The services' PostgreSQL URL, whose role is granted row access (PHOENIX_SQL_DATABASE_URL).") var databaseURL: String?
+
+    func run() async throws {
+        var configuration = try CinderConfiguration(environment: ProcessInfo.processInfo.environment)
+        if let migrationDatabaseURL { configuration.migrationDatabaseURL = migrationDatabaseURL }
+        if let databaseURL { configuration.databaseURL = databaseURL }
+        let logger = CinderLogging.bootstrap(configuration, label: "cinder-migrate")
+        _ = try await CinderBuilder.migrate(configuration, logger: logger)
+    }
 }
 
 struct Serve: AsyncParsableCommand {
