@@ -11,7 +11,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first: they change far less often than Cinder's own code.
-COPY Package.swift Package.resolved ./
+# Package.resolved is not committed; a pinned one in the build context is used when present.
+COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
 RUN swift build -c release --static-swift-stdlib \
