@@ -160,7 +160,7 @@ public enum CinderBuilder {
         }
         services.append(app)
         if let grpc { services.append(grpc) }
-        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: grpc)
+        return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: grpc)
     }
 
     /// The configured read replicas (they get no migrations: replication brings the primary's schema).

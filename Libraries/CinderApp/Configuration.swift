@@ -22,6 +22,9 @@ public struct CinderConfiguration: Sendable {
     public var migrateOnStart = true
     /// How long a service that does not migrate waits for the schema it needs (`CINDER_SCHEMA_WAIT_SECONDS`).
     public var schemaWaitSeconds = 300
+    /// How long a SIGTERM'd service finishes what it holds before the rest is cancelled
+    /// (`CINDER_SHUTDOWN_TIMEOUT_SECONDS`): keep it below the pod's termination grace period.
+    public var shutdownTimeoutSeconds = 30
     /// Streaming replicas of the database for reads (cinder-api and cinder serve).
     public var databaseReadURLs: [String] = []
     public var maxSpansQueueSize = 20_000
@@ -125,6 +128,10 @@ public struct CinderConfiguration: Sendable {
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
         migrateOnStart = try bool("CINDER_MIGRATE_ON_START") ?? true
+        if let v = try int("CINDER_SHUTDOWN_TIMEOUT_SECONDS") {
+            guard v >= 1 else { throw Invalid(description: "CINDER_SHUTDOWN_TIMEOUT_SECONDS must be at least 1, got \(v)") }
+            shutdownTimeoutSeconds = v
+        }
         if let v = try int("CINDER_SCHEMA_WAIT_SECONDS") {
             guard v >= 0 else { throw Invalid(description: "CINDER_SCHEMA_WAIT_SECONDS must not be negative, got \(v)") }
             schemaWaitSeconds = v

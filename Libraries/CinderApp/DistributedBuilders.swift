@@ -77,7 +77,7 @@ extension CinderBuilder {
         }
         // Stopped in reverse: receivers first (in-flight requests finish), then the producer flushes.
         let services: [any Service] = databaseServices + accessControl.services(bootstrap: false) + [KafkaProducerService(producer: producer), topics, app, grpc]
-        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: nil, httpPort: httpPort, grpc: grpc)
+        return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: nil, httpPort: httpPort, grpc: grpc)
     }
 
     /// `cinder-writer`: the span topic into PostgreSQL, as one member of the writers' consumer group.
@@ -123,7 +123,7 @@ extension CinderBuilder {
         // Stopped in reverse: the consumer writes and commits its last batch while the database and the
         // dead-letter producer are still there.
         let services: [any Service] = [client, KafkaProducerService(producer: deadLetters), topics, writer, app]
-        return CinderServer(serviceGroup: group(services, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: nil)
+        return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: url, httpPort: httpPort, grpc: nil)
     }
 
     /// The HTTP server, announcing itself with `banner` once it listens.
@@ -142,9 +142,13 @@ extension CinderBuilder {
             logger: logger)
     }
 
-    static func group(_ services: [any Service], logger: Logger) -> ServiceGroup {
-        ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    /// SIGTERM starts a graceful shutdown (servers stop accepting, in-flight requests and batches finish);
+    /// what has not finished after `CINDER_SHUTDOWN_TIMEOUT_SECONDS` is cancelled, so the process exits
+    /// inside the pod's termination grace period.
+    static func group(_ services: [any Service], configuration: CinderConfiguration, logger: Logger) -> ServiceGroup {
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeoutSeconds)
+        return ServiceGroup(configuration: groupConfiguration)
     }
 }

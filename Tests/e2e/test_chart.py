@@ -94,7 +94,12 @@ def test_every_values_file_renders_valid_objects_with_the_promised_properties(na
         assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
         env = {e["name"]: e.get("value") for e in c["env"]}
         assert env["CINDER_MIGRATE_ON_START"] == "false"  # the Job migrates; services wait for the schema
-        assert pod["terminationGracePeriodSeconds"] * 1000 > int(env.get("CINDER_WRITER_WRITE_TIMEOUT_MS", 0))
+        # Every drain ends inside the grace period: the shutdown deadline, and the waits it bounds.
+        grace = pod["terminationGracePeriodSeconds"]
+        shutdown = int(env["CINDER_SHUTDOWN_TIMEOUT_SECONDS"])
+        assert shutdown < grace
+        assert int(env.get("CINDER_WRITER_WRITE_TIMEOUT_MS", 0)) < shutdown * 1000
+        assert int(env.get("CINDER_COLLECTOR_ACK_TIMEOUT_MS", 0)) < shutdown * 1000
         assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
         assert env["PHOENIX_ENABLE_AUTH"] == str(values.get("auth", {}).get("enabled", True)).lower()
 
@@ -163,6 +168,7 @@ BASE = {"secrets": {"existingSecret": "s"}, "kafka": {"brokers": "kafka:9092"}}
     ({**BASE, "colector": {"replicas": 2}}, "colector"),
     ({**BASE, "kafka": {"brokers": "k:9092", "extraProperties": {"Bad Name": "x"}}}, "Bad Name"),
     ({**BASE, "terminationGracePeriodSeconds": 5}, "terminationGracePeriodSeconds"),
+    ({**BASE, "writer": {"writeTimeoutMs": 40000}}, "writeTimeoutMs"),
 ])
 def test_bad_values_fail_to_render_with_a_message(values, message):
     with pytest.raises(helm.HelmError) as error:

@@ -78,6 +78,9 @@ app.kubernetes.io/component: {{ .component }}
   value: "false"
 - name: CINDER_SCHEMA_WAIT_SECONDS
   value: {{ .Values.migrations.schemaWaitSeconds | int64 | quote }}
+# Cancels what a SIGTERM'd pod has not finished before Kubernetes kills it, leaving time to exit.
+- name: CINDER_SHUTDOWN_TIMEOUT_SECONDS
+  value: {{ sub (int .Values.terminationGracePeriodSeconds) 10 | quote }}
 - name: CINDER_DATABASE_POOL_SIZE
   value: {{ .Values.database.poolSize | int64 | quote }}
 - name: PHOENIX_HOST
