@@ -128,14 +128,8 @@ public struct CinderConfiguration: Sendable {
         databaseReadURLs = value("CINDER_DATABASE_READ_URLS").map(Self.urlList) ?? []
         migrationDatabaseURL = value("CINDER_MIGRATION_DATABASE_URL")
         migrateOnStart = try bool("CINDER_MIGRATE_ON_START") ?? true
-        if let v = try int("CINDER_SHUTDOWN_TIMEOUT_SECONDS") {
-            guard v >= 1 else { throw Invalid(description: "CINDER_SHUTDOWN_TIMEOUT_SECONDS must be at least 1, got \(v)") }
-            shutdownTimeoutSeconds = v
-        }
-        if let v = try int("CINDER_SCHEMA_WAIT_SECONDS") {
-            guard v >= 0 else { throw Invalid(description: "CINDER_SCHEMA_WAIT_SECONDS must not be negative, got \(v)") }
-            schemaWaitSeconds = v
-        }
+        if let v = try int("CINDER_SHUTDOWN_TIMEOUT_SECONDS") { shutdownTimeoutSeconds = v }
+        if let v = try int("CINDER_SCHEMA_WAIT_SECONDS") { schemaWaitSeconds = v }
         ingestSpansPerSecond = try int("CINDER_INGEST_SPANS_PER_SECOND")
         ingestBurstSpans = try int("CINDER_INGEST_BURST_SPANS")
         if let v = try int("CINDER_INGEST_RECEIVERS") { ingestReceivers = v }
