@@ -214,6 +214,12 @@ private struct WriteContext: Sendable {
     }
 
     private func attempt(_ entries: inout [ConsumerLoop.Entry]) async throws -> Int {
+        // A newer collector's message is not poison: dead-lettering it would lose it mid-rollout. The
+        // batch fails like a write to a database that is down (retried, consumption paused, nothing
+        // committed) until a writer of the new release takes the partition over.
+        if let held = entries.first(where: { $0.newerFormat != nil }) {
+            throw NewerFormatHeld(reason: held.newerFormat!, partition: held.message.partition, offset: held.message.offset)
+        }
         try await deadLetter(&entries)
         do {
             return try await insert(entries.compactMap(\.spans))
@@ -230,6 +236,15 @@ private struct WriteContext: Sendable {
             }
             try await deadLetter(&entries)
             return inserted
+        }
+    }
+
+    struct NewerFormatHeld: Error, CustomStringConvertible {
+        let reason: String
+        let partition: Int32
+        let offset: Int64
+        var description: String {
+            "\(reason) at partition \(partition) offset \(offset): held until a writer that reads it takes over (roll the writers to the collectors' release)"
         }
     }
 
@@ -331,6 +346,8 @@ private final class ConsumerLoop: @unchecked Sendable {
         var spans: EncodedSpans?
         var poison: String?
         var deadLettered = false
+        /// Why the message waits for a newer writer (a format this build does not read yet).
+        var newerFormat: String?
     }
 
     private let context: WriteContext
@@ -420,6 +437,8 @@ private final class ConsumerLoop: @unchecked Sendable {
                 entry.spans = rows
                 batchSpans += rows.count
             }
+        } catch where error.isNewerFormat {
+            entry.newerFormat = error.description
         } catch {
             entry.poison = error.description
         }

@@ -6,10 +6,18 @@ import SwiftProtobuf
 /// The one place that knows the span topic's message format, for the producer (collector) and the
 /// consumer (writer) alike.
 public enum SpanBatchCodec {
+    /// The version this build writes. Versions only change for a change an older reader would misread;
+    /// added fields keep it (readers skip fields they do not know).
     public static let formatVersion: UInt32 = 2
+    /// The oldest version this build still reads: a writer of a new release reads what collectors of the
+    /// previous one wrote, so the two can be rolled in either order.
+    public static let oldestReadableVersion: UInt32 = 2
 
     public struct DecodingError: Error, Sendable, CustomStringConvertible {
         public let description: String
+        /// The message is well-formed but of a format newer than this build reads: not poison, it waits
+        /// for a newer reader.
+        public var isNewerFormat = false
     }
 
     public static func encode(_ batch: ProjectSpans) -> [UInt8] {
@@ -103,8 +111,13 @@ public enum SpanBatchCodec {
         } catch {
             throw DecodingError(description: "not a SpanBatch protobuf: \(error)")
         }
-        guard message.formatVersion == formatVersion else {
-            throw DecodingError(description: "SpanBatch format version \(message.formatVersion) is not supported (this build reads \(formatVersion))")
+        if message.formatVersion > formatVersion {
+            throw DecodingError(
+                description: "SpanBatch format version \(message.formatVersion) is newer than this build reads (\(oldestReadableVersion)–\(formatVersion))",
+                isNewerFormat: true)
+        }
+        guard message.formatVersion >= oldestReadableVersion else {
+            throw DecodingError(description: "SpanBatch format version \(message.formatVersion) is no longer read (this build reads \(oldestReadableVersion)–\(formatVersion))")
         }
         return message
     }

@@ -61,8 +61,10 @@ import Testing
         try await queue.publish([ProjectSpans(organizationID: organization, projectName: "writer-test", spans: traces.prefix(5).flatMap { $0 })])
 
         let database = try await TestDatabase.create()
-        // The last batch's offsets are committed before stopping (stopping also commits).
-        try await Self.runWriter(kafka: kafka, deadLetters: producer, database: database, batchSpans: 20, until: 90, settle: .milliseconds(300))
+        // The last batch's offsets are committed before stopping (stopping also commits). A short session:
+        // librdkafka's mock coordinator waits out a departed member's session before the next one joins.
+        let writerKafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000"])
+        try await Self.runWriter(kafka: writerKafka, deadLetters: producer, database: database, batchSpans: 20, until: 90, settle: .milliseconds(300))
         #expect(try await database.scalar("SELECT count(*) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(DISTINCT span_id) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(*) FROM traces") == 30)
@@ -79,7 +81,12 @@ import Testing
 
         let again = try KafkaConsumer(configuration: kafka, groupID: "writers", topics: ["spans"], logger: Self.logger)
         var redelivered = 0
-        let quiet = ContinuousClock.now + .seconds(3)
+        let joined = ContinuousClock.now + .seconds(30)
+        while again.assignment().isEmpty, ContinuousClock.now < joined {
+            if again.poll(timeout: .milliseconds(200)) != nil { redelivered += 1 }
+        }
+        #expect(!again.assignment().isEmpty)
+        let quiet = ContinuousClock.now + .seconds(2)
         while ContinuousClock.now < quiet {
             if again.poll(timeout: .milliseconds(200)) != nil { redelivered += 1 }
         }
@@ -108,6 +115,61 @@ import Testing
         let database = try await TestDatabase.create()
         try await Self.runWriter(kafka: kafka, deadLetters: strict, database: database, batchSpans: 5_000, until: 4)
         #expect(try await database.scalar("SELECT count(*) FROM spans") == 4)
+    }
+
+    /// Mid-rollout, a collector of the next release writes a format version this writer does not read:
+    /// the message is held (not dead-lettered, nothing after it committed) so the next writer of the group
+    /// reads it again, instead of losing it as poison.
+    @Test func holdsMessagesOfANewerFormatForANewerWriter() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic("spans", partitions: 1)
+        try cluster.createTopic("spans.dlq", partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
+        defer { producer.close() }
+        func batch(_ name: String) -> ProjectSpans {
+            ProjectSpans(organizationID: OrganizationID(1), projectName: "p", spans: (0..<3).map { i in Spans.make(name: "\(name)-\(i)") })
+        }
+        var newer = SpanBatchCodec.encode(batch("newer"))
+        newer[1] = UInt8(SpanBatchCodec.formatVersion + 1)
+        let newerOffset = try await producer.send(topic: "spans", key: [], value: newer).offset
+        _ = try await producer.send(topic: "spans", key: [], value: SpanBatchCodec.encode(batch("after")))
+
+        let database = try await TestDatabase.create()
+        try await database.withClient { client async throws in
+            // Short session: librdkafka's mock coordinator waits out a departed member's session.
+            let writerKafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000"])
+            let writer = SpanTopicWriter(
+                kafka: writerKafka, deadLetters: producer, store: SpanIngestStore(database: Database(primary: client), logger: Self.logger),
+                configuration: .init(
+                    topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchInterval: .milliseconds(20),
+                    maxRetryDelay: .milliseconds(200), shutdownTimeout: .milliseconds(500)),
+                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+            let running = Task { try await writer.run() }
+            try await Task.sleep(for: .seconds(3))
+            running.cancel()
+            try await running.value
+        }
+        // Nothing after the held message is written either: its offsets could not be committed past it.
+        #expect(try await database.scalar("SELECT count(*) FROM spans") == 0)
+
+        let deadLetters = try KafkaConsumer(configuration: kafka, groupID: "dlq-reader", topics: ["spans.dlq"], logger: Self.logger)
+        var dead = 0
+        let quiet = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < quiet {
+            if deadLetters.poll(timeout: .milliseconds(200)) != nil { dead += 1 }
+        }
+        deadLetters.close()
+        #expect(dead == 0)
+
+        let next = try KafkaConsumer(configuration: kafka, groupID: "writers", topics: ["spans"], logger: Self.logger)
+        var offsets: [Int64] = []
+        let until = ContinuousClock.now + .seconds(30)
+        while offsets.count < 2, ContinuousClock.now < until {
+            if let message = next.poll(timeout: .milliseconds(200)) { offsets.append(message.offset) }
+        }
+        next.close()
+        #expect(offsets == [newerOffset, newerOffset + 1])
     }
 
     /// The writer stores the topic's rows without parsing attributes; what it stores must be exactly what

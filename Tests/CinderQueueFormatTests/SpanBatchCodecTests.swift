@@ -24,9 +24,31 @@ import Testing
 
     @Test func refusesWhatItDoesNotUnderstand() {
         #expect(throws: SpanBatchCodec.DecodingError.self) { try SpanBatchCodec.decode(Array("not protobuf \u{1}\u{2}".utf8)) }
-        var bytes = SpanBatchCodec.encode(Self.batch)
-        bytes[1] = 99  // field 1 (format_version) is the first varint: a future version
-        #expect(throws: SpanBatchCodec.DecodingError.self) { try SpanBatchCodec.decode(bytes) }
         #expect(throws: SpanBatchCodec.DecodingError.self) { try SpanBatchCodec.decode([]) }  // version 0
+    }
+
+    /// The rolling-upgrade policy: a message of a newer version is not poison (it waits for a newer
+    /// writer), one older than this build reads is, and fields a newer collector adds are skipped.
+    @Test func versionPolicy() throws {
+        var bytes = SpanBatchCodec.encode(Self.batch)
+        #expect(bytes[0] == 0x08)  // field 1 (format_version) is the first varint
+        bytes[1] = UInt8(SpanBatchCodec.formatVersion + 1)
+        do {
+            _ = try SpanBatchCodec.decode(bytes)
+            Issue.record("a newer version decoded")
+        } catch {
+            #expect(error.isNewerFormat)
+        }
+        bytes[1] = UInt8(SpanBatchCodec.oldestReadableVersion - 1)
+        do {
+            _ = try SpanBatchCodec.decode(bytes)
+            Issue.record("a retired version decoded")
+        } catch {
+            #expect(!error.isNewerFormat)
+        }
+        // Field 99, length-delimited, as a newer collector of the same version might add.
+        let added = SpanBatchCodec.encode(Self.batch) + [0x9a, 0x06, 0x03] + Array("new".utf8)
+        #expect(try SpanBatchCodec.decode(added) == Self.batch)
+        #expect(try SpanBatchCodec.decodeRows(added).count == 2)
     }
 }
