@@ -20,4 +20,4 @@ swift test --skip-build 2>&1 | tee "$work/swift-test.log"
 echo "== end-to-end (pytest)"
 swift build
 export CINDER_BIN="$root/.build/debug/cinder"
-"$root/.venv/bin/python" -m pytest -q "$root/Tests/e2e" -p no:cacheprovider
+"$root/.venv/bin/python" -m pytest -q "$root/Tests/e2e" "$root/Tests/deploy" -p no:cacheprovider
