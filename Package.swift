@@ -259,7 +259,10 @@ let package = Package(
             path: "Libraries/CinderKafkaIngest",
             swiftSettings: swiftSettings
         ),
-        // Configuration from the environment, logging, and the builders that services and tests share.
+        // What every service shares: configuration from the environment, logging, database set-up, access
+        // control and server plumbing. Each executable's composition is a library of its own below, so that
+        // an executable links only what it uses (cinder-api no librdkafka; collector and writer no GraphQL,
+        // web UI or REST handlers).
         .target(
             name: "CinderApp",
             dependencies: [
@@ -267,14 +270,8 @@ let package = Package(
                 "CinderModel",
                 "CinderStorage",
                 "CinderIngest",
-                "CinderReceiver",
-                "CinderAPI",
-                "CinderGraphQL",
+                "CinderOTLP",
                 "CinderHTTPSupport",
-                "CinderLocalPostgres",
-                "CinderKafka",
-                "CinderKafkaIngest",
-                "CinderWebUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -285,13 +282,75 @@ let package = Package(
             path: "Libraries/CinderApp",
             swiftSettings: swiftSettings
         ),
+        // The API's process: REST, GraphQL, the web UI and sign-in (cinder-api; cinder serve adds OTLP).
+        .target(
+            name: "CinderAPIApp",
+            dependencies: [
+                "CinderApp", "CinderAPI", "CinderAuth", "CinderGraphQL", "CinderHTTPSupport", "CinderIngest", "CinderStorage", "CinderWebUI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderAPIApp",
+            swiftSettings: swiftSettings
+        ),
+        // OTLP receivers with their per-organization limits, for cinder serve and the collector.
+        .target(
+            name: "CinderReceiverApp",
+            dependencies: [
+                "CinderApp", "CinderHTTPSupport", "CinderIngest", "CinderModel", "CinderReceiver", "CinderStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderReceiverApp",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CinderServeApp",
+            dependencies: [
+                "CinderApp", "CinderAPIApp", "CinderReceiverApp", "CinderLocalPostgres", "CinderStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderServeApp",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CinderCollectorApp",
+            dependencies: [
+                "CinderApp", "CinderReceiverApp", "CinderHTTPSupport", "CinderKafka", "CinderKafkaIngest", "CinderStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderCollectorApp",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CinderWriterApp",
+            dependencies: [
+                "CinderApp", "CinderHTTPSupport", "CinderKafka", "CinderKafkaIngest", "CinderStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderWriterApp",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Services (thin composition roots)
 
         .executableTarget(
             name: "Cinder",
             dependencies: [
-                "CinderApp",
+                "CinderApp", "CinderServeApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Cinder",
@@ -300,7 +359,7 @@ let package = Package(
         .executableTarget(
             name: "CinderAPIService",
             dependencies: [
-                "CinderApp",
+                "CinderApp", "CinderAPIApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/API",
@@ -309,7 +368,7 @@ let package = Package(
         .executableTarget(
             name: "CinderCollectorService",
             dependencies: [
-                "CinderApp",
+                "CinderApp", "CinderCollectorApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Collector",
@@ -318,7 +377,7 @@ let package = Package(
         .executableTarget(
             name: "CinderWriterService",
             dependencies: [
-                "CinderApp",
+                "CinderApp", "CinderWriterApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Writer",
@@ -414,7 +473,7 @@ let package = Package(
         .testTarget(
             name: "CinderAppTests",
             dependencies: [
-                "CinderApp", "CinderTestSupport", "CinderOTLPProto",
+                "CinderApp", "CinderServeApp", "CinderTestSupport", "CinderOTLPProto",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/CinderAppTests",

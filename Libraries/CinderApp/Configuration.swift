@@ -81,7 +81,7 @@ public struct CinderConfiguration: Sendable {
     }
 
     /// The configured database, for the services that cannot run without one.
-    func requireDatabaseURL(for service: String) throws -> DatabaseURL {
+    package func requireDatabaseURL(for service: String) throws -> DatabaseURL {
         guard let databaseURL else { throw Invalid(description: "\(service) needs PHOENIX_SQL_DATABASE_URL (or --database-url)") }
         return try DatabaseURL(parsing: databaseURL)
     }

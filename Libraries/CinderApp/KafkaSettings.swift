@@ -1,5 +1,3 @@
-import CinderKafka
-
 /// How the collector and the writer reach Kafka, from `CINDER_KAFKA_*`.
 public struct KafkaSettings: Sendable {
     /// The bootstrap list (`CINDER_KAFKA_BROKERS`); required by the collector and the writer.
@@ -21,17 +19,18 @@ public struct KafkaSettings: Sendable {
 
     public var deadLetterTopicName: String { deadLetterTopic ?? topic + ".dlq" }
 
-    func requireBrokers(for service: String) throws(CinderConfiguration.Invalid) -> String {
+    package func requireBrokers(for service: String) throws(CinderConfiguration.Invalid) -> String {
         guard let brokers else { throw .init(description: "\(service) needs CINDER_KAFKA_BROKERS (or --kafka-brokers), e.g. kafka-0:9092,kafka-1:9092") }
         return brokers
     }
 
-    func producer(brokers: String, defaults: [String: String] = [:]) -> KafkaConfiguration {
-        KafkaConfiguration(bootstrapServers: brokers, properties: defaults.merging(clientProperties) { $1 }.merging(producerProperties) { $1 })
+    /// librdkafka properties of a producer: `defaults`, then the client's, then the producer's settings.
+    package func effectiveProducerProperties(defaults: [String: String] = [:]) -> [String: String] {
+        defaults.merging(clientProperties) { $1 }.merging(producerProperties) { $1 }
     }
 
-    func consumer(brokers: String) -> KafkaConfiguration {
-        KafkaConfiguration(bootstrapServers: brokers, properties: clientProperties.merging(consumerProperties) { $1 })
+    package func effectiveConsumerProperties() -> [String: String] {
+        clientProperties.merging(consumerProperties) { $1 }
     }
 
     /// `CINDER_KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS=5000` → `message.timeout.ms=5000`: environment names cannot

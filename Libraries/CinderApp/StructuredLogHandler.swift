@@ -1,4 +1,3 @@
-import CinderKafka
 import Foundation
 import Logging
 
@@ -69,8 +68,6 @@ public enum CinderLogging {
         LoggingSystem.bootstrap { label in
             StructuredLogHandler(label: label, level: configuration.logLevel, format: configuration.logFormat)
         }
-        let logger = Logger(label: label)
-        KafkaLog.bootstrap(logger)
-        return logger
+        return Logger(label: label)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CinderApp
+import CinderAPIApp
 import Foundation
 
 @main

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CinderApp
+import CinderServeApp
 import Foundation
 import Logging
 

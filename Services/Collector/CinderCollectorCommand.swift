@@ -1,5 +1,6 @@
 import ArgumentParser
 import CinderApp
+import CinderCollectorApp
 import Foundation
 
 @main

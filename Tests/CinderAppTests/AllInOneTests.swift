@@ -1,4 +1,5 @@
 import CinderApp
+import CinderServeApp
 import CinderModel
 import CinderOTLPProto
 import CinderStorage

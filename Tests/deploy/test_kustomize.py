@@ -372,6 +372,32 @@ def test_long_running_containers_have_probes(build):
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
+def test_shutdown_fits_in_the_grace_period(build):
+    """A SIGTERM'd service finishes what it holds within CINDER_SHUTDOWN_TIMEOUT_SECONDS (30 s unless set),
+    and its writes and acknowledgement waits within that: all under the pod's grace period, so the
+    kubelet's SIGKILL never cuts a batch that was being committed."""
+    name, objects, _ = build
+    problems = []
+    for workload in workloads(objects):
+        if workload["kind"] not in LONG_RUNNING_KINDS:
+            continue
+        spec = pod_spec(workload)
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        for container in spec["containers"]:
+            if not is_cinder(container):
+                continue
+            env = effective_env(container, objects)
+            label = f"{workload['kind']}/{workload['metadata']['name']}"
+            shutdown = int(env.get("CINDER_SHUTDOWN_TIMEOUT_SECONDS", "30"))
+            if shutdown + 5 > grace:
+                problems.append(f"{label}: shutdown timeout {shutdown} s leaves under 5 s of the {grace} s grace period")
+            write = int(env.get("CINDER_WRITER_WRITE_TIMEOUT_MS", "15000")) / 1000
+            ack = int(env.get("CINDER_COLLECTOR_ACK_TIMEOUT_MS", "5000")) / 1000
+            if max(write, ack) >= shutdown:
+                problems.append(f"{label}: a write or acknowledgement wait ({max(write, ack)} s) outlasts the shutdown timeout")
+    assert not problems, f"{name}:\n" + "\n".join(problems)
+
+
 def test_no_credential_is_written_in_plain_text(build):
     name, objects, _ = build
     problems = []

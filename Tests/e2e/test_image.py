@@ -1,6 +1,8 @@
 """The container image's recipe, checked without a Docker daemon: the Dockerfile passes hadolint, and the
 runtime stage installs exactly the Debian packages that provide the shared libraries the real binaries load
-(`ldd` of each executable, less the Swift runtime that the image links statically)."""
+(`ldd` of each executable, less the Swift runtime that the image links statically). And each executable
+links only the libraries it uses: librdkafka only in the collector and writer, GraphQL, the web UI and the
+REST handlers only where the API runs, the gRPC server only where OTLP is received."""
 
 from __future__ import annotations
 
@@ -76,8 +78,42 @@ def test_runtime_packages_are_exactly_what_the_binaries_link():
 
 def test_the_image_runs_as_a_non_root_user_with_backtraces():
     text = (REPO / "Dockerfile").read_text()
+    # Debug info goes, the symbol table stays: backtraces keep their function names.
+    assert "strip --strip-debug /out/bin/*" in text and not re.search(r"strip (-s|--strip-all)\b", text)
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert "SWIFT_BACKTRACE=enable=yes" in text and "swift-backtrace-static" in text
     assert "--static-swift-stdlib" in text
     for name in EXECUTABLES:
         assert f'"$bin/{name}"' in text
+
+
+# Module names as they appear in mangled Swift symbols (length-prefixed), per executable that must not
+# contain them.
+ABSENT_MODULES = {
+    "cinder": [],
+    "cinder-api": ["20GRPCNIOTransportCore", "14CinderReceiver", "11CinderKafka", "19CinderLocalPostgres"],
+    "cinder-collector": ["7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "19CinderLocalPostgres"],
+    "cinder-writer": [
+        "7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "20GRPCNIOTransportCore", "14CinderReceiver",
+        "19CinderLocalPostgres",
+    ],
+}
+PRESENT_MODULES = {
+    "cinder": ["13CinderGraphQL", "20GRPCNIOTransportCore", "19CinderLocalPostgres"],
+    "cinder-api": ["13CinderGraphQL", "11CinderWebUI", "9CinderAPI"],
+    "cinder-collector": ["20GRPCNIOTransportCore", "11CinderKafka"],
+    "cinder-writer": ["11CinderKafka", "11PostgresNIO"],
+}
+
+
+def test_each_executable_links_only_what_it_uses():
+    for name in EXECUTABLES:
+        binary = BIN_DIR / name
+        libraries = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+        uses_kafka = name in ("cinder-collector", "cinder-writer")
+        assert ("librdkafka" in libraries) == uses_kafka, f"{name}: librdkafka linked={not uses_kafka}"
+        symbols = subprocess.run(["nm", "--defined-only", str(binary)], capture_output=True, text=True, check=True).stdout
+        for module in ABSENT_MODULES[name]:
+            assert f"$s{module}" not in symbols, f"{name} links {module.lstrip('0123456789')}"
+        for module in PRESENT_MODULES[name]:
+            assert f"$s{module}" in symbols, f"{name} lacks {module.lstrip('0123456789')}: the check looks at the wrong names"

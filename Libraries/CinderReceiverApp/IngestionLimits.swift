@@ -1,3 +1,4 @@
+import CinderApp
 import CinderModel
 import CinderReceiver
 import CinderStorage
@@ -9,7 +10,7 @@ import ServiceLifecycle
 extension CinderBuilder {
     /// The per-organization limits of a receiving process: quotas read from the database when it has
     /// one, the installation's defaults otherwise.
-    static func ingestionLimiter(
+    package static func ingestionLimiter(
         _ configuration: CinderConfiguration, database: Database?, logger: Logger, metrics: any MetricsFactory
     ) -> IngestionLimiter {
         let defaults = IngestionLimiter.Defaults(
@@ -30,7 +31,7 @@ extension CinderBuilder {
 
 /// Reports this receiver to the database every few seconds and shares each organization's limit
 /// with the receivers that reported recently; removes itself on shutdown.
-struct ReceiverRegistration: Service {
+package struct ReceiverRegistration: Service {
     let limiter: IngestionLimiter
     let database: Database
     let name: String
@@ -38,7 +39,14 @@ struct ReceiverRegistration: Service {
     let interval: Duration = .seconds(5)
     let id = UUID()
 
-    func run() async throws {
+    package init(limiter: IngestionLimiter, database: Database, name: String, logger: Logger) {
+        self.limiter = limiter
+        self.database = database
+        self.name = name
+        self.logger = logger
+    }
+
+    package func run() async throws {
         let installation = database.installation(logger: logger)
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
