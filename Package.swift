@@ -449,6 +449,7 @@ let package = Package(
                 "CinderTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             path: "Tests/CinderKafkaTests",
             swiftSettings: swiftSettings

@@ -217,8 +217,8 @@ private struct WriteContext: Sendable {
         // A newer collector's message is not poison: dead-lettering it would lose it mid-rollout. The
         // batch fails like a write to a database that is down (retried, consumption paused, nothing
         // committed) until a writer of the new release takes the partition over.
-        if let held = entries.first(where: { $0.newerFormat != nil }) {
-            throw NewerFormatHeld(reason: held.newerFormat!, partition: held.message.partition, offset: held.message.offset)
+        if let held = entries.first(where: { $0.newerFormat != nil }), let reason = held.newerFormat {
+            throw NewerFormatHeld(reason: reason, partition: held.message.partition, offset: held.message.offset)
         }
         try await deadLetter(&entries)
         do {

@@ -7,6 +7,7 @@ import CinderTestSupport
 import Foundation
 import Logging
 import Metrics
+import MetricsTestKit
 import Testing
 
 @Suite struct SpanTopicWriterTests {
@@ -15,6 +16,25 @@ import Testing
         logger.logLevel = .critical
         return logger
     }()
+
+    /// A mock cluster with the topics "spans" and "spans.dlq", and a producer to it.
+    struct Broker {
+        let cluster: KafkaMockCluster
+        let kafka: KafkaConfiguration
+        let producer: KafkaProducer
+        /// For writers: a short session, because librdkafka's mock coordinator waits out a departed
+        /// member's session before the group's next member joins.
+        let writerKafka: KafkaConfiguration
+
+        init(spanPartitions: Int) throws {
+            cluster = try KafkaMockCluster(brokers: 1)
+            try cluster.createTopic("spans", partitions: spanPartitions)
+            try cluster.createTopic("spans.dlq", partitions: 1)
+            kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+            producer = try KafkaProducer(configuration: kafka, logger: SpanTopicWriterTests.logger)
+            writerKafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000"])
+        }
+    }
 
     /// Runs a writer on topic "spans" until `database` holds `count` spans (or 30 s pass), then stops it.
     static func runWriter(
@@ -42,12 +62,9 @@ import Testing
     /// once, the poison message lands in the dead-letter topic with its reason, and the group's offsets
     /// are committed, so a new member reads nothing again.
     @Test func writesEverySpanOnceDeadLettersPoisonAndCommits() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        try cluster.createTopic("spans", partitions: 3)
-        try cluster.createTopic("spans.dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
-        defer { producer.close() }
+        let broker = try Broker(spanPartitions: 3)
+        let (kafka, producer) = (broker.kafka, broker.producer)
+        defer { broker.producer.close() }  // and the cluster lives until then
         let queue = KafkaSpanQueue(producer: producer, configuration: .init(topic: "spans"), logger: Self.logger, metrics: NOOPMetricsHandler.instance)
 
         let traces = (0..<30).map { _ in
@@ -61,10 +78,8 @@ import Testing
         try await queue.publish([ProjectSpans(organizationID: organization, projectName: "writer-test", spans: traces.prefix(5).flatMap { $0 })])
 
         let database = try await TestDatabase.create()
-        // The last batch's offsets are committed before stopping (stopping also commits). A short session:
-        // librdkafka's mock coordinator waits out a departed member's session before the next one joins.
-        let writerKafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000"])
-        try await Self.runWriter(kafka: writerKafka, deadLetters: producer, database: database, batchSpans: 20, until: 90, settle: .milliseconds(300))
+        // The last batch's offsets are committed before stopping (stopping also commits).
+        try await Self.runWriter(kafka: broker.writerKafka, deadLetters: producer, database: database, batchSpans: 20, until: 90, settle: .milliseconds(300))
         #expect(try await database.scalar("SELECT count(*) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(DISTINCT span_id) FROM spans") == 90)
         #expect(try await database.scalar("SELECT count(*) FROM traces") == 30)
@@ -97,14 +112,11 @@ import Testing
     /// A poison message that the dead-letter topic cannot take either (larger than the producer allows
     /// with its headers) is skipped and counted, not retried forever: later spans are still stored.
     @Test func poisonThatCannotBeDeadLetteredDoesNotBlockThePartition() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        try cluster.createTopic("spans", partitions: 1)
-        try cluster.createTopic("spans.dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
-        defer { producer.close() }
+        let broker = try Broker(spanPartitions: 1)
+        let (kafka, producer) = (broker.kafka, broker.producer)
+        defer { broker.producer.close() }  // and the cluster lives until then
         let strict = try KafkaProducer(
-            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["message.max.bytes": "1500"]),
+            configuration: KafkaConfiguration(bootstrapServers: broker.cluster.bootstrapServers, properties: ["message.max.bytes": "1500"]),
             logger: Self.logger)
         defer { strict.close() }
         _ = try await producer.send(topic: "spans", key: [], value: [UInt8](repeating: 0xff, count: 1_480))
@@ -121,12 +133,9 @@ import Testing
     /// the message is held (not dead-lettered, nothing after it committed) so the next writer of the group
     /// reads it again, instead of losing it as poison.
     @Test func holdsMessagesOfANewerFormatForANewerWriter() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        try cluster.createTopic("spans", partitions: 1)
-        try cluster.createTopic("spans.dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        let producer = try KafkaProducer(configuration: kafka, logger: Self.logger)
-        defer { producer.close() }
+        let broker = try Broker(spanPartitions: 1)
+        let (kafka, producer) = (broker.kafka, broker.producer)
+        defer { broker.producer.close() }  // and the cluster lives until then
         func batch(_ name: String) -> ProjectSpans {
             ProjectSpans(organizationID: OrganizationID(1), projectName: "p", spans: (0..<3).map { i in Spans.make(name: "\(name)-\(i)") })
         }
@@ -136,17 +145,23 @@ import Testing
         _ = try await producer.send(topic: "spans", key: [], value: SpanBatchCodec.encode(batch("after")))
 
         let database = try await TestDatabase.create()
+        let metrics = TestMetrics()
         try await database.withClient { client async throws in
-            // Short session: librdkafka's mock coordinator waits out a departed member's session.
-            let writerKafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000"])
             let writer = SpanTopicWriter(
-                kafka: writerKafka, deadLetters: producer, store: SpanIngestStore(database: Database(primary: client), logger: Self.logger),
+                kafka: broker.writerKafka, deadLetters: producer, store: SpanIngestStore(database: Database(primary: client), logger: Self.logger),
                 configuration: .init(
                     topic: "spans", deadLetterTopic: "spans.dlq", groupID: "writers", batchInterval: .milliseconds(20),
                     maxRetryDelay: .milliseconds(200), shutdownTimeout: .milliseconds(500)),
-                logger: Self.logger, metrics: NOOPMetricsHandler.instance)
+                logger: Self.logger, metrics: metrics)
             let running = Task { try await writer.run() }
-            try await Task.sleep(for: .seconds(3))
+            // Stopped once it has held the batch a few times (it joined the group and read the message);
+            // stopping it earlier, mid-join, would leave the group waiting for it.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while metrics.counters(label: "cinder_writer_write_retries_total").reduce(0, { $0 + $1.totalValue }) < 3,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             running.cancel()
             try await running.value
         }

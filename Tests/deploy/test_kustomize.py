@@ -173,8 +173,8 @@ def pod_labels(workload):
     return workload["spec"]["template"]["metadata"].get("labels", {})
 
 
-def workloads(objects):
-    return [o for o in objects if o["kind"] in WORKLOAD_KINDS]
+def workloads(objects, kinds=WORKLOAD_KINDS):
+    return [o for o in objects if o["kind"] in kinds]
 
 
 def containers(workload):
@@ -337,9 +337,7 @@ def test_containers_are_hardened(build):
 def test_long_running_containers_have_probes(build):
     name, objects, _ = build
     problems = []
-    for workload in workloads(objects):
-        if workload["kind"] not in LONG_RUNNING_KINDS:
-            continue
+    for workload in workloads(objects, LONG_RUNNING_KINDS):
         spec = pod_spec(workload)
         for container in spec["containers"]:
             label = f"{workload['kind']}/{workload['metadata']['name']} container {container['name']}"
@@ -378,9 +376,7 @@ def test_shutdown_fits_in_the_grace_period(build):
     kubelet's SIGKILL never cuts a batch that was being committed."""
     name, objects, _ = build
     problems = []
-    for workload in workloads(objects):
-        if workload["kind"] not in LONG_RUNNING_KINDS:
-            continue
+    for workload in workloads(objects, LONG_RUNNING_KINDS):
         spec = pod_spec(workload)
         grace = spec.get("terminationGracePeriodSeconds", 30)
         for container in spec["containers"]:
@@ -486,8 +482,7 @@ def test_selectors_match_their_pods(build):
         if workload["kind"] != "Job" and not selects(selector, pod_labels(workload)):
             problems.append(f"{workload['kind']}/{workload['metadata']['name']}: selector does not match its template")
     for service in of_kind(objects, "Service"):
-        chosen = [w for w in workloads(objects)
-                  if w["kind"] in LONG_RUNNING_KINDS and selects(service["spec"]["selector"], pod_labels(w))]
+        chosen = [w for w in workloads(objects, LONG_RUNNING_KINDS) if selects(service["spec"]["selector"], pod_labels(w))]
         if len(chosen) != 1:
             problems.append(f"Service/{service['metadata']['name']} selects {len(chosen)} workloads")
             continue
