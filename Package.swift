@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "cinder-api", targets: ["CinderAPIService"]),
         .executable(name: "cinder-collector", targets: ["CinderCollectorService"]),
         .executable(name: "cinder-writer", targets: ["CinderWriterService"]),
+        .executable(name: "cinder-runner", targets: ["CinderRunnerService"]),
         .executable(name: "cinder-kafka-mock", targets: ["KafkaMockBroker"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/GraphQLSwift/Graphiti.git", from: "3.1.0"),
         .package(url: "https://github.com/GraphQLSwift/GraphQL.git", from: "4.3.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -143,9 +145,45 @@ let package = Package(
                 "CinderStorage",
                 "CinderIngest",
                 "CinderHTTPSupport",
+                "CinderProviders",
+                "CinderRunner",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Libraries/CinderAPI",
+            swiftSettings: swiftSettings
+        ),
+        // Retries with jittered back-off honouring Retry-After, an adaptive (AIMD) limiter, a circuit
+        // breaker and deadlines, all on an injected clock. No I/O.
+        .target(
+            name: "CinderResilience",
+            path: "Libraries/CinderResilience",
+            swiftSettings: swiftSettings
+        ),
+        // LLM provider clients behind one seam (ChatProvider): OpenAI's Chat Completions (also Azure and
+        // OpenAI-compatible servers) and Anthropic's Messages, streamed over async-http-client.
+        .target(
+            name: "CinderProviders",
+            dependencies: [
+                "CinderModel", "CinderResilience",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Libraries/CinderProviders",
+            swiftSettings: swiftSettings
+        ),
+        // Server-side experiments: the job queue's consumer, prompt rendering, provider calls with their
+        // limits, the runs and LLM spans they record; and how a process reaches providers and secrets.
+        .target(
+            name: "CinderRunner",
+            dependencies: [
+                "CinderAuth", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderRunner",
             swiftSettings: swiftSettings
         ),
         // GraphQL (/graphql) over Cinder's storage: Phoenix's schema, Relay ids and connections, and
@@ -286,7 +324,8 @@ let package = Package(
         .target(
             name: "CinderAPIApp",
             dependencies: [
-                "CinderApp", "CinderAPI", "CinderAuth", "CinderGraphQL", "CinderHTTPSupport", "CinderIngest", "CinderStorage", "CinderWebUI",
+                "CinderApp", "CinderAPI", "CinderAuth", "CinderGraphQL", "CinderHTTPSupport", "CinderIngest", "CinderRunner", "CinderStorage",
+                "CinderWebUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -312,8 +351,9 @@ let package = Package(
         .target(
             name: "CinderServeApp",
             dependencies: [
-                "CinderApp", "CinderAPIApp", "CinderReceiverApp", "CinderLocalPostgres", "CinderStorage",
+                "CinderApp", "CinderAPIApp", "CinderReceiverApp", "CinderRunnerApp", "CinderRunner", "CinderLocalPostgres", "CinderStorage",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderServeApp",
@@ -342,6 +382,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderWriterApp",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CinderRunnerApp",
+            dependencies: [
+                "CinderApp", "CinderHTTPSupport", "CinderResilience", "CinderRunner", "CinderStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/CinderRunnerApp",
             swiftSettings: swiftSettings
         ),
 
@@ -381,6 +435,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Writer",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "CinderRunnerService",
+            dependencies: [
+                "CinderApp", "CinderRunnerApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Runner",
             swiftSettings: swiftSettings
         ),
 
@@ -463,6 +527,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CinderGraphQLTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderRunnerTests",
+            dependencies: ["CinderResilience", "CinderProviders", "CinderRunner", "CinderAuth", "CinderModel"],
+            path: "Tests/CinderRunnerTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

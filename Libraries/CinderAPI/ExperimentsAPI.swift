@@ -171,7 +171,26 @@ struct ExperimentsAPI {
     func create(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
         let body = try await JSONBody.fields(request, context)
         let scope = try api.scope(context)
-        let datasetText = try pathParameter(context, "id")
+        let spec = try await experimentSpec(body, datasetText: try pathParameter(context, "id"), scope)
+        let experiment = try await scope.experiments.createExperiment(
+            datasetID: spec.datasetID, versionID: spec.versionID, name: spec.name, description: spec.description,
+            repetitions: spec.repetitions, metadata: spec.metadata, projectName: spec.projectName, splitIDs: spec.splitIDs)
+        return jsonResponse(["data": try await json(experiment, scope)])
+    }
+
+    /// What a new experiment is made of, read and checked from a request body.
+    struct ExperimentSpec {
+        var datasetID: Int64
+        var versionID: Int64
+        var name: String
+        var description: String?
+        var repetitions: Int
+        var metadata: JSONValue
+        var projectName: String
+        var splitIDs: [Int64]
+    }
+
+    func experimentSpec(_ body: BodyFields, datasetText: String, _ scope: TenantScope) async throws -> ExperimentSpec {
         guard let datasetID = GlobalID(encoded: datasetText, type: NodeType.dataset)?.rowID,
             let dataset = try await scope.datasets.dataset(id: datasetID)
         else { throw CinderError.notFound("Dataset with ID \(datasetText) does not exist") }
@@ -205,10 +224,9 @@ struct ExperimentsAPI {
         }
         let projectName = "Experiment-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let name = try body.optionalString("name") ?? "experiment-\(Timestamp.iso8601(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))"
-        let experiment = try await scope.experiments.createExperiment(
+        return ExperimentSpec(
             datasetID: dataset.id, versionID: version.id, name: name, description: try body.optionalString("description"),
             repetitions: repetitions, metadata: .object(try body.dictionary("metadata") ?? [:]), projectName: projectName, splitIDs: splitIDs)
-        return jsonResponse(["data": try await json(experiment, scope)])
     }
 
     func recordRun(_ request: Request, _ context: CinderRequestContext) async throws -> Response {

@@ -2,6 +2,7 @@ import CinderAuth
 import CinderHTTPSupport
 import CinderIngest
 import CinderModel
+import CinderRunner
 import CinderStorage
 import HTTPTypes
 import Hummingbird
@@ -20,11 +21,14 @@ public struct PhoenixAPI: Sendable {
     let spanQueue: (any SpanQueue)?
     /// nil with auth off: there are no users, keys or organizations to manage.
     let authenticator: Authenticator?
+    /// How model calls find their provider and credential; nil where the server makes none.
+    let credentials: ProviderCredentials?
 
-    public init(database: Database, spanQueue: (any SpanQueue)?, authenticator: Authenticator?) {
+    public init(database: Database, spanQueue: (any SpanQueue)?, authenticator: Authenticator?, credentials: ProviderCredentials? = nil) {
         self.database = database
         self.spanQueue = spanQueue
         self.authenticator = authenticator
+        self.credentials = credentials
     }
 
     /// The changes viewers may make: none to data, but POSTs that only read (the span query, GraphQL,
@@ -78,6 +82,8 @@ public struct PhoenixAPI: Sendable {
         AnnotationsAPI(api: self).add(to: router)
         AnnotationConfigsAPI(api: self).add(to: router)
         DatasetsAPI(api: self).add(to: router)
+        ModelsAPI(api: self).add(to: router)
+        ExperimentJobsAPI(api: self).add(to: router)
         ExperimentsAPI(api: self).add(to: router)
         PromptsAPI(api: self).add(to: router)
     }

@@ -4,6 +4,7 @@ import CinderAuth
 import CinderGraphQL
 import CinderHTTPSupport
 import CinderIngest
+import CinderRunner
 import CinderStorage
 import CinderWebUI
 import Hummingbird
@@ -40,13 +41,23 @@ extension CinderBuilder {
     public static func apiServer(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
         let url = try configuration.requireDatabaseURL(for: "cinder-api")
         let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
-        return try await apiServer(configuration, database: url, owner: owner, services: [], ingress: nil, logger: logger)
+        return try await apiServer(configuration, database: url, owner: owner, services: [], ingress: nil, localKeyFile: nil, logger: logger)
+    }
+
+    /// Provider clients and the secret store for the API's model calls.
+    static func modelAccess(_ configuration: CinderConfiguration, localKeyFile: String?, logger: Logger) throws -> ModelAccess {
+        try ModelAccess(
+            .init(
+                installationSecret: configuration.secret, localKeyFile: localKeyFile, environment: configuration.environment,
+                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds)),
+            logger: logger)
     }
 
     /// The API's process over `url` (migrated as `owner` when given), with `ingress` for `cinder serve`.
     package static func apiServer(
         _ configuration: CinderConfiguration, database url: DatabaseURL, owner: DatabaseURL?, services initial: [any Service],
-        ingress: SpanIngress?, logger: Logger
+        ingress: SpanIngress?, localKeyFile: String?, logger: Logger,
+        alongside: (Database, ModelAccess, any MetricsFactory) -> [any Service] = { _, _, _ in [] }
     ) async throws -> CinderServer {
         var services = initial
         let registry = PrometheusCollectorRegistry()
@@ -60,6 +71,8 @@ extension CinderBuilder {
             services.append(ReadReplicaMonitor(replicas: replicas))
         }
         let db = Database(primary: client, replicas: replicas)
+        let models = try modelAccess(configuration, localKeyFile: localKeyFile, logger: logger)
+        services.append(models.client)
         let accessControl = try await AccessControl(configuration, database: db, logger: logger)
         services += accessControl.services(bootstrap: true)
 
@@ -81,7 +94,7 @@ extension CinderBuilder {
         webUI.add(to: router)
         addSignIn(accessControl, configuration: configuration, to: router)
         let attached = ingress?.attach(router, queue, db, accessControl, metrics)
-        PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator).addRoutes(to: router)
+        PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator, credentials: models.credentials).addRoutes(to: router)
         try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, explorer: webUI.page).addRoutes(to: router)
 
         let httpPort = PortBox()
@@ -91,6 +104,7 @@ extension CinderBuilder {
             let grpc = (try? await grpcPort()) ?? nil
             return bannerLines(configuration: configuration, httpPort: port, grpcPort: grpc, database: url, ingestion: attached != nil)
         }
+        services += alongside(db, models, metrics)
         services.append(app)
         services += attached?.services ?? []
         return CinderServer(

@@ -46,6 +46,25 @@ public struct CinderConfiguration: Sendable {
     /// cinder-writer's port for /healthz, /readyz and /metrics.
     public var writerAdminPort = 9464
     public var writerBatchMillis = 100
+    /// cinder-runner's port for /healthz, /readyz and /metrics.
+    public var runnerAdminPort = 9465
+    /// Provider calls in flight per runner replica, across its jobs (`CINDER_RUNNER_CONCURRENCY`).
+    public var runnerConcurrency = 64
+    /// How long a runner holds a job without renewing it (`CINDER_RUNNER_LEASE_SECONDS`): after a runner
+    /// dies, its jobs wait this long for another.
+    public var runnerLeaseSeconds = 30
+    public var runnerPollMillis = 1000
+    /// Whether `cinder serve` runs server-side experiments itself (`CINDER_SERVE_RUNNER`).
+    public var serveRunsExperiments = true
+    /// The longest a provider call may take, each attempt (`CINDER_PROVIDER_TIMEOUT_SECONDS`).
+    public var providerTimeoutSeconds = 120
+    /// Attempts per provider call, the first included (`CINDER_PROVIDER_MAX_ATTEMPTS`).
+    public var providerMaxAttempts = 5
+    /// Whether provider keys missing from an organization's secrets may come from the environment
+    /// (`CINDER_PROVIDER_ENV_CREDENTIALS`); by default only with auth off, where one team owns the server.
+    public var providerEnvironmentCredentials: Bool?
+    /// The process environment, where provider SDK variables (`OPENAI_BASE_URL`, …) are read.
+    public var environment: [String: String] = [:]
     public var writerWriteTimeoutMillis = 15_000
     /// `CINDER_INGEST_SPANS_PER_SECOND` / `CINDER_INGEST_BURST_SPANS`: each organization's default
     /// ingestion rate (nil: unlimited), overridden per organization in the database.
@@ -175,6 +194,15 @@ public struct CinderConfiguration: Sendable {
         if let v = try int("CINDER_WRITER_ADMIN_PORT") { writerAdminPort = v }
         if let v = try int("CINDER_WRITER_BATCH_MS") { writerBatchMillis = v }
         if let v = try int("CINDER_WRITER_WRITE_TIMEOUT_MS") { writerWriteTimeoutMillis = v }
+        if let v = try int("CINDER_RUNNER_ADMIN_PORT") { runnerAdminPort = v }
+        if let v = try int("CINDER_RUNNER_CONCURRENCY") { runnerConcurrency = v }
+        if let v = try int("CINDER_RUNNER_LEASE_SECONDS") { runnerLeaseSeconds = v }
+        if let v = try int("CINDER_RUNNER_POLL_MS") { runnerPollMillis = v }
+        serveRunsExperiments = try bool("CINDER_SERVE_RUNNER") ?? true
+        if let v = try int("CINDER_PROVIDER_TIMEOUT_SECONDS") { providerTimeoutSeconds = v }
+        if let v = try int("CINDER_PROVIDER_MAX_ATTEMPTS") { providerMaxAttempts = v }
+        providerEnvironmentCredentials = try bool("CINDER_PROVIDER_ENV_CREDENTIALS")
+        environment = env
         if let raw = value("PHOENIX_LOGGING_LEVEL", "CINDER_LOG_LEVEL") {
             let normalized = raw.lowercased() == "warn" ? "warning" : raw.lowercased()
             guard let level = Logger.Level(rawValue: normalized) else {
@@ -192,6 +220,9 @@ public struct CinderConfiguration: Sendable {
 }
 
 extension CinderConfiguration {
+    /// Whether provider keys may come from the environment when an organization stored none.
+    public var environmentCredentialsAllowed: Bool { providerEnvironmentCredentials ?? !authEnabled }
+
     /// The auth settings, validated; nil with auth off.
     public func authSettings() throws(Invalid) -> AuthSettings? {
         guard authEnabled else { return nil }

@@ -2,6 +2,9 @@ import CinderAPIApp
 import CinderApp
 import CinderLocalPostgres
 import CinderReceiverApp
+import CinderRunner
+import CinderRunnerApp
+import Metrics
 import CinderStorage
 import Logging
 import ServiceLifecycle
@@ -27,10 +30,22 @@ extension CinderBuilder {
             }
             var service = owner
             service.username = LocalPostgresCluster.serviceRole
-            return try await apiServer(configuration, database: service, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger), logger: logger)
+            return try await apiServer(
+                configuration, database: service, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger),
+                localKeyFile: configuration.workingDirectory + "/secret-store.key", logger: logger, alongside: runner(configuration, logger: logger))
         }
         let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
-        return try await apiServer(configuration, database: database, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger), logger: logger)
+        return try await apiServer(
+            configuration, database: database, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger),
+            localKeyFile: configuration.workingDirectory + "/secret-store.key", logger: logger, alongside: runner(configuration, logger: logger))
+    }
+
+    /// The experiment runner inside `cinder serve`, unless turned off for separate `cinder-runner`s.
+    static func runner(_ configuration: CinderConfiguration, logger: Logger) -> (Database, ModelAccess, any MetricsFactory) -> [any Service] {
+        { database, models, metrics in
+            guard configuration.serveRunsExperiments else { return [] }
+            return [experimentRunner(configuration, database: database, models: models, metrics: metrics, logger: logger)]
+        }
     }
 
     /// OTLP over HTTP (on the API's port) and gRPC into the API process's own queue.

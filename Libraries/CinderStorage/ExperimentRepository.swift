@@ -147,31 +147,41 @@ extension ExperimentRepository {
         datasetID: Int64, versionID: Int64, name: String, description: String?, repetitions: Int, metadata: JSONValue,
         projectName: String, splitIDs: [Int64]
     ) async throws -> ExperimentRow {
-        try await scope.write { connection in
-            try await connection.requireRows("datasets", ids: [datasetID], "Dataset not found")
-            try await connection.requireRows("dataset_versions", ids: [versionID], "Dataset version not found")
-            try await connection.requireRows("dataset_splits", ids: splitIDs, "Dataset split not found")
-            let id = try await connection.query(
-                """
-                INSERT INTO experiments (org_id, dataset_id, dataset_version_id, name, description, repetitions, metadata, project_name)
-                VALUES (\(org), \(datasetID), \(versionID), \(SQLText.clean(name)), \(description.map(SQLText.clean)), \(Int64(repetitions)),
-                    \(metadata.jsonString)::jsonb, \(projectName))
-                RETURNING id
-                """).decode(Int64.self).all()[0]
-            if !splitIDs.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO experiments_dataset_splits (org_id, experiment_id, dataset_split_id)
-                    SELECT \(org), \(id), unnest(\(splitIDs)::int8[])
-                    """)
-            }
-            return try await Self.experimentRows(
-                connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2",
-                        binds: SQLBuilder.binds(org, id)))
-            )[0]
+        try await scope.write { tx in
+            try await Self.insertExperiment(
+                tx, datasetID: datasetID, versionID: versionID, name: name, description: description, repetitions: repetitions,
+                metadata: metadata, projectName: projectName, splitIDs: splitIDs)
         }
+    }
+
+    static func insertExperiment(
+        _ connection: TenantTransaction, datasetID: Int64, versionID: Int64, name: String, description: String?, repetitions: Int,
+        metadata: JSONValue, projectName: String, splitIDs: [Int64]
+    ) async throws -> ExperimentRow {
+        let org = connection.org
+        try await connection.requireRows("datasets", ids: [datasetID], "Dataset not found")
+        try await connection.requireRows("dataset_versions", ids: [versionID], "Dataset version not found")
+        try await connection.requireRows("dataset_splits", ids: splitIDs, "Dataset split not found")
+        let id = try await connection.query(
+            """
+            INSERT INTO experiments (org_id, dataset_id, dataset_version_id, name, description, repetitions, metadata, project_name)
+            VALUES (\(org), \(datasetID), \(versionID), \(SQLText.clean(name)), \(description.map(SQLText.clean)), \(Int64(repetitions)),
+                \(metadata.jsonString)::jsonb, \(projectName))
+            RETURNING id
+            """).decode(Int64.self).all()[0]
+        if !splitIDs.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO experiments_dataset_splits (org_id, experiment_id, dataset_split_id)
+                SELECT \(org), \(id), unnest(\(splitIDs)::int8[])
+                """)
+        }
+        return try await Self.experimentRows(
+            connection.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(Self.experimentColumns) FROM experiments x WHERE x.org_id = $1 AND x.id = $2",
+                    binds: SQLBuilder.binds(org, id)))
+        )[0]
     }
 
     public func updateExperiment(id: Int64, name: String?, description: String??, metadata: JSONValue?) async throws -> ExperimentRow? {

@@ -35,6 +35,7 @@ public enum Migrations {
         Migration(7, PackageResources._007_users_memberships_credentials_quotas_sql),
         Migration(8, PackageResources._008_ingestion_receivers_sql),
         Migration(9, PackageResources._009_span_statistics_indexes_sql),
+        Migration(10, PackageResources._010_secrets_experiment_jobs_leases_sql),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

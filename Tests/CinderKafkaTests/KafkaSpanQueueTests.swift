@@ -61,7 +61,7 @@ import Testing
             try await queue.publish([ProjectSpans(organizationID: .default, projectName: "p", spans: [Self.span(String(repeating: "d", count: 32), "d1")])])
         }
         #expect(error?.code == .overloaded)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(20))  // bounded, on a loaded machine too
         cluster.setBrokerUp()
         // Reconnecting can outlast one acknowledgement timeout on a loaded machine: retry as an exporter
         // would, and require success well within the deadline.
@@ -93,7 +93,10 @@ import Testing
         }
         #expect(error?.code == .overloaded)
         let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(500) && waited < .seconds(5))
+        // The upper bound only has to tell our deadline from librdkafka's 60 s: other suites running
+        // at the same time block the cooperative threads in librdkafka calls, so the wake-up after
+        // 500 ms can come seconds late on a small machine.
+        #expect(waited >= .milliseconds(500) && waited < .seconds(20))
         cluster.setBrokerUp()
         producer.close(timeout: .seconds(30))
     }

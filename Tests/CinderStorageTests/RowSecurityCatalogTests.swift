@@ -8,7 +8,7 @@ import Testing
 /// The second wall of tenancy, read from PostgreSQL's catalog: whatever a statement forgets, the
 /// database itself admits only the organization the transaction set.
 @Suite struct RowSecurityCatalogTests {
-    static let installationTables: Set<String> = ["organizations", "users", "cinder_schema_migrations", "ingestion_receivers"]
+    static let installationTables: Set<String> = ["organizations", "users", "cinder_schema_migrations", "ingestion_receivers", "job_leases"]
 
     @Test func everyTenantTableHasForcedRowSecurityAndOrgFirstUniqueness() async throws {
         let db = try await TestDatabase.create()

@@ -1,0 +1,283 @@
+import CinderAuth
+import CinderHTTPSupport
+import CinderModel
+import CinderProviders
+import CinderRunner
+import CinderStorage
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Models from the API: `GET /v1/model_providers`, `GET /v1/custom_model_providers`, `PUT /v1/secrets`
+/// and `POST /v1/chat/completions` (OpenAI's wire format, streamed or not), each call traced into the
+/// organization's `playground` project.
+struct ModelsAPI {
+    static let playgroundProject = "playground"
+    let api: PhoenixAPI
+
+    func add(to router: Router<CinderRequestContext>) {
+        router.get("/v1/model_providers") { _, _ in
+            let families = api.credentials?.directory.families ?? ProviderFamily.all
+            return jsonResponse(["data": .array(families.map { ["provider": .string($0.id), "name": .string($0.displayName)] })])
+        }
+        router.get("/v1/custom_model_providers") { request, _ in
+            let limit = try QueryParameters(request).int("limit", default: 100)
+            guard limit > 0, limit <= 1000 else { throw CinderError.unprocessable("limit must be between 1 and 1000") }
+            // Custom providers are not stored yet: every model is reached through a built-in family
+            // (and its *_BASE_URL for OpenAI-compatible servers).
+            return jsonResponse(["data": [], "next_cursor": .null])
+        }
+        router.put("/v1/secrets") { request, context in try await putSecrets(request, context) }
+        router.post("/v1/chat/completions") { request, context in
+            do {
+                return try await chatCompletion(request, context)
+            } catch let error as ChatCompletionFailure {
+                return error.response
+            } catch let error as CinderError where error.code == .unprocessable || error.code == .badRequest {
+                return ChatCompletionFailure(status: error.code == .badRequest ? .badRequest : .unprocessableContent, type: "invalid_request_error", message: error.message, param: error.location?.last).response
+            }
+        }
+    }
+
+    // MARK: Secrets
+
+    func putSecrets(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
+        if api.authenticator != nil { _ = try context.requireAdminAccess() }
+        let body = try await JSONBody.fields(request, context)
+        guard case .array(let entries)? = body.fields["secrets"] else {
+            throw CinderError.invalid(["body", "secrets"], "Field required", type: "missing", input: nil)
+        }
+        // The last occurrence of a key wins, as in Phoenix.
+        var latest: [String: String?] = [:]
+        var order: [String] = []
+        for (index, entry) in entries.enumerated() {
+            guard case .object(let fields) = entry else {
+                throw CinderError.invalid(["body", "secrets", String(index)], "Input should be a valid dictionary", type: "dict_type", input: nil)
+            }
+            guard let key = fields["key"]?.stringValue, !key.trimmingCharacters(in: .whitespaces).isEmpty, key.count <= 256 else {
+                throw CinderError.invalid(["body", "secrets", String(index), "key"], "key must be a non-empty string of at most 256 characters", type: "value_error", input: nil)
+            }
+            guard let value = fields["value"] else {
+                throw CinderError.invalid(["body", "secrets", String(index), "value"], "Field required", type: "missing", input: nil)
+            }
+            let text: String?
+            switch value {
+            case .null: text = nil
+            case .string(let s): text = s
+            default:
+                throw CinderError.invalid(["body", "secrets", String(index), "value"], "Input should be a valid string", type: "string_type", input: nil)
+            }
+            if latest.updateValue(text, forKey: key) == nil { order.append(key) }
+        }
+        let scope = try api.scope(context)
+        let upserts = order.compactMap { key in latest[key]!.map { (key, $0) } }
+        guard upserts.isEmpty || api.credentials?.cipher != nil else {
+            throw CinderError(.unprocessable, "The secret store needs PHOENIX_SECRET (it encrypts the secrets)")
+        }
+        var sealed: [(key: String, value: [UInt8])] = []
+        for (key, value) in upserts {
+            sealed.append((key, try api.credentials!.cipher!.seal(value, organization: scope.organization, name: key)))
+        }
+        let deleted = order.filter { latest[$0]! == nil }
+        try await scope.secrets.apply(sealed: sealed, deleted: deleted)
+        return jsonResponse(["data": ["upserted_keys": .array(upserts.map { .string($0.0) }), "deleted_keys": .array(deleted.map { .string($0) })]])
+    }
+
+    // MARK: Chat completions
+
+    func chatCompletion(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
+        let body = try await JSONBody.fields(request, context)
+        let scope = try api.scope(context)
+        let modelName = try body.string("model")
+        let reference: ModelReference
+        do {
+            reference = try ModelReference(parsing: modelName)
+        } catch {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.description, param: "model")
+        }
+        guard case .builtIn(let family, let model) = reference else {
+            throw ChatCompletionFailure(status: .notFound, type: "invalid_request_error", message: "Custom model provider not found", param: "model")
+        }
+        if body.value("tools") != nil || body.value("tool_choice") != nil {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: "Tool calling is not supported", param: "tools")
+        }
+        let messages = try Self.messages(body)
+        var parameters: [String: JSONValue] = [:]
+        for key in ["temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "frequency_penalty", "presence_penalty", "seed", "n"] {
+            if let value = body.value(key) { parameters[key] = value }
+        }
+        if family.wireFormat == .anthropic {
+            // Anthropic's names for the same settings.
+            if let stop = parameters.removeValue(forKey: "stop") { parameters["stop_sequences"] = stop.stringValue.map { .array([.string($0)]) } ?? stop }
+            if let limit = parameters.removeValue(forKey: "max_completion_tokens") { parameters["max_tokens"] = limit }
+            for unsupported in ["frequency_penalty", "presence_penalty", "seed", "n"] { parameters.removeValue(forKey: unsupported) }
+        }
+        let stream = try body.bool("stream") ?? false
+        let includeUsage = (try body.object("stream_options")?.bool("include_usage")) ?? false
+        guard let credentials = api.credentials else {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: "Model calls are not enabled on this server", param: nil)
+        }
+        let provider: any ChatProvider
+        do {
+            provider = try await credentials.provider(family, scope: scope)
+        } catch let error as ProviderError {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.message, param: "model")
+        }
+        let chat = ChatRequest(model: model, messages: messages, parameters: parameters)
+        let call = PlaygroundCall(api: api, scope: scope, family: family, request: chat, provider: provider, modelName: modelName)
+        if stream { return call.streamed(includeUsage: includeUsage) }
+        return try await call.whole()
+    }
+
+    static func messages(_ body: BodyFields) throws -> [ChatMessage] {
+        guard case .array(let items)? = body.value("messages"), !items.isEmpty else {
+            throw CinderError.invalid(["body", "messages"], "List should have at least 1 item after validation", type: "too_short", input: nil)
+        }
+        return try items.enumerated().map { index, item in
+            let path = ["body", "messages", String(index)]
+            guard case .object(let fields) = item else { throw CinderError.invalid(path, "Input should be a valid dictionary", type: "dict_type", input: nil) }
+            let message = BodyFields(fields, path: path)
+            let role = try message.literal("role", ["system", "developer", "user", "assistant"])
+            let content: String
+            switch message.value("content") {
+            case .string(let s)?: content = s
+            case .array(let parts)?:
+                content = try parts.enumerated().map { partIndex, part in
+                    guard part["type"]?.stringValue == "text", let text = part["text"]?.stringValue else {
+                        throw CinderError.invalid(path + ["content", String(partIndex)], "Only text parts are supported", type: "value_error", input: nil)
+                    }
+                    return text
+                }.joined()
+            default:
+                throw CinderError.invalid(path + ["content"], "Field required", type: "missing", input: nil)
+            }
+            return ChatMessage(role: ChatMessage.Role(rawValue: role) ?? .user, content: content)
+        }
+    }
+}
+
+/// An error of `/v1/chat/completions`, in OpenAI's error shape.
+struct ChatCompletionFailure: Error {
+    var status: HTTPResponse.Status
+    var type: String
+    var message: String
+    var param: String?
+    var retryAfter: Duration?
+
+    static func body(type: String, message: String, param: String?) -> JSONValue {
+        ["error": ["message": .string(message), "type": .string(type), "param": param.map { .string($0) } ?? .null, "code": .null]]
+    }
+
+    var response: Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(max(1, retryAfter.components.seconds)) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.body(type: type, message: message, param: param).jsonBytes)))
+    }
+
+    /// What the caller is told when the provider failed.
+    init(_ error: ProviderError) {
+        switch error.kind {
+        case .rateLimited:
+            self.init(status: .tooManyRequests, type: "rate_limit_error", message: error.message, param: nil, retryAfter: error.retryAfter)
+        case .badRequest, .unauthorized, .missingCredential:
+            self.init(status: .badRequest, type: error.kind == .badRequest ? "invalid_request_error" : "authentication_error",
+                      message: "The provider refused the request: \(error.message)", param: nil)
+        case .timeout:
+            self.init(status: .gatewayTimeout, type: "timeout_error", message: error.message, param: nil)
+        case .unavailable, .malformed:
+            self.init(status: .badGateway, type: "provider_error", message: error.message, param: nil)
+        }
+    }
+
+    init(status: HTTPResponse.Status, type: String, message: String, param: String?, retryAfter: Duration? = nil) {
+        self.status = status
+        self.type = type
+        self.message = message
+        self.param = param
+        self.retryAfter = retryAfter
+    }
+}
+
+/// One playground call: the provider's answer relayed to the caller, and its LLM span recorded.
+struct PlaygroundCall: Sendable {
+    let api: PhoenixAPI
+    let scope: TenantScope
+    let family: ProviderFamily
+    let request: ChatRequest
+    let provider: any ChatProvider
+    let modelName: String
+    let id = "chatcmpl-" + LLMSpan.newTraceID()
+    let created = Int64(Date().timeIntervalSince1970)
+
+    func whole() async throws -> Response {
+        let start = LLMSpan.now()
+        do {
+            let completion = try await provider.complete(request)
+            await trace(completion: completion, error: nil, start: start)
+            let usage = completion.usage ?? TokenUsage(prompt: 0, completion: 0)
+            return jsonResponse([
+                "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(modelName),
+                "choices": [["index": 0, "message": ["role": "assistant", "content": .string(completion.text)], "finish_reason": .string(completion.finishReason ?? "stop")]],
+                "usage": [
+                    "prompt_tokens": .int(Int64(usage.prompt)), "completion_tokens": .int(Int64(usage.completion)), "total_tokens": .int(Int64(usage.total)),
+                    "prompt_tokens_details": usage.cachedPrompt.map { ["cached_tokens": .int(Int64($0))] } ?? .null,
+                ],
+            ])
+        } catch let error as ProviderError {
+            await trace(completion: nil, error: error.description, start: start)
+            throw ChatCompletionFailure(error)
+        }
+    }
+
+    func streamed(includeUsage: Bool) -> Response {
+        let call = self
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let start = LLMSpan.now()
+                var completion = ChatCompletion()
+                var failure: String?
+                func send(_ value: JSONValue) async throws {
+                    try await writer.write(ByteBuffer(string: "data: " + value.jsonString + "\n\n"))
+                }
+                do {
+                    try await send(call.chunk(["role": "assistant", "content": ""], finish: nil))
+                    for try await event in call.provider.stream(call.request) {
+                        completion.apply(event)
+                        if case .text(let text) = event { try await send(call.chunk(["content": .string(text)], finish: nil)) }
+                    }
+                    try await send(call.chunk([:], finish: completion.finishReason ?? "stop"))
+                    if includeUsage, let usage = completion.usage {
+                        try await send([
+                            "id": .string(call.id), "object": "chat.completion.chunk", "created": .int(call.created), "model": .string(call.modelName),
+                            "choices": [],
+                            "usage": ["prompt_tokens": .int(Int64(usage.prompt)), "completion_tokens": .int(Int64(usage.completion)), "total_tokens": .int(Int64(usage.total))],
+                        ])
+                    }
+                } catch let error as ProviderError {
+                    failure = error.description
+                    let relayed = ChatCompletionFailure(error)
+                    try await send(ChatCompletionFailure.body(type: relayed.type, message: relayed.message, param: nil))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+                await call.trace(completion: failure == nil ? completion : nil, error: failure, start: start)
+            })
+    }
+
+    func chunk(_ delta: [String: JSONValue], finish: String?) -> JSONValue {
+        [
+            "id": .string(id), "object": "chat.completion.chunk", "created": .int(created), "model": .string(modelName),
+            "choices": [["index": 0, "delta": .object(delta), "finish_reason": finish.map { .string($0) } ?? .null]],
+        ]
+    }
+
+    /// Records the call as an LLM span in the organization's playground project.
+    func trace(completion: ChatCompletion?, error: String?, start: UnixNanos) async {
+        guard let queue = api.spanQueue else { return }
+        let span = LLMSpan.make(
+            traceID: LLMSpan.newTraceID(), family: family, request: request, completion: completion, error: error, start: start,
+            end: LLMSpan.now())
+        try? await queue.publish([ProjectSpans(organizationID: scope.organization, projectName: ModelsAPI.playgroundProject, spans: [span])])
+    }
+}

@@ -1,0 +1,323 @@
+import CinderModel
+import CinderProviders
+import CinderResilience
+import CinderStorage
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Runs server-side experiments: claims runnable jobs from the installation's queue (with leases that
+/// it renews while it works), runs each missing (example, repetition) through the job's prompt at the
+/// job's concurrency (and within this replica's), records each run once, and ends the job when nothing
+/// is missing, or stops it when its provider keeps failing. Another replica takes over a job whose
+/// lease ran out; what one replica recorded the other does not run again.
+public final class ExperimentRunner: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Provider calls in flight on this replica, across jobs.
+        public var concurrency: Int
+        public var lease: Duration
+        /// How often an idle runner looks for work.
+        public var pollInterval: Duration
+        /// Failures in a row (after retries) that stop a job.
+        public var breakerThreshold: Int
+
+        public init(concurrency: Int = 64, lease: Duration = .seconds(30), pollInterval: Duration = .seconds(1), breakerThreshold: Int = 5) {
+            self.concurrency = concurrency
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.breakerThreshold = breakerThreshold
+        }
+    }
+
+    let configuration: Configuration
+    let queue: JobQueue
+    let credentials: ProviderCredentials
+    let caller: ProviderCaller
+    let spans: SpanIngestStore
+    let logger: Logger
+    let slots: Permits
+    let jobsRunning: Gauge
+    let runsDone: Counter
+    let runsFailed: Counter
+    private let running = Atomic<Int>(0)
+    /// The jobs this replica works on, which it must not claim again while it does.
+    private let held = Mutex<Set<Int64>>([])
+
+    public init(
+        configuration: Configuration, queue: JobQueue, credentials: ProviderCredentials, caller: ProviderCaller, spans: SpanIngestStore,
+        metrics: any MetricsFactory, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.queue = queue
+        self.credentials = credentials
+        self.caller = caller
+        self.spans = spans
+        self.logger = logger
+        self.slots = Permits(configuration.concurrency)
+        self.jobsRunning = Gauge(label: "cinder_runner_jobs_running", factory: metrics)
+        self.runsDone = Counter(label: "cinder_runner_runs_total", dimensions: [("outcome", "success")], factory: metrics)
+        self.runsFailed = Counter(label: "cinder_runner_runs_total", dimensions: [("outcome", "error")], factory: metrics)
+    }
+
+    public func run() async throws {
+        logger.info("runner started", metadata: ["cinder.runner": "\(queue.runner)", "cinder.concurrency": "\(configuration.concurrency)"])
+        // Jobs are cancelled on shutdown: their calls stop, their leases are handed back at once, and
+        // the runs they had not recorded stay missing for the next runner.
+        try await cancelWhenGracefulShutdown { await self.claimLoop() }
+        logger.info("runner stopped")
+    }
+
+    private func claimLoop() async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                var claimed: ClaimedJob?
+                // One job per free slot at most: a replica with every slot busy leaves new jobs to others.
+                if running.load(ordering: .relaxed) < configuration.concurrency {
+                    do {
+                        claimed = try await queue.claim(lease: configuration.lease, excluding: held.withLock { $0 })
+                    } catch {
+                        logger.warning("cannot claim a job", metadata: ["cinder.error": "\(error)"])
+                    }
+                }
+                guard let job = claimed else {
+                    try? await Task.sleep(for: configuration.pollInterval)
+                    continue
+                }
+                held.withLock { _ = $0.insert(job.jobID) }
+                running.add(1, ordering: .relaxed)
+                jobsRunning.record(running.load(ordering: .relaxed))
+                group.addTask {
+                    await self.execute(job)
+                    self.held.withLock { _ = $0.remove(job.jobID) }
+                    self.running.subtract(1, ordering: .relaxed)
+                    self.jobsRunning.record(self.running.load(ordering: .relaxed))
+                }
+            }
+        }
+    }
+
+    enum Ending {
+        case completed, lostLease, breakerOpen(String), cancelled
+    }
+
+    /// Runs one claimed job until it ends, loses its lease or the runner stops.
+    func execute(_ claimed: ClaimedJob) async {
+        let scope = claimed.scope
+        var logger = logger
+        logger[metadataKey: "cinder.experiment"] = "\(claimed.jobID)"
+        logger[metadataKey: "cinder.org"] = "\(claimed.organization.rawValue)"
+        do {
+            guard let job = try await scope.experimentJobs.job(id: claimed.jobID, onPrimary: true), job.status == .running,
+                let experiment = try await scope.experiments.experiment(id: claimed.jobID, onPrimary: true)
+            else {
+                try await queue.release(claimed)
+                return
+            }
+            let task: PromptTask
+            do {
+                task = try PromptTask(job.task)
+            } catch {
+                try await finish(claimed, .error, "The job's prompt cannot run: \(error)", level: "ERROR")
+                return
+            }
+            let provider: any ChatProvider
+            do {
+                provider = try await credentials.provider(task.family, scope: scope)
+            } catch let error as ProviderError {
+                try await finish(claimed, .error, error.message, level: "ERROR")
+                return
+            }
+            logger.info("job claimed", metadata: ["cinder.model": "\(task.family.prefix):\(task.model)"])
+            switch try await work(claimed, experiment: experiment, job: job, task: task, provider: provider, logger: logger) {
+            case .completed:
+                try await finish(claimed, .completed, "Completed", level: "INFO")
+                logger.info("job completed")
+            case .breakerOpen(let reason):
+                try await finish(claimed, .error, "Stopped after repeated failures: \(reason)", level: "ERROR")
+                logger.warning("job stopped by its circuit breaker", metadata: ["cinder.reason": "\(reason)"])
+            case .lostLease:
+                logger.info("job stopped or taken over; letting it go")
+            case .cancelled:
+                await handBack(claimed)
+            }
+        } catch {
+            if Task.isCancelled {
+                await handBack(claimed)
+                return
+            }
+            // The lease runs out and another replica (or this one) tries again.
+            logger.error("job failed", metadata: ["cinder.error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Releases the lease from a cancelled job, in a task of its own that the cancellation does not reach.
+    private func handBack(_ claimed: ClaimedJob) async {
+        let queue = queue
+        await Task { try? await queue.release(claimed) }.value
+    }
+
+    private func finish(_ claimed: ClaimedJob, _ status: ExperimentJobStatus, _ message: String, level: String) async throws {
+        _ = try await claimed.scope.experimentJobs.finish(id: claimed.jobID, runner: queue.runner, status: status, message: message, level: level)
+    }
+
+    struct RunKey: Hashable, Sendable {
+        let example: Int64
+        let repetition: Int
+    }
+
+    enum Event: Sendable {
+        case ran(RunKey, RunOutcome)
+        case leaseLost
+    }
+
+    enum RunOutcome: Sendable {
+        case recorded
+        /// Specific to this example (a template variable missing, a refused request): recorded as the run's error.
+        case recordedError(String)
+        /// Not recorded, so that resuming runs it again: the provider refused or kept failing.
+        case providerFailure(ProviderError)
+    }
+
+    private func work(
+        _ claimed: ClaimedJob, experiment: ExperimentRow, job: ExperimentJobRow, task: PromptTask, provider: any ChatProvider, logger: Logger
+    ) async throws -> Ending {
+        let concurrency = max(1, job.maxConcurrency)
+        var breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
+        return try await withThrowingTaskGroup(of: Event.self) { group in
+            group.addTask { try await self.heartbeat(claimed) }
+            defer { group.cancelAll() }
+            var inFlight = Set<RunKey>()
+            var drained = false
+            while true {
+                if !breaker.isOpen, !drained, inFlight.count < concurrency {
+                    let pending = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, limit: concurrency + inFlight.count)
+                    let fresh = pending.filter { !inFlight.contains(RunKey(example: $0.exampleID, repetition: $0.repetition)) }
+                    if fresh.isEmpty, inFlight.isEmpty { return .completed }
+                    drained = fresh.isEmpty
+                    for item in fresh.prefix(concurrency - inFlight.count) {
+                        await slots.acquire()
+                        let key = RunKey(example: item.exampleID, repetition: item.repetition)
+                        inFlight.insert(key)
+                        group.addTask {
+                            let outcome = await self.runOne(item, claimed: claimed, experiment: experiment, task: task, provider: provider)
+                            await self.slots.release()
+                            return .ran(key, outcome)
+                        }
+                    }
+                }
+                if breaker.isOpen, inFlight.isEmpty { return .breakerOpen(breaker.openReason ?? "failures") }
+                guard let event = try await group.next() else { return .cancelled }
+                switch event {
+                case .leaseLost:
+                    return .lostLease
+                case .ran(let key, let outcome):
+                    inFlight.remove(key)
+                    drained = false
+                    switch outcome {
+                    case .recorded:
+                        breaker.recordSuccess()
+                        runsDone.increment()
+                    case .recordedError(let message):
+                        runsFailed.increment()
+                        breaker.recordFailure(message)
+                        try? await claimed.scope.experimentJobs.log(
+                            experimentID: experiment.id, category: "TASK", level: "ERROR", message: message,
+                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.example).encoded), "repetition_number": .int(Int64(key.repetition))])
+                    case .providerFailure(let error):
+                        breaker.recordFailure(error.description, fatal: error.kind == .unauthorized || error.kind == .missingCredential)
+                        try? await claimed.scope.experimentJobs.log(
+                            experimentID: experiment.id, category: "TASK", level: "ERROR", message: error.description,
+                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.example).encoded), "repetition_number": .int(Int64(key.repetition))])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renews the lease a third of its length before it runs out; returns when it is gone.
+    private func heartbeat(_ claimed: ClaimedJob) async throws -> Event {
+        while true {
+            try await Task.sleep(for: configuration.lease / 3)
+            do {
+                if try await !queue.renew(claimed, lease: configuration.lease) { return .leaseLost }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // A database hiccup: keep trying until the lease would have run out anyway.
+                logger.warning("cannot renew a job lease", metadata: ["cinder.error": "\(error)"])
+            }
+        }
+    }
+
+    private func runOne(
+        _ item: PendingRun, claimed: ClaimedJob, experiment: ExperimentRow, task: PromptTask, provider: any ChatProvider
+    ) async -> RunOutcome {
+        let started = LLMSpan.now()
+        let traceID = LLMSpan.newTraceID()
+        let request: ChatRequest
+        do {
+            request = try task.request(input: item.input)
+        } catch {
+            let message = error.description
+            return await record(item, claimed: claimed, experiment: experiment, output: .null, error: message, traceID: nil, start: started, usage: nil)
+                ? .recordedError(message) : .recorded
+        }
+        do {
+            let completion = try await caller.complete(request, family: task.family, provider: provider)
+            let ended = LLMSpan.now()
+            await writeSpan(
+                claimed, experiment: experiment,
+                LLMSpan.make(traceID: traceID, family: task.family, request: request, completion: completion, error: nil, start: started, end: ended))
+            var message: [String: JSONValue] = ["role": "assistant", "content": .string(completion.text)]
+            if !completion.toolCalls.isEmpty {
+                message["tool_calls"] = .array(
+                    completion.toolCalls.map {
+                        ["id": .string($0.id), "type": "function", "function": ["name": .string($0.name), "arguments": .string($0.arguments)]]
+                    })
+            }
+            _ = await record(
+                item, claimed: claimed, experiment: experiment, output: ["messages": [.object(message)]], error: nil, traceID: traceID,
+                start: started, usage: completion.usage)
+            return .recorded
+        } catch let error as ProviderError where error.kind == .badRequest {
+            await writeSpan(
+                claimed, experiment: experiment,
+                LLMSpan.make(traceID: traceID, family: task.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now()))
+            let message = error.description
+            return await record(item, claimed: claimed, experiment: experiment, output: .null, error: message, traceID: traceID, start: started, usage: nil)
+                ? .recordedError(message) : .recorded
+        } catch let error as ProviderError {
+            return .providerFailure(error)
+        } catch {
+            return .providerFailure(ProviderError(.unavailable, "\(error)"))
+        }
+    }
+
+    /// Records the run; false when a run for it was there already.
+    private func record(
+        _ item: PendingRun, claimed: ClaimedJob, experiment: ExperimentRow, output: JSONValue, error: String?, traceID: String?, start: UnixNanos,
+        usage: TokenUsage?
+    ) async -> Bool {
+        let run = ExperimentRunInput(
+            exampleID: item.exampleID, repetition: item.repetition, output: output, startMicros: start / 1000, endMicros: LLMSpan.now() / 1000,
+            traceID: traceID, error: error)
+        do {
+            return try await claimed.scope.experimentJobs.recordRun(
+                experimentID: experiment.id, RunnerRun(run: run, promptTokens: usage?.prompt, completionTokens: usage?.completion))
+        } catch {
+            logger.error("cannot record a run", metadata: ["cinder.error": "\(error)"])
+            return false
+        }
+    }
+
+    private func writeSpan(_ claimed: ClaimedJob, experiment: ExperimentRow, _ span: Span) async {
+        guard let project = experiment.projectName else { return }
+        do {
+            _ = try await spans.insert([ProjectSpans(organizationID: claimed.organization, projectName: project, spans: [span])])
+        } catch {
+            logger.warning("cannot record a run's span", metadata: ["cinder.error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import CinderAuth
+import CinderProviders
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What a process needs to call models: the HTTP client (a service, shut down last), the provider
+/// directory and the cipher of the secret store.
+public struct ModelAccess: Sendable {
+    public let credentials: ProviderCredentials
+    public let client: ProviderClientService
+
+    public struct Settings: Sendable {
+        public var installationSecret: String?
+        /// Where `cinder serve` keeps a generated secret-store key when no installation secret is set.
+        public var localKeyFile: String?
+        public var environment: [String: String]
+        public var environmentCredentials: Bool
+        public var callTimeout: Duration
+
+        public init(installationSecret: String?, localKeyFile: String?, environment: [String: String], environmentCredentials: Bool, callTimeout: Duration) {
+            self.installationSecret = installationSecret
+            self.localKeyFile = localKeyFile
+            self.environment = environment
+            self.environmentCredentials = environmentCredentials
+            self.callTimeout = callTimeout
+        }
+    }
+
+    public init(_ settings: Settings, logger: Logger) throws {
+        let httpClient = ProviderTransport.makeClient(stallTimeout: settings.callTimeout)
+        client = ProviderClientService(client: httpClient)
+        let directory = ProviderDirectory(
+            transport: ProviderTransport(client: httpClient, timeout: settings.callTimeout), environment: settings.environment,
+            environmentCredentials: settings.environmentCredentials)
+        var cipher: SecretCipher?
+        if let secret = settings.installationSecret {
+            cipher = SecretCipher(installationSecret: secret)
+        } else if let path = settings.localKeyFile {
+            cipher = SecretCipher(installationSecret: try Self.localKey(at: path))
+        } else {
+            logger.notice("the secret store is off: set PHOENIX_SECRET to store provider keys per organization")
+        }
+        credentials = ProviderCredentials(directory: directory, cipher: cipher)
+    }
+
+    /// A random key kept beside the private database, readable by this user only: a single-machine
+    /// server without PHOENIX_SECRET still stores its secrets encrypted.
+    static func localKey(at path: String) throws -> String {
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.count >= 64 {
+            return existing.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        return key
+    }
+}
+
+/// The provider HTTP client's lifetime: it outlives the calls, and is shut down when the process stops.
+public struct ProviderClientService: Service {
+    let client: HTTPClient
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,59 @@
+import CinderApp
+import CinderHTTPSupport
+import CinderResilience
+import CinderRunner
+import CinderStorage
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+extension CinderBuilder {
+    /// `cinder-runner`: runs server-side experiments from the jobs in PostgreSQL, one replica among many.
+    public static func runner(_ configuration: CinderConfiguration, logger: Logger) async throws -> CinderServer {
+        let url = try configuration.requireDatabaseURL(for: "cinder-runner")
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusMetricsFactory(registry: registry)
+        let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
+        let client = try await migratedClient(url, owner: owner, configuration: configuration, logger: logger)
+        let models = try ModelAccess(
+            .init(
+                installationSecret: configuration.secret, localKeyFile: nil, environment: configuration.environment,
+                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds)),
+            logger: logger)
+        let runner = experimentRunner(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
+
+        let router = Router(context: CinderRequestContext.self)
+        OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
+        let httpPort = PortBox()
+        let app = application(router, host: configuration.host, port: configuration.runnerAdminPort, boundPort: httpPort, logger: logger) { port in
+            [
+                "cinder-runner is running (\(configuration.runnerConcurrency) provider calls at most)",
+                "  Database:                 \(url.redactedDescription)",
+                "  Health / metrics:         http://\(configuration.displayHost):\(port)/healthz  /readyz  /metrics",
+            ]
+        }
+        // Stopped in reverse: jobs hand their leases back while the database is still there.
+        let services: [any Service] = [client, models.client, runner, app]
+        return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: url, httpPort: httpPort)
+    }
+
+    /// The runner service over `database`, named after this host and process.
+    package static func experimentRunner(
+        _ configuration: CinderConfiguration, database: Database, models: ModelAccess, metrics: any MetricsFactory, logger: Logger
+    ) -> ExperimentRunner {
+        let name = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+        return ExperimentRunner(
+            configuration: .init(
+                concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
+                pollInterval: .milliseconds(configuration.runnerPollMillis)),
+            queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
+            caller: ProviderCaller(
+                configuration: .init(
+                    callTimeout: .seconds(configuration.providerTimeoutSeconds), backoff: Backoff(maxAttempts: configuration.providerMaxAttempts)),
+                metrics: metrics),
+            spans: SpanIngestStore(database: database, logger: logger), metrics: metrics, logger: logger)
+    }
+}
