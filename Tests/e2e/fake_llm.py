@@ -108,11 +108,12 @@ class FakeLLM:
                     fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                    # One scripted misbehaviour per request: a failure first, then a stall, then a broken stream.
                     failure = fake.failures.pop(0) if fake.failures else None
-                    stall = fake.stall_next > 0
+                    stall = failure is None and fake.stall_next > 0
                     if stall:
                         fake.stall_next -= 1
-                    malformed = fake.malformed_next > 0
+                    malformed = failure is None and not stall and fake.malformed_next > 0
                     if malformed:
                         fake.malformed_next -= 1
                     latency = fake.latency
