@@ -152,6 +152,11 @@ PHOENIX_OPERATIONS: list[tuple[str, str]] = [
     ("/v1/system/api_keys", "get"),
     ("/v1/system/api_keys", "post"),
     ("/v1/system/api_keys/{api_key_id}", "delete"),
+    # ModelsAPI.swift
+    ("/v1/model_providers", "get"),
+    ("/v1/custom_model_providers", "get"),
+    ("/v1/secrets", "put"),
+    ("/v1/chat/completions", "post"),
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -302,6 +307,53 @@ CINDER_SCHEMAS: dict[str, dict] = {
         "type": "object",
         "required": ["role"],
         "properties": {"role": {"type": "string", "enum": ["ADMIN", "MEMBER", "VIEWER"]}},
+    },
+    "StartExperimentJobRequestBody": {
+        "title": "StartExperimentJobRequestBody",
+        "type": "object",
+        "required": ["dataset_id"],
+        "properties": {
+            "dataset_id": {"type": "string"},
+            "version_id": {"type": "string", "description": "A DatasetVersion GlobalID; the latest by default."},
+            "splits": {"type": "array", "items": {"type": "string"}, "description": "Split names or GlobalIDs."},
+            "prompt_version_id": {"type": "string", "description": "A stored prompt version to run."},
+            "prompt": {"type": "object", "description": "Or a prompt given inline, in the shape of a prompt version "
+                       "(model_provider, model_name, template, template_type, template_format, invocation_parameters, tools, "
+                       "response_format)."},
+            "repetitions": {"type": "integer", "minimum": 1, "default": 1},
+            "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "metadata": {"type": "object"},
+        },
+    },
+    "ExperimentJob": {
+        "title": "ExperimentJob",
+        "type": "object",
+        "required": ["experiment_id", "status", "max_concurrency", "progress", "errors"],
+        "properties": {
+            "experiment_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["RUNNING", "COMPLETED", "STOPPED", "ERROR"]},
+            "max_concurrency": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "experiment": {"type": "object", "description": "The experiment, as GET /v1/experiments/{id} returns it."},
+            "progress": {
+                "type": "object",
+                "properties": {k: {"type": "integer"} for k in ("expected_runs", "successful_runs", "failed_runs", "missing_runs")},
+            },
+            "last_error": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "occurred_at": {"type": "string", "format": "date-time"}, "category": {"type": "string"},
+                "level": {"type": "string"}, "message": {"type": "string"}, "detail": {}}}},
+            "task": {"type": "object", "description": "The prompt the job runs, as it was when the job started."},
+        },
+    },
+    "ExperimentJobResponseBody": {
+        "title": "ExperimentJobResponseBody",
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"$ref": "#/components/schemas/ExperimentJob"}},
     },
     "GraphQLRequest": {
         "title": "GraphQLRequest",
@@ -646,8 +698,55 @@ def organization_operations() -> dict[str, dict[str, dict]]:
     }
 
 
+def experiment_job_operations() -> dict[str, dict[str, dict]]:
+    """ExperimentJobsAPI.swift: experiments the server runs."""
+    experiment_id = {"name": "experiment_id", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "The experiment's GlobalID."}
+    job = json_response("The job", ref("ExperimentJobResponseBody"))
+
+    def action(verb: str, summary: str, description: str) -> dict:
+        return {
+            "post": {
+                "tags": ["experiments"], "summary": summary, "description": description,
+                "operationId": f"{verb}ExperimentJob", "parameters": [experiment_id],
+                "responses": {"200": job, "401": UNAUTHENTICATED, "403": FORBIDDEN, "404": text_response("Not found")},
+            }
+        }
+
+    return {
+        "/v1/experiment_jobs": {
+            "post": {
+                "tags": ["experiments"],
+                "summary": "Run an experiment on the server",
+                "description": "Creates an experiment over a dataset (a version, some splits) and a job that runs a prompt "
+                "(a stored prompt version, or one given inline in the prompt version shape) on every (example, repetition), "
+                "at most `max_concurrency` calls at once. Runner replicas claim the job, survive one another's crashes, "
+                "and record each run exactly once; the runs are ordinary experiment runs. The provider's key comes from "
+                "the organization's secrets (PUT /v1/secrets), else the environment where the operator allows it.",
+                "operationId": "startExperimentJob",
+                "requestBody": json_body(ref("StartExperimentJobRequestBody")),
+                "responses": {"200": job, "401": UNAUTHENTICATED, "403": FORBIDDEN, "404": text_response("Dataset, version, split or prompt version not found"), "422": VALIDATION_ERROR},
+            }
+        },
+        "/v1/experiment_jobs/{experiment_id}": {
+            "get": {
+                "tags": ["experiments"],
+                "summary": "A server-side experiment's job",
+                "description": "Status (RUNNING, COMPLETED, STOPPED, ERROR), progress and the latest errors.",
+                "operationId": "getExperimentJob",
+                "parameters": [experiment_id],
+                "responses": {"200": job, "401": UNAUTHENTICATED, "403": FORBIDDEN, "404": text_response("Not found, or not run by the server")},
+            }
+        },
+        "/v1/experiment_jobs/{experiment_id}/stop": action(
+            "stop", "Stop a server-side experiment", "Runners let go of it within a third of their lease; runs recorded stay."),
+        "/v1/experiment_jobs/{experiment_id}/resume": action(
+            "resume", "Resume a server-side experiment", "Runs the (example, repetition) pairs that have no run yet."),
+    }
+
+
 def cinder_operations(include_version: bool) -> dict[str, dict[str, dict]]:
-    ops: dict[str, dict[str, dict]] = organization_operations() | {
+    ops: dict[str, dict[str, dict]] = organization_operations() | experiment_job_operations() | {
         "/healthz": {
             "get": {
                 "tags": ["operations"],

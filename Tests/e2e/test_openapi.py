@@ -26,12 +26,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 # Operations Cinder does not implement (Phoenix has them): neither documented nor routed.
 NOT_IMPLEMENTED = [
-    ("put", "/v1/secrets"),
-    ("post", "/v1/chat/completions"),
     ("get", "/v1/agent_sessions"),
     ("post", "/v1/agent_sessions"),
-    ("get", "/v1/model_providers"),
-    ("get", "/v1/custom_model_providers"),
     ("patch", "/v1/projects/{project_identifier}/retention"),
 ]
 
@@ -97,6 +93,14 @@ CLIENT_OPERATIONS = [
 
 # Cinder's own routes (not in Phoenix's document): documented by hand in the generator.
 CINDER_OPERATIONS = [
+    ("put", "/v1/secrets"),
+    ("post", "/v1/chat/completions"),
+    ("get", "/v1/model_providers"),
+    ("get", "/v1/custom_model_providers"),
+    ("post", "/v1/experiment_jobs"),
+    ("get", "/v1/experiment_jobs/{experiment_id}"),
+    ("post", "/v1/experiment_jobs/{experiment_id}/stop"),
+    ("post", "/v1/experiment_jobs/{experiment_id}/resume"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
     ("get", "/auth/logout"),
