@@ -13,6 +13,7 @@ enum CinderSchema {
         addTimeSeries(builder)
         addDatasets(builder)
         addExperiments(builder)
+        addExperimentJobs(builder)
         addPrompts(builder)
         addAccess(builder)
         builder.addQuery {
@@ -56,6 +57,8 @@ enum CinderSchema {
             Field("patchUser", at: QueryRoot.patchUser) { Argument("input", at: \.input) }
             Field("patchViewer", at: QueryRoot.patchViewer) { Argument("input", at: \.input) }
             Field("deleteUsers", at: QueryRoot.deleteUsers) { Argument("input", at: \.input) }
+            Field("stopExperiment", at: QueryRoot.stopExperiment) { Argument("experimentId", at: \.experimentId) }
+            Field("resumeExperiment", at: QueryRoot.resumeExperiment) { Argument("experimentId", at: \.experimentId) }
         }
         return try builder.build()
     }
@@ -653,6 +656,7 @@ enum CinderSchema {
                 Field("errorRate", at: \.errorRate)
                 Field("averageRunLatencyMs", at: ExperimentNode.averageRunLatencyMs)
                 Field("project", at: ExperimentNode.project)
+                Field("job", at: ExperimentNode.job)
             }
             Type(ExperimentRunNode.self, as: "ExperimentRun", interfaces: [(any RelayNode).self]) {
                 Field("id", at: \.id)

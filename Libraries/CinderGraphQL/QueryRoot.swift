@@ -34,6 +34,9 @@ struct QueryRoot: Sendable {
             return try await DatasetExampleNode.find(row, context)
         case NodeType.experiment:
             return try await scope.experiments.experiment(id: row).map(ExperimentNode.init)
+        case "ExperimentJob":
+            guard let experiment = try await scope.experiments.experiment(id: row) else { return nil }
+            return try await ExperimentJobNode.of(experiment, context)
         case NodeType.experimentRun:
             return try await scope.experiments.experimentRun(id: row).map { ExperimentRunNode(row: $0, siblings: Siblings([$0])) }
         case NodeType.prompt:

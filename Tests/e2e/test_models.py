@@ -246,3 +246,38 @@ def test_experiment_job_requests_are_validated(cinder, client):
     # A client-side experiment has no job.
     exp = requests.post(f"{cinder.base_url}/v1/datasets/{ds.id}/experiments", json={}, timeout=30).json()["data"]
     assert requests.get(f"{cinder.base_url}/v1/experiment_jobs/{exp['id']}", timeout=30).status_code == 404
+
+
+def graphql(cinder, query: str, **variables) -> dict:
+    r = requests.post(cinder.base_url + "/graphql", json={"query": query, "variables": variables}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+def test_graphql_shows_the_job_and_stops_and_resumes_it(cinder, client, fake):
+    fake.latency = 0.2
+    ds = make_dataset(client, 12, "gql-job")
+    experiment_id = requests.post(cinder.base_url + "/v1/experiment_jobs", json={
+        "dataset_id": ds.id, "prompt": prompt(), "max_concurrency": 1}, timeout=30).json()["data"]["experiment_id"]
+    job_fields = "job { id status maxConcurrency createdAt experiment { id } lastError { message } errors(first: 5) { edges { node { message } } } }"
+    data = graphql(cinder, f"query($id: ID!) {{ node(id: $id) {{ ... on Experiment {{ {job_fields} }} }} }}", id=experiment_id)
+    job = data["node"]["job"]
+    assert job["status"] == "RUNNING" and job["maxConcurrency"] == 1 and job["experiment"]["id"] == experiment_id
+    assert job["lastError"] is None and job["errors"]["edges"] == []
+    assert graphql(cinder, "query($id: ID!) { node(id: $id) { ... on ExperimentJob { status } } }", id=job["id"])["node"]["status"] == "RUNNING"
+    stopped = graphql(cinder, "mutation($id: ID!) { stopExperiment(experimentId: $id) { job { status } } }", id=experiment_id)
+    assert stopped["stopExperiment"]["job"]["status"] == "STOPPED"
+    fake.latency = 0.0
+    resumed = graphql(cinder, "mutation($id: ID!) { resumeExperiment(experimentId: $id) { job { status } } }", id=experiment_id)
+    assert resumed["resumeExperiment"]["job"]["status"] == "RUNNING"
+    assert wait_job(cinder.base_url, experiment_id)["status"] == "COMPLETED"
+    runs = client.experiments.get_experiment(experiment_id=experiment_id)["task_runs"]
+    assert sorted(r["dataset_example_id"] for r in runs) == sorted(e["id"] for e in ds.examples)
+    # A client-side experiment has no job, and cannot be stopped.
+    exp = requests.post(f"{cinder.base_url}/v1/datasets/{ds.id}/experiments", json={}, timeout=30).json()["data"]
+    assert graphql(cinder, f"query($id: ID!) {{ node(id: $id) {{ ... on Experiment {{ job {{ id }} }} }} }}", id=exp["id"])["node"]["job"] is None
+    r = requests.post(cinder.base_url + "/graphql", json={"query": "mutation($id: ID!) { stopExperiment(experimentId: $id) { job { status } } }",
+                                                          "variables": {"id": exp["id"]}}, timeout=30).json()
+    assert "not run by the server" in r["errors"][0]["message"]
