@@ -1,4 +1,4 @@
-# Cinder's image: every executable (cinder, cinder-api, cinder-collector, cinder-writer), built in release
+# Cinder's image: every executable (cinder, cinder-api, cinder-collector, cinder-writer, cinder-runner), built in release
 # with the Swift standard library and Foundation linked statically, on a slim Debian runtime that holds only
 # the shared libraries the binaries load (Tests/e2e/test_image.py checks that list against `ldd`).
 # DWARF debug info is stripped (about 60% of each binary); the symbol table stays, so crash backtraces
@@ -18,10 +18,10 @@ COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
 RUN swift build -c release --static-swift-stdlib \
-      --product cinder --product cinder-api --product cinder-collector --product cinder-writer \
+      --product cinder --product cinder-api --product cinder-collector --product cinder-writer --product cinder-runner \
  && mkdir -p /out/bin /out/libexec \
  && bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
- && cp "$bin/cinder" "$bin/cinder-api" "$bin/cinder-collector" "$bin/cinder-writer" /out/bin/ \
+ && cp "$bin/cinder" "$bin/cinder-api" "$bin/cinder-collector" "$bin/cinder-writer" "$bin/cinder-runner" /out/bin/ \
  && strip --strip-debug /out/bin/* \
  && cp /usr/libexec/swift/linux/swift-backtrace-static /out/libexec/swift-backtrace
 
@@ -50,7 +50,7 @@ ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=mentioned,interac
 USER 10001:10001
 WORKDIR /var/lib/cinder
 # 6006: UI, REST, GraphQL (and OTLP/HTTP for `cinder serve`); 4317 OTLP/gRPC; 4318 the collector's
-# OTLP/HTTP; 9464 the writer's health and metrics.
-EXPOSE 6006 4317 4318 9464
+# OTLP/HTTP; 9464 the writer's and 9465 the runner's health and metrics.
+EXPOSE 6006 4317 4318 9464 9465
 ENTRYPOINT ["/usr/local/bin/cinder"]
 CMD ["serve"]

@@ -65,8 +65,9 @@ SPLIT_SERVICES = {
     "cinder-collector": (["cinder-collector"], {"http": 4318, "grpc": 4317}),
     "cinder-writer": (["cinder-writer"], {"metrics": 9464}),
     "cinder-api": (["cinder-api"], {"http": 6006}),
+    "cinder-runner": (["cinder-runner"], {"metrics": 9465}),
 }
-PRODUCTION_REPLICAS = {"cinder-collector": 3, "cinder-writer": 3, "cinder-api": 2}
+PRODUCTION_REPLICAS = {"cinder-collector": 3, "cinder-writer": 3, "cinder-api": 2, "cinder-runner": 2}
 
 BUILDS = ("dev", "production") + tuple(f"production+{c}" for c in COMPONENTS)
 PRODUCTION_BUILDS = tuple(b for b in BUILDS if b.startswith("production"))
@@ -520,10 +521,13 @@ def test_split_services_are_wired(production_build):
             problems.append(f"{label}: CINDER_LOG_FORMAT is not json")
         if env.get("PHOENIX_SQL_DATABASE_URL") != ("secretKeyRef", {"name": CREDENTIAL_SECRET, "key": "database-url"}):
             problems.append(f"{label}: PHOENIX_SQL_DATABASE_URL does not come from {CREDENTIAL_SECRET}/database-url")
-        if deployment_name != "cinder-api" and env.get("CINDER_KAFKA_BROKERS") != PRODUCTION_BROKERS:
+        if deployment_name not in ("cinder-api", "cinder-runner") and env.get("CINDER_KAFKA_BROKERS") != PRODUCTION_BROKERS:
             problems.append(f"{label}: CINDER_KAFKA_BROKERS is {env.get('CINDER_KAFKA_BROKERS')!r}")
-        if deployment_name != "cinder-writer":
-            for variable, key in (("PHOENIX_SECRET", "phoenix-secret"), ("PHOENIX_ADMIN_SECRET", "admin-secret")):
+        # The runner opens stored provider keys with PHOENIX_SECRET; it makes no admin credential.
+        needs = {"cinder-writer": (), "cinder-runner": (("PHOENIX_SECRET", "phoenix-secret"),)}.get(
+            deployment_name, (("PHOENIX_SECRET", "phoenix-secret"), ("PHOENIX_ADMIN_SECRET", "admin-secret")))
+        if needs:
+            for variable, key in needs:
                 ref = env.get(variable)
                 if not (isinstance(ref, tuple) and ref[1].get("key") == key):
                     problems.append(f"{label}: {variable} does not come from key {key}")
@@ -533,10 +537,15 @@ def test_split_services_are_wired(production_build):
         problems.append("collector: CINDER_COLLECTOR_HTTP_PORT/PHOENIX_GRPC_PORT do not match its ports")
     if effective_env(pod_spec(named(objects, "Deployment", "cinder-writer"))["containers"][0], objects).get("CINDER_WRITER_ADMIN_PORT") != "9464":
         problems.append("writer: CINDER_WRITER_ADMIN_PORT does not match its port")
+    if effective_env(pod_spec(named(objects, "Deployment", "cinder-runner"))["containers"][0], objects).get("CINDER_RUNNER_ADMIN_PORT") != "9465":
+        problems.append("runner: CINDER_RUNNER_ADMIN_PORT does not match its port")
     if effective_env(pod_spec(named(objects, "Deployment", "cinder-api"))["containers"][0], objects).get("PHOENIX_PORT") != "6006":
         problems.append("api: PHOENIX_PORT does not match its port")
     services = {s["metadata"]["name"]: {p["name"]: p["port"] for p in s["spec"]["ports"]} for s in of_kind(objects, "Service")}
-    expected_services = {"cinder-collector": {"http": 4318, "grpc": 4317}, "cinder-writer": {"metrics": 9464}, "cinder-api": {"http": 6006}}
+    expected_services = {
+        "cinder-collector": {"http": 4318, "grpc": 4317}, "cinder-writer": {"metrics": 9464}, "cinder-api": {"http": 6006},
+        "cinder-runner": {"metrics": 9465},
+    }
     if services != expected_services:
         problems.append(f"Services {services}, expected {expected_services}")
     service_account = named(objects, "ServiceAccount", "cinder")
@@ -687,7 +696,7 @@ def test_keda_scales_the_writer_on_lag(built):
     assert not competing, f"HPAs also scale the writer: {competing}"
 
 
-def test_service_monitors_cover_the_three_metrics_endpoints(built):
+def test_service_monitors_cover_the_four_metrics_endpoints(built):
     objects, _ = built["production+service-monitor"]
     monitors = of_kind(objects, "ServiceMonitor")
     assert monitors, "no ServiceMonitor"
@@ -708,7 +717,7 @@ def test_service_monitors_cover_the_three_metrics_endpoints(built):
                 ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
                 assert endpoint["port"] in ports, f"{label}: Service {service['metadata']['name']} has no port {endpoint['port']}"
                 covered.add((service["metadata"]["name"], ports[endpoint["port"]]))
-    assert covered == {("cinder-collector", 4318), ("cinder-writer", 9464), ("cinder-api", 6006)}, covered
+    assert covered == {("cinder-collector", 4318), ("cinder-writer", 9464), ("cinder-api", 6006), ("cinder-runner", 9465)}, covered
 
 
 def _allows(rules, port, protocol="TCP", open_only=False):

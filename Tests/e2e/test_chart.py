@@ -73,7 +73,8 @@ def test_every_values_file_renders_valid_objects_with_the_promised_properties(na
         kubernetes_validate.validate(obj, KUBERNETES, strict=True)
 
     deployments = by_kind(objects, "Deployment")
-    assert set(deployments) == {"cinder-collector", "cinder-writer", "cinder-api"}
+    runner = values.get("runner", {}).get("enabled", True)
+    assert set(deployments) == {"cinder-collector", "cinder-writer", "cinder-api"} | ({"cinder-runner"} if runner else set())
     workloads = list(deployments.values()) + list(by_kind(objects, "Job").values())
     for obj in workloads:
         pod = obj["spec"]["template"]["spec"]
@@ -114,7 +115,7 @@ def test_every_values_file_renders_valid_objects_with_the_promised_properties(na
     for pdb in by_kind(objects, "PodDisruptionBudget").values():
         labels = pdb["spec"]["selector"]["matchLabels"]
         assert any(d["spec"]["selector"]["matchLabels"] == labels for d in deployments.values())
-    assert len(by_kind(objects, "PodDisruptionBudget")) == 3
+    assert len(by_kind(objects, "PodDisruptionBudget")) == len(deployments)
     hpas = by_kind(objects, "HorizontalPodAutoscaler")
     assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} <= set(deployments)
     for hpa_name in hpas:
@@ -137,6 +138,19 @@ def test_every_values_file_renders_valid_objects_with_the_promised_properties(na
         assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     tests = [o for o in objects if o["kind"] == "Pod"]
     assert len(tests) == 1 and tests[0]["metadata"]["annotations"]["helm.sh/hook"] == "test"
+
+
+def test_the_runner_is_optional_and_gets_the_secret_store_key_without_auth():
+    values = BASE | {"auth": {"enabled": False}}
+    runner = containers(by_kind(render(values), "Deployment")["cinder-runner"])[0]
+    env = {e["name"]: e for e in runner["env"]}
+    assert runner["command"] == ["/usr/local/bin/cinder-runner"]
+    # Without auth the key still seals provider credentials, but a Secret without it is no error.
+    assert env["PHOENIX_SECRET"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert env["CINDER_PROVIDER_ENV_CREDENTIALS"]["value"] == "false"
+    objects = render(values | {"runner": {"enabled": False}})
+    assert "cinder-runner" not in by_kind(objects, "Deployment")
+    assert all("runner" not in name for kind in ("Service", "PodDisruptionBudget") for name in by_kind(objects, kind))
 
 
 def test_external_secret_key_names_and_kafka_sasl_are_used():
@@ -231,11 +245,11 @@ def test_the_rendered_services_run_and_a_trace_makes_the_round_trip():
 
         # The chart as a user installs it (auth on), with ports that are free on this machine and the
         # broker address of the mock cluster: everything else is the rendered configuration.
-        ports = {"http": free_port(), "grpc": free_port(), "admin": free_port(), "api": free_port()}
+        ports = {"http": free_port(), "grpc": free_port(), "admin": free_port(), "api": free_port(), "runner": free_port()}
         objects = render({
             "secrets": {"existingSecret": "cinder-credentials"}, "kafka": {"brokers": brokers},
             "collector": {"httpPort": ports["http"], "grpcPort": ports["grpc"]},
-            "writer": {"adminPort": ports["admin"]}, "api": {"port": ports["api"]},
+            "writer": {"adminPort": ports["admin"]}, "api": {"port": ports["api"]}, "runner": {"adminPort": ports["runner"]},
         })
         job = containers(next(iter(by_kind(objects, "Job").values())))[0]
         migrated = subprocess.run(local_argv(job), env={"PATH": os.environ["PATH"], **resolve_env(job, secrets)},
@@ -243,7 +257,7 @@ def test_the_rendered_services_run_and_a_trace_makes_the_round_trip():
         assert migrated.returncode == 0, migrated.stderr + migrated.stdout
         deployments = by_kind(objects, "Deployment")
         urls = {}
-        for name, port_name in [("cinder-collector", "http"), ("cinder-writer", "admin"), ("cinder-api", "http")]:
+        for name, port_name in [("cinder-collector", "http"), ("cinder-writer", "admin"), ("cinder-api", "http"), ("cinder-runner", "admin")]:
             container = containers(deployments[name])[0]
             env = {"PATH": os.environ["PATH"], **resolve_env(container, secrets)}
             port = next(p["containerPort"] for p in container["ports"] if p["name"] == port_name)

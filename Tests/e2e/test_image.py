@@ -2,7 +2,8 @@
 runtime stage installs exactly the Debian packages that provide the shared libraries the real binaries load
 (`ldd` of each executable, less the Swift runtime that the image links statically). And each executable
 links only the libraries it uses: librdkafka only in the collector and writer, GraphQL, the web UI and the
-REST handlers only where the API runs, the gRPC server only where OTLP is received."""
+REST handlers only where the API runs, the gRPC server only where OTLP is received, the provider clients
+only where models are called (API and runner)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("CINDER_BIN", str(REPO / ".build" / "debug" / "cinder"))).parent
-EXECUTABLES = ["cinder", "cinder-api", "cinder-collector", "cinder-writer"]
+EXECUTABLES = ["cinder", "cinder-api", "cinder-collector", "cinder-writer", "cinder-runner"]
 # Packages the runtime needs for reasons other than linking: TLS roots, time zones.
 DATA_PACKAGES = {"ca-certificates", "tzdata"}
 # In every Debian base image.
@@ -92,17 +93,25 @@ def test_the_image_runs_as_a_non_root_user_with_backtraces():
 ABSENT_MODULES = {
     "cinder": [],
     "cinder-api": ["20GRPCNIOTransportCore", "14CinderReceiver", "11CinderKafka", "19CinderLocalPostgres"],
-    "cinder-collector": ["7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "19CinderLocalPostgres"],
+    "cinder-collector": [
+        "7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "19CinderLocalPostgres", "12CinderRunner",
+        "15AsyncHTTPClient",
+    ],
     "cinder-writer": [
         "7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "20GRPCNIOTransportCore", "14CinderReceiver",
-        "19CinderLocalPostgres",
+        "19CinderLocalPostgres", "12CinderRunner", "15AsyncHTTPClient",
+    ],
+    "cinder-runner": [
+        "7GraphQL", "8Graphiti", "13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "20GRPCNIOTransportCore", "14CinderReceiver",
+        "11CinderKafka", "19CinderLocalPostgres",
     ],
 }
 PRESENT_MODULES = {
     "cinder": ["13CinderGraphQL", "20GRPCNIOTransportCore", "19CinderLocalPostgres"],
-    "cinder-api": ["13CinderGraphQL", "11CinderWebUI", "9CinderAPI"],
+    "cinder-api": ["13CinderGraphQL", "11CinderWebUI", "9CinderAPI", "12CinderRunner"],
     "cinder-collector": ["20GRPCNIOTransportCore", "11CinderKafka"],
     "cinder-writer": ["11CinderKafka", "11PostgresNIO"],
+    "cinder-runner": ["12CinderRunner", "15AsyncHTTPClient", "11PostgresNIO"],
 }
 
 

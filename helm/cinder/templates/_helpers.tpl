@@ -69,6 +69,16 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef:
       name: {{ .root.Values.secrets.existingSecret }}
       key: {{ .key }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
+{{- end -}}
+
+{{/* The long-running services, as a JSON list: the runner only when enabled. */}}
+{{- define "cinder.components" -}}
+{{- $components := list "collector" "writer" "api" -}}
+{{- if .Values.runner.enabled }}{{ $components = append $components "runner" }}{{ end -}}
+{{- toJson $components -}}
 {{- end -}}
 
 {{/* Environment every service shares: database, auth, logging, schema policy. */}}
@@ -94,6 +104,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.auth.enabled }}
 {{ include "cinder.secretEnv" (dict "root" . "name" "PHOENIX_SECRET" "key" .Values.secrets.keys.secret) }}
 {{ include "cinder.secretEnv" (dict "root" . "name" "PHOENIX_ADMIN_SECRET" "key" .Values.secrets.keys.adminSecret) }}
+{{- else }}
+{{- /* Without auth the secret still keys the store of provider credentials (API and runner). */}}
+{{ include "cinder.secretEnv" (dict "root" . "name" "PHOENIX_SECRET" "key" .Values.secrets.keys.secret "optional" true) }}
 {{- end }}
 {{- end -}}
 
