@@ -74,6 +74,7 @@ let package = Package(
         .target(
             name: "CinderStorage",
             dependencies: [
+                "CinderResilience",
                 "CinderModel",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -106,6 +107,7 @@ let package = Package(
         .target(
             name: "CinderIngest",
             dependencies: [
+                "CinderResilience",
                 "CinderModel",
                 "CinderStorage",
                 .product(name: "Logging", package: "swift-log"),
@@ -233,6 +235,7 @@ let package = Package(
         .target(
             name: "CinderHTTPSupport",
             dependencies: [
+                "CinderResilience",
                 "CinderAuth",
                 "CinderModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -275,6 +278,7 @@ let package = Package(
         .target(
             name: "CinderKafka",
             dependencies: [
+                "CinderResilience",
                 "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -285,6 +289,7 @@ let package = Package(
         .target(
             name: "CinderKafkaIngest",
             dependencies: [
+                "CinderResilience",
                 "CinderIngest",
                 "CinderKafka",
                 "CinderModel",

@@ -285,15 +285,9 @@ struct ExperimentsAPI {
         let cursor = try rowIDCursor(query.string("cursor"))
         let scope = try api.scope(context)
         let experiment = try await experiment(context, scope)
-        let runs = try await scope.experiments.experimentRuns(experimentID: experiment.id, atOrBeforeID: nil, limit: nil)
-        let succeeded = Set(runs.filter { $0.error == nil }.map { "\($0.exampleID):\($0.repetition)" })
-        var items: [(id: Int64, json: JSONValue)] = []
-        for example in try await examples(of: experiment, scope) where cursor.map({ example.id >= $0 }) ?? true {
-            let missing = (1...experiment.repetitions).filter { !succeeded.contains("\(example.id):\($0)") }
-            guard !missing.isEmpty else { continue }
-            items.append(
-                (example.id, ["dataset_example": DatasetsAPI.json(example), "repetition_numbers": .array(missing.map { .int(Int64($0)) })]))
-            if items.count > limit { break }
+        let incomplete = try await scope.experiments.incompleteRuns(of: experiment, fromExampleID: cursor, limit: limit + 1)
+        let items: [(id: Int64, json: JSONValue)] = incomplete.map { example, repetitions in
+            (example.id, ["dataset_example": DatasetsAPI.json(example), "repetition_numbers": .array(repetitions.map { .int(Int64($0)) })])
         }
         let next: JSONValue = items.count > limit ? .string(GlobalID(NodeType.datasetExample, items[limit].id).encoded) : .null
         return jsonResponse(["data": .array(items.prefix(limit).map(\.json)), "next_cursor": next])

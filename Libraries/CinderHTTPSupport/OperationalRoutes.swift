@@ -1,3 +1,4 @@
+import CinderResilience
 import Hummingbird
 import NIOCore
 import Prometheus
@@ -16,14 +17,11 @@ public enum OperationalRoutes {
         router.get("/readyz") { _, _ in
             // A dependency that hangs (a database client waiting for a connection) makes the service unready,
             // not the probe hang.
-            let problem = await withTaskGroup(of: String?.self) { group in
-                group.addTask { await readiness() }
-                group.addTask {
-                    try? await Task.sleep(for: readinessTimeout)
-                    return Task.isCancelled ? nil : "readiness check timed out after \(readinessTimeout)"
-                }
-                defer { group.cancelAll() }
-                return await group.next()!
+            let problem: String?
+            do {
+                problem = try await withDeadline(readinessTimeout, clock: ContinuousClock()) { await readiness() }
+            } catch {
+                problem = "readiness check timed out after \(readinessTimeout)"
             }
             if let problem {
                 return Response(

@@ -1,4 +1,5 @@
 import CinderModel
+import CinderResilience
 import CinderStorage
 import Logging
 import Metrics
@@ -217,7 +218,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
 
     /// Retries transient failures with capped exponential back-off. Data errors are not retried.
     private func writeWithRetry(_ batches: [EncodedSpans]) async -> Result<Int, CinderError> {
-        var delay = Duration.milliseconds(100)
+        let backoff = Backoff.untilDeadline()
         var attempt = 0
         while true {
             attempt += 1
@@ -235,8 +236,7 @@ public actor InProcessSpanQueue: SpanQueue, Service {
                 logger.warning(
                     "span write failed, retrying",
                     metadata: ["cinder.attempt": "\(attempt)", "cinder.error": "\(String(reflecting: error))"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try? await Task.sleep(for: backoff.delay(afterAttempt: attempt) ?? backoff.maxDelay)
             }
         }
     }

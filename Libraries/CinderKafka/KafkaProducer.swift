@@ -1,4 +1,5 @@
 import CRdKafka
+import CinderResilience
 import Foundation
 import Logging
 import Synchronization
@@ -181,13 +182,17 @@ public final class KafkaProducer: @unchecked Sendable {
             _ = try await withCheckedThrowingContinuation { box.attach($0) }
             return
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                box.expire(.timedOut(after: deadline))
+        do {
+            // The wait ends on the last report or on cancellation (the deadline's), whichever comes first.
+            _ = try await withDeadline(deadline, clock: ContinuousClock()) {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { box.attach($0) }
+                } onCancel: {
+                    box.expire(.timedOut(after: deadline))
+                }
             }
-            defer { group.cancelAll() }
-            _ = try await withCheckedThrowingContinuation { box.attach($0) }
+        } catch is DeadlineExceeded {
+            throw KafkaError.timedOut(after: deadline)
         }
     }
 

@@ -2,6 +2,7 @@ import CinderIngest
 import CinderKafka
 import CinderModel
 import CinderQueueFormat
+import CinderResilience
 import CinderStorage
 import Dispatch
 import Foundation
@@ -485,7 +486,8 @@ private final class ConsumerLoop: @unchecked Sendable {
     @discardableResult
     private func flush(deadline initial: ContinuousClock.Instant?) -> Bool {
         var deadline = initial
-        var delay = Duration.milliseconds(100)
+        let backoff = Backoff.untilDeadline(maxDelay: configuration.maxRetryDelay)
+        var attempt = 0
         var paused = false
         defer {
             if paused { consumer.resumeAll() }
@@ -510,11 +512,11 @@ private final class ConsumerLoop: @unchecked Sendable {
                 consumer.pauseAll()
                 paused = true
                 // Keep polling while waiting, so the group sees this member alive and rebalances reach it.
-                let until = ContinuousClock.now + delay
+                attempt += 1
+                let until = ContinuousClock.now + (backoff.delay(afterAttempt: attempt) ?? backoff.maxDelay)
                 while ContinuousClock.now < until {
                     if let message = consumer.poll(timeout: max(.zero, min(until - .now, .milliseconds(100)))) { take(message) }
                 }
-                delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
         return true

@@ -4,15 +4,30 @@ import Foundation
 /// with full jitter (so that many callers that failed together do not retry together), never less than
 /// what the server asked for with `Retry-After`, never more than `maxDelay`.
 public struct Backoff: Sendable, Hashable {
+    public enum Jitter: Sendable, Hashable {
+        /// Anywhere between zero and the exponential delay: spreads many callers best.
+        case full
+        /// Half the exponential delay, plus up to as much again: never retries at once (a database that is
+        /// down is not hammered by its own writers).
+        case equal
+    }
+
     public var baseDelay: Duration
     public var maxDelay: Duration
-    /// Attempts in all, the first included.
+    /// Attempts in all, the first included (`Int.max`: until the caller's own deadline).
     public var maxAttempts: Int
+    public var jitter: Jitter
 
-    public init(baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(30), maxAttempts: Int = 5) {
+    public init(baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(30), maxAttempts: Int = 5, jitter: Jitter = .full) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxAttempts = maxAttempts
+        self.jitter = jitter
+    }
+
+    /// Ingestion's writes: retried until their own deadline, from 100 ms up to `maxDelay`.
+    public static func untilDeadline(maxDelay: Duration = .seconds(5)) -> Backoff {
+        Backoff(baseDelay: .milliseconds(100), maxDelay: maxDelay, maxAttempts: .max, jitter: .equal)
     }
 
     /// The wait after failed attempt number `attempt` (1-based); nil when no attempt is left.
@@ -22,7 +37,8 @@ public struct Backoff: Sendable, Hashable {
         guard attempt < maxAttempts else { return nil }
         let ceiling = min(maxDelay, baseDelay * (1 << min(attempt - 1, 30)))
         // 53 random bits as a fraction in [0, 1).
-        let jittered = ceiling * (Double(random.next() >> 11) * 0x1p-53)
+        let fraction = Double(random.next() >> 11) * 0x1p-53
+        let jittered = jitter == .full ? ceiling * fraction : ceiling / 2 + ceiling / 2 * fraction
         // The server's own estimate wins over ours, but a hostile or broken one cannot park us for hours.
         return min(maxDelay, max(jittered, retryAfter ?? .zero))
     }

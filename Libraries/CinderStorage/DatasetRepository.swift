@@ -142,7 +142,7 @@ extension DatasetRepository {
 
     /// Appends a subquery `x` of the dataset's examples as of a version (their latest revision up to it,
     /// deleted ones included, with `x.revision_kind`), only those in one of `splitIDs` when given.
-    func appendExamplesAsOf(_ q: inout SQLBuilder, datasetID: Int64, versionID: Int64, splitIDs: [Int64]?) {
+    func appendExamplesAsOf(_ q: inout SQLBuilder, datasetID: Int64, versionID: Int64, splitIDs: [Int64]?, ids: [Int64]? = nil) {
         q.append(
             """
             (SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
@@ -150,6 +150,7 @@ extension DatasetRepository {
             FROM dataset_examples e JOIN dataset_example_revisions r ON r.org_id = e.org_id AND r.dataset_example_id = e.id
             WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
             """)
+        if let ids { q.append(" AND e.id = ANY(\(q.bind(ids)))") }
         if let splitIDs {
             q.append(
                 """
@@ -170,7 +171,7 @@ extension DatasetRepository {
     }
 
     /// The dataset's examples as of a version, in id order; only those in one of `splitIDs` when given.
-    public func datasetExamples(datasetID: Int64, versionID: Int64, splitIDs: [Int64]? = nil) async throws -> [DatasetExampleRow] {
+    public func datasetExamples(datasetID: Int64, versionID: Int64, splitIDs: [Int64]? = nil, ids: [Int64]? = nil) async throws -> [DatasetExampleRow] {
         var q = SQLBuilder()
         q.append(
             """
@@ -180,7 +181,7 @@ extension DatasetRepository {
                     WHERE se.org_id = \(q.bind(org)) AND se.dataset_example_id = x.id), '{}')
             """)
         q.append(" FROM ")
-        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
+        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs, ids: ids)
         q.append(" LEFT JOIN spans s ON s.org_id = \(q.bind(org)) AND s.id = x.span_rowid WHERE x.revision_kind <> 'DELETE' ORDER BY x.id")
         var out: [DatasetExampleRow] = []
         for c in try await scope.read(q.query) { try await $0.decode(

@@ -196,16 +196,9 @@ extension ExperimentJobRepository {
     /// the database (a large dataset never travels whole).
     public func pendingRuns(of experiment: ExperimentRow, limit: Int) async throws -> [PendingRun] {
         var q = SQLBuilder()
-        q.append("SELECT x.id, rep::int8, x.input, x.output, x.metadata FROM ")
-        scope.datasets.appendExamplesAsOf(
-            &q, datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs)
-        q.append(
-            """
-             CROSS JOIN generate_series(1, \(q.bind(Int64(experiment.repetitions)))) rep
-            WHERE x.revision_kind <> 'DELETE' AND NOT EXISTS (SELECT 1 FROM experiment_runs r WHERE r.org_id = \(q.bind(org))
-                AND r.experiment_id = \(q.bind(experiment.id)) AND r.dataset_example_id = x.id AND r.repetition_number = rep)
-            ORDER BY x.id, rep LIMIT \(q.bind(Int64(limit)))
-            """)
+        q.append("SELECT x.id, rep::int8, x.input, x.output, x.metadata")
+        scope.experiments.appendMissingRuns(&q, of: experiment, failedAreMissing: false, fromExampleID: nil)
+        q.append(" ORDER BY x.id, rep LIMIT \(q.bind(Int64(limit)))")
         // On the primary: what was just written must not come back as pending.
         let query = q.query
         return try await scope.readPrimary { tx in

@@ -332,6 +332,39 @@ extension ExperimentRepository {
             """)
     }
 
+    /// `FROM … WHERE …` of the (example, repetition) pairs of an experiment that have no run (no
+    /// successful one with `failedAreMissing`), as `x` (the example as of the experiment's version) and
+    /// `rep`; examples from `fromExampleID` on.
+    func appendMissingRuns(_ q: inout SQLBuilder, of experiment: ExperimentRow, failedAreMissing: Bool, fromExampleID: Int64?) {
+        q.append(" FROM ")
+        scope.datasets.appendExamplesAsOf(
+            &q, datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs)
+        q.append(
+            """
+             CROSS JOIN generate_series(1, \(q.bind(Int64(experiment.repetitions)))) rep
+            WHERE x.revision_kind <> 'DELETE' AND NOT EXISTS (SELECT 1 FROM experiment_runs r WHERE r.org_id = \(q.bind(org))
+                AND r.experiment_id = \(q.bind(experiment.id)) AND r.dataset_example_id = x.id AND r.repetition_number = rep
+            """)
+        q.append(failedAreMissing ? " AND r.error IS NULL)" : ")")
+        if let fromExampleID { q.append(" AND x.id >= \(q.bind(fromExampleID))") }
+    }
+
+    /// Examples (from `fromExampleID` on, at most `limit`) with the repetitions that have no successful
+    /// run, computed in the database.
+    public func incompleteRuns(of experiment: ExperimentRow, fromExampleID: Int64?, limit: Int) async throws -> [(example: DatasetExampleRow, repetitions: [Int])] {
+        var q = SQLBuilder()
+        q.append("SELECT x.id, array_agg(rep::int8 ORDER BY rep)")
+        appendMissingRuns(&q, of: experiment, failedAreMissing: true, fromExampleID: fromExampleID)
+        q.append(" GROUP BY x.id ORDER BY x.id LIMIT \(q.bind(Int64(limit)))")
+        let missing = try await scope.read(q.query) { try await $0.decode((Int64, [Int64]).self).all() }
+        guard !missing.isEmpty else { return [] }
+        let examples = Dictionary(
+            uniqueKeysWithValues: try await scope.datasets.datasetExamples(
+                datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, ids: missing.map(\.0)
+            ).map { ($0.id, $0) })
+        return missing.compactMap { id, repetitions in examples[id].map { ($0, repetitions.map { Int($0) }) } }
+    }
+
     public func count(datasetID: Int64) async throws -> Int {
         try await scope.read(
             "SELECT count(*) FROM experiments WHERE org_id = \(org) AND dataset_id = \(datasetID)", ProjectRepository.count)

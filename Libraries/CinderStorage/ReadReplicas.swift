@@ -1,3 +1,4 @@
+import CinderResilience
 import Logging
 import Metrics
 import PostgresNIO
@@ -106,15 +107,10 @@ public final class ReadReplicas: Sendable {
 
     /// Runs `work`, or throws `ReplicaTimeout` after `timeout` (cancelling the work).
     static func race<Value: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        try await withThrowingTaskGroup(of: Value?.self) { group in
-            group.addTask { try await work() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let value = try await group.next()! else { throw ReplicaTimeout(timeout: timeout) }
-            return value
+        do {
+            return try await withDeadline(timeout, clock: ContinuousClock(), work)
+        } catch is DeadlineExceeded {
+            throw ReplicaTimeout(timeout: timeout)
         }
     }
 
