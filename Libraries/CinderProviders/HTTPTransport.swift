@@ -4,27 +4,52 @@ import CinderResilience
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
-/// One HTTP client for every provider call of a process, and the part of a call every wire format
-/// shares: post JSON, map an error status to a `ProviderError`, hand the body over as it streams.
-public struct ProviderTransport: Sendable {
-    let client: HTTPClient
-    /// The longest wait for the answer's head, and between two chunks of it.
-    public let timeout: Duration
+/// The HTTP client of a process's provider calls: its own pool, following no redirects (a credential must
+/// not travel to another host), made on the first call, so a process that never calls a model (or a server
+/// that is built and never run) owns none. `shutdown` ends it.
+public final class ProviderHTTPClient: Sendable {
+    private let configuration: HTTPClient.Configuration
+    private let state = Mutex<(client: HTTPClient?, closed: Bool)>((nil, false))
 
-    public init(client: HTTPClient, timeout: Duration) {
-        self.client = client
-        self.timeout = timeout
-    }
-
-    /// A client for provider calls: its own pool, following no redirects (a credential must not travel
-    /// to another host).
-    public static func makeClient(stallTimeout: Duration) -> HTTPClient {
+    public init(stallTimeout: Duration) {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         // The read timeout is what notices a stream that stopped moving half-way.
         configuration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(stallTimeout / .milliseconds(1))))
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.configuration = configuration
+    }
+
+    func client() throws -> HTTPClient {
+        try state.withLock { state in
+            guard !state.closed else { throw ProviderError(.unavailable, "the server is shutting down") }
+            if let client = state.client { return client }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            state.client = client
+            return client
+        }
+    }
+
+    public func shutdown() async throws {
+        let client = state.withLock { state in
+            state.closed = true
+            return state.client
+        }
+        try await client?.shutdown()
+    }
+}
+
+/// The part of a provider call every wire format shares: post JSON, map an error status to a
+/// `ProviderError`, hand the body over as it streams.
+public struct ProviderTransport: Sendable {
+    let client: ProviderHTTPClient
+    /// The longest wait for the answer's head, and between two chunks of it.
+    public let timeout: Duration
+
+    public init(client: ProviderHTTPClient, timeout: Duration) {
+        self.client = client
+        self.timeout = timeout
     }
 
     /// Posts `body`; returns the response body as it streams, or throws the status's `ProviderError`.
@@ -37,7 +62,9 @@ public struct ProviderTransport: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+            response = try await client.client().execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+        } catch let error as ProviderError {
+            throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw ProviderError(.timeout, "no answer within \(timeout)")
         } catch is CancellationError {

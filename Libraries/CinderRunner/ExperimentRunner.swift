@@ -162,11 +162,6 @@ public final class ExperimentRunner: Service, Sendable {
         _ = try await claimed.scope.experimentJobs.finish(id: claimed.jobID, runner: queue.runner, status: status, message: message, level: level)
     }
 
-    struct RunKey: Hashable, Sendable {
-        let example: Int64
-        let repetition: Int
-    }
-
     enum Event: Sendable {
         case ran(RunKey, RunOutcome)
         case leaseLost
@@ -189,23 +184,40 @@ public final class ExperimentRunner: Service, Sendable {
             group.addTask { try await self.heartbeat(claimed) }
             defer { group.cancelAll() }
             var inFlight = Set<RunKey>()
-            var drained = false
+            // Pending runs are read in chunks, each after the last one read, so a large dataset is not
+            // scanned again for every run; once the end is reached, one read from the start confirms that
+            // nothing is missing (a run whose recording failed is found again then).
+            var queue: [PendingRun] = []
+            var next = 0
+            var readFrom: RunKey?
+            var reachedEnd = false
+            let chunk = max(256, concurrency * 4)
             while true {
-                if !breaker.isOpen, !drained, inFlight.count < concurrency {
-                    let pending = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, limit: concurrency + inFlight.count)
-                    let fresh = pending.filter { !inFlight.contains(RunKey(example: $0.exampleID, repetition: $0.repetition)) }
-                    if fresh.isEmpty, inFlight.isEmpty { return .completed }
-                    drained = fresh.isEmpty
-                    for item in fresh.prefix(concurrency - inFlight.count) {
-                        await slots.acquire()
-                        let key = RunKey(example: item.exampleID, repetition: item.repetition)
-                        inFlight.insert(key)
-                        group.addTask {
-                            let outcome = await self.runOne(item, claimed: claimed, experiment: experiment, task: task, provider: provider)
-                            await self.slots.release()
-                            return .ran(key, outcome)
-                        }
+                while !breaker.isOpen, inFlight.count < concurrency {
+                    if next == queue.count, !reachedEnd {
+                        queue = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, after: readFrom, limit: chunk)
+                        next = 0
+                        reachedEnd = queue.count < chunk
+                        readFrom = queue.last?.key ?? readFrom
                     }
+                    guard next < queue.count else { break }
+                    let item = queue[next]
+                    next += 1
+                    guard !inFlight.contains(item.key) else { continue }
+                    await slots.acquire()
+                    inFlight.insert(item.key)
+                    group.addTask {
+                        let outcome = await self.runOne(item, claimed: claimed, experiment: experiment, task: task, provider: provider)
+                        await self.slots.release()
+                        return .ran(item.key, outcome)
+                    }
+                }
+                if inFlight.isEmpty, !breaker.isOpen, reachedEnd, next == queue.count {
+                    let left = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, limit: 1)
+                    if left.isEmpty { return .completed }
+                    readFrom = nil
+                    reachedEnd = false
+                    continue
                 }
                 if breaker.isOpen, inFlight.isEmpty { return .breakerOpen(breaker.openReason ?? "failures") }
                 guard let event = try await group.next() else { return .cancelled }
@@ -214,7 +226,6 @@ public final class ExperimentRunner: Service, Sendable {
                     return .lostLease
                 case .ran(let key, let outcome):
                     inFlight.remove(key)
-                    drained = false
                     switch outcome {
                     case .recorded:
                         breaker.recordSuccess()
@@ -224,12 +235,12 @@ public final class ExperimentRunner: Service, Sendable {
                         breaker.recordFailure(message)
                         try? await claimed.scope.experimentJobs.log(
                             experimentID: experiment.id, category: "TASK", level: "ERROR", message: message,
-                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.example).encoded), "repetition_number": .int(Int64(key.repetition))])
+                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.exampleID).encoded), "repetition_number": .int(Int64(key.repetition))])
                     case .providerFailure(let error):
                         breaker.recordFailure(error.description, fatal: error.kind == .unauthorized || error.kind == .missingCredential)
                         try? await claimed.scope.experimentJobs.log(
                             experimentID: experiment.id, category: "TASK", level: "ERROR", message: error.description,
-                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.example).encoded), "repetition_number": .int(Int64(key.repetition))])
+                            detail: ["dataset_example_id": .string(GlobalID(NodeType.datasetExample, key.exampleID).encoded), "repetition_number": .int(Int64(key.repetition))])
                     }
                 }
             }

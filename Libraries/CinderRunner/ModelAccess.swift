@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CinderAuth
 import CinderProviders
 import Foundation
@@ -29,7 +28,7 @@ public struct ModelAccess: Sendable {
     }
 
     public init(_ settings: Settings, logger: Logger) throws {
-        let httpClient = ProviderTransport.makeClient(stallTimeout: settings.callTimeout)
+        let httpClient = ProviderHTTPClient(stallTimeout: settings.callTimeout)
         client = ProviderClientService(client: httpClient)
         let directory = ProviderDirectory(
             transport: ProviderTransport(client: httpClient, timeout: settings.callTimeout), environment: settings.environment,
@@ -62,7 +61,7 @@ public struct ModelAccess: Sendable {
 
 /// The provider HTTP client's lifetime: it outlives the calls, and is shut down when the process stops.
 public struct ProviderClientService: Service {
-    let client: HTTPClient
+    let client: ProviderHTTPClient
 
     public func run() async throws {
         try? await gracefulShutdown()

@@ -26,10 +26,24 @@ public struct ExperimentLogRow: Sendable {
     public var detail: JSONValue?
 }
 
+/// An (example, repetition) of an experiment: what a run is unique on.
+public struct RunKey: Sendable, Hashable, Comparable {
+    public var exampleID: Int64
+    public var repetition: Int
+
+    public init(exampleID: Int64, repetition: Int) {
+        self.exampleID = exampleID
+        self.repetition = repetition
+    }
+
+    public static func < (a: RunKey, b: RunKey) -> Bool { (a.exampleID, a.repetition) < (b.exampleID, b.repetition) }
+}
+
 /// One (example, repetition) of an experiment that has no run yet, with what the task reads.
 public struct PendingRun: Sendable, Hashable {
     public var exampleID: Int64
     public var repetition: Int
+    public var key: RunKey { RunKey(exampleID: exampleID, repetition: repetition) }
     public var input: JSONValue
     public var reference: JSONValue
     public var metadata: JSONValue
@@ -192,12 +206,12 @@ extension ExperimentJobRepository {
         }
     }
 
-    /// Up to `limit` (example, repetition) pairs of the experiment without a run, in order, computed in
-    /// the database (a large dataset never travels whole).
-    public func pendingRuns(of experiment: ExperimentRow, limit: Int) async throws -> [PendingRun] {
+    /// Up to `limit` (example, repetition) pairs of the experiment without a run, in order from after
+    /// `after`, computed in the database (a large dataset never travels whole).
+    public func pendingRuns(of experiment: ExperimentRow, after: RunKey? = nil, limit: Int) async throws -> [PendingRun] {
         var q = SQLBuilder()
         q.append("SELECT x.id, rep::int8, x.input, x.output, x.metadata")
-        scope.experiments.appendMissingRuns(&q, of: experiment, failedAreMissing: false, fromExampleID: nil)
+        scope.experiments.appendMissingRuns(&q, of: experiment, failedAreMissing: false, fromExampleID: nil, after: after)
         q.append(" ORDER BY x.id, rep LIMIT \(q.bind(Int64(limit)))")
         // On the primary: what was just written must not come back as pending.
         let query = q.query

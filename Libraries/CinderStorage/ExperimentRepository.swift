@@ -335,7 +335,9 @@ extension ExperimentRepository {
     /// `FROM … WHERE …` of the (example, repetition) pairs of an experiment that have no run (no
     /// successful one with `failedAreMissing`), as `x` (the example as of the experiment's version) and
     /// `rep`; examples from `fromExampleID` on.
-    func appendMissingRuns(_ q: inout SQLBuilder, of experiment: ExperimentRow, failedAreMissing: Bool, fromExampleID: Int64?) {
+    func appendMissingRuns(
+        _ q: inout SQLBuilder, of experiment: ExperimentRow, failedAreMissing: Bool, fromExampleID: Int64?, after: RunKey? = nil
+    ) {
         q.append(" FROM ")
         scope.datasets.appendExamplesAsOf(
             &q, datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs)
@@ -347,6 +349,7 @@ extension ExperimentRepository {
             """)
         q.append(failedAreMissing ? " AND r.error IS NULL)" : ")")
         if let fromExampleID { q.append(" AND x.id >= \(q.bind(fromExampleID))") }
+        if let after { q.append(" AND (x.id, rep) > (\(q.bind(after.exampleID)), \(q.bind(Int64(after.repetition))))") }
     }
 
     /// Examples (from `fromExampleID` on, at most `limit`) with the repetitions that have no successful
