@@ -51,36 +51,36 @@ struct ModelsAPI {
         var latest: [String: String?] = [:]
         var order: [String] = []
         for (index, entry) in entries.enumerated() {
+            let path = ["body", "secrets", String(index)]
             guard case .object(let fields) = entry else {
-                throw CinderError.invalid(["body", "secrets", String(index)], "Input should be a valid dictionary", type: "dict_type", input: nil)
+                throw CinderError.invalid(path, "Input should be a valid dictionary", type: "dict_type", input: nil)
             }
             guard let key = fields["key"]?.stringValue, !key.trimmingCharacters(in: .whitespaces).isEmpty, key.count <= 256 else {
-                throw CinderError.invalid(["body", "secrets", String(index), "key"], "key must be a non-empty string of at most 256 characters", type: "value_error", input: nil)
+                throw CinderError.invalid(path + ["key"], "key must be a non-empty string of at most 256 characters", type: "value_error", input: nil)
             }
-            guard let value = fields["value"] else {
-                throw CinderError.invalid(["body", "secrets", String(index), "value"], "Field required", type: "missing", input: nil)
+            let value: String?
+            switch fields["value"] {
+            case nil: throw CinderError.invalid(path + ["value"], "Field required", type: "missing", input: nil)
+            case .null?: value = nil
+            case .string(let text)?: value = text
+            default: throw CinderError.invalid(path + ["value"], "Input should be a valid string", type: "string_type", input: nil)
             }
-            let text: String?
-            switch value {
-            case .null: text = nil
-            case .string(let s): text = s
-            default:
-                throw CinderError.invalid(["body", "secrets", String(index), "value"], "Input should be a valid string", type: "string_type", input: nil)
-            }
-            if latest.updateValue(text, forKey: key) == nil { order.append(key) }
+            if latest.updateValue(value, forKey: key) == nil { order.append(key) }
         }
+        let upserts = order.compactMap { key in latest[key].flatMap { $0 }.map { (key: key, value: $0) } }
+        let deleted = order.filter { latest[$0].flatMap { $0 } == nil }
         let scope = try api.scope(context)
-        let upserts = order.compactMap { key in latest[key]!.map { (key, $0) } }
-        guard upserts.isEmpty || api.credentials?.cipher != nil else {
-            throw CinderError(.unprocessable, "The secret store needs PHOENIX_SECRET (it encrypts the secrets)")
-        }
         var sealed: [(key: String, value: [UInt8])] = []
-        for (key, value) in upserts {
-            sealed.append((key, try api.credentials!.cipher!.seal(value, organization: scope.organization, name: key)))
+        if !upserts.isEmpty {
+            guard let cipher = api.credentials?.cipher else {
+                throw CinderError(.unprocessable, "The secret store needs PHOENIX_SECRET (it encrypts the secrets)")
+            }
+            for (key, value) in upserts {
+                sealed.append((key, try cipher.seal(value, organization: scope.organization, name: key)))
+            }
         }
-        let deleted = order.filter { latest[$0]! == nil }
         try await scope.secrets.apply(sealed: sealed, deleted: deleted)
-        return jsonResponse(["data": ["upserted_keys": .array(upserts.map { .string($0.0) }), "deleted_keys": .array(deleted.map { .string($0) })]])
+        return jsonResponse(["data": ["upserted_keys": .array(upserts.map { .string($0.key) }), "deleted_keys": .array(deleted.map { .string($0) })]])
     }
 
     // MARK: Chat completions

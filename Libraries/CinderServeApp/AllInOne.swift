@@ -30,14 +30,16 @@ extension CinderBuilder {
             }
             var service = owner
             service.username = LocalPostgresCluster.serviceRole
+            // Beside the private cluster, a generated key keys the secret store when PHOENIX_SECRET is not set.
             return try await apiServer(
                 configuration, database: service, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger),
                 localKeyFile: configuration.workingDirectory + "/secret-store.key", logger: logger, alongside: runner(configuration, logger: logger))
         }
+        // With a database of its own choosing, the installation's secret keys the secret store, as for cinder-api.
         let owner = try configuration.migrationDatabaseURL.map { try DatabaseURL(parsing: $0) }
         return try await apiServer(
             configuration, database: database, owner: owner, services: services, ingress: otlpIngress(configuration, logger: logger),
-            localKeyFile: configuration.workingDirectory + "/secret-store.key", logger: logger, alongside: runner(configuration, logger: logger))
+            localKeyFile: nil, logger: logger, alongside: runner(configuration, logger: logger))
     }
 
     /// The experiment runner inside `cinder serve`, unless turned off for separate `cinder-runner`s.
