@@ -180,6 +180,7 @@ public final class ExperimentRunner: Service, Sendable {
     ) async throws -> Ending {
         let concurrency = max(1, job.maxConcurrency)
         var breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
+        let recorder = RunRecorder(scope: claimed.scope, experiment: experiment, spans: spans, logger: logger)
         return try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { try await self.heartbeat(claimed) }
             defer { group.cancelAll() }
@@ -207,7 +208,7 @@ public final class ExperimentRunner: Service, Sendable {
                     await slots.acquire()
                     inFlight.insert(item.key)
                     group.addTask {
-                        let outcome = await self.runOne(item, claimed: claimed, experiment: experiment, task: task, provider: provider)
+                        let outcome = await self.runOne(item, task: task, provider: provider, recorder: recorder)
                         await self.slots.release()
                         return .ran(item.key, outcome)
                     }
@@ -262,25 +263,25 @@ public final class ExperimentRunner: Service, Sendable {
         }
     }
 
-    private func runOne(
-        _ item: PendingRun, claimed: ClaimedJob, experiment: ExperimentRow, task: PromptTask, provider: any ChatProvider
-    ) async -> RunOutcome {
+    private func runOne(_ item: PendingRun, task: PromptTask, provider: any ChatProvider, recorder: RunRecorder) async -> RunOutcome {
         let started = LLMSpan.now()
         let traceID = LLMSpan.newTraceID()
+        func run(output: JSONValue, error: String?, traced: Bool, usage: TokenUsage?) -> RunnerRun {
+            RunnerRun(
+                run: ExperimentRunInput(
+                    exampleID: item.exampleID, repetition: item.repetition, output: output, startMicros: started / 1000,
+                    endMicros: LLMSpan.now() / 1000, traceID: traced ? traceID : nil, error: error),
+                promptTokens: usage?.prompt, completionTokens: usage?.completion)
+        }
         let request: ChatRequest
         do {
             request = try task.request(input: item.input)
         } catch {
             let message = error.description
-            return await record(item, claimed: claimed, experiment: experiment, output: .null, error: message, traceID: nil, start: started, usage: nil)
-                ? .recordedError(message) : .recorded
+            return await recorder.record(run(output: .null, error: message, traced: false, usage: nil), span: nil) ? .recordedError(message) : .recorded
         }
         do {
             let completion = try await caller.complete(request, family: task.family, provider: provider)
-            let ended = LLMSpan.now()
-            await writeSpan(
-                claimed, experiment: experiment,
-                LLMSpan.make(traceID: traceID, family: task.family, request: request, completion: completion, error: nil, start: started, end: ended))
             var message: [String: JSONValue] = ["role": "assistant", "content": .string(completion.text)]
             if !completion.toolCalls.isEmpty {
                 message["tool_calls"] = .array(
@@ -288,47 +289,19 @@ public final class ExperimentRunner: Service, Sendable {
                         ["id": .string($0.id), "type": "function", "function": ["name": .string($0.name), "arguments": .string($0.arguments)]]
                     })
             }
-            _ = await record(
-                item, claimed: claimed, experiment: experiment, output: ["messages": [.object(message)]], error: nil, traceID: traceID,
-                start: started, usage: completion.usage)
+            let span = LLMSpan.make(
+                traceID: traceID, family: task.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
+            _ = await recorder.record(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span: span)
             return .recorded
         } catch let error as ProviderError where error.kind == .badRequest {
-            await writeSpan(
-                claimed, experiment: experiment,
-                LLMSpan.make(traceID: traceID, family: task.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now()))
             let message = error.description
-            return await record(item, claimed: claimed, experiment: experiment, output: .null, error: message, traceID: traceID, start: started, usage: nil)
-                ? .recordedError(message) : .recorded
+            let span = LLMSpan.make(
+                traceID: traceID, family: task.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now())
+            return await recorder.record(run(output: .null, error: message, traced: true, usage: nil), span: span) ? .recordedError(message) : .recorded
         } catch let error as ProviderError {
             return .providerFailure(error)
         } catch {
             return .providerFailure(ProviderError(.unavailable, "\(error)"))
-        }
-    }
-
-    /// Records the run; false when a run for it was there already.
-    private func record(
-        _ item: PendingRun, claimed: ClaimedJob, experiment: ExperimentRow, output: JSONValue, error: String?, traceID: String?, start: UnixNanos,
-        usage: TokenUsage?
-    ) async -> Bool {
-        let run = ExperimentRunInput(
-            exampleID: item.exampleID, repetition: item.repetition, output: output, startMicros: start / 1000, endMicros: LLMSpan.now() / 1000,
-            traceID: traceID, error: error)
-        do {
-            return try await claimed.scope.experimentJobs.recordRun(
-                experimentID: experiment.id, RunnerRun(run: run, promptTokens: usage?.prompt, completionTokens: usage?.completion))
-        } catch {
-            logger.error("cannot record a run", metadata: ["cinder.error": "\(error)"])
-            return false
-        }
-    }
-
-    private func writeSpan(_ claimed: ClaimedJob, experiment: ExperimentRow, _ span: Span) async {
-        guard let project = experiment.projectName else { return }
-        do {
-            _ = try await spans.insert([ProjectSpans(organizationID: claimed.organization, projectName: project, spans: [span])])
-        } catch {
-            logger.warning("cannot record a run's span", metadata: ["cinder.error": "\(error)"])
         }
     }
 }

@@ -224,24 +224,37 @@ extension ExperimentJobRepository {
         }
     }
 
-    /// Records a run once: a run already there for the example and repetition stays (a runner that lost
-    /// its lease and the one that took over may both finish the same call). True when this one was written.
-    public func recordRun(experimentID: Int64, _ r: RunnerRun) async throws -> Bool {
+    /// Records runs once each, in one statement: a run already there for its example and repetition
+    /// stays (a runner that lost its lease and the one that took over may both finish the same call).
+    /// Returns the keys of the runs this call wrote.
+    public func recordRuns(experimentID: Int64, _ runs: [RunnerRun]) async throws -> Set<RunKey> {
+        guard !runs.isEmpty else { return [] }
         let org = org
-        let run = r.run
-        return try await scope.write { tx in
+        let examples = runs.map(\.run.exampleID)
+        let repetitions = runs.map { Int64($0.run.repetition) }
+        let traces = runs.map { $0.run.traceID ?? "" }
+        let outputs = runs.map { $0.run.output.jsonString }
+        let starts = runs.map(\.run.startMicros)
+        let ends = runs.map(\.run.endMicros)
+        let prompts = runs.map { Int64($0.promptTokens ?? -1) }
+        let completions = runs.map { Int64($0.completionTokens ?? -1) }
+        let failed = runs.map { $0.run.error != nil }
+        let errors = runs.map { $0.run.error.map(SQLText.clean) ?? "" }
+        let rows = try await scope.write { tx in
             try await tx.query(
                 """
                 INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time,
                     prompt_token_count, completion_token_count, error)
-                VALUES (\(org), \(experimentID), \(run.exampleID), \(Int64(run.repetition)), \(run.traceID), \(run.output.jsonString)::jsonb,
-                    to_timestamp(0) + \(run.startMicros) * interval '1 microsecond', to_timestamp(0) + \(run.endMicros) * interval '1 microsecond',
-                    \(r.promptTokens.map(Int64.init)), \(r.completionTokens.map(Int64.init)), \(run.error.map(SQLText.clean)))
+                SELECT \(org), \(experimentID), u.e, u.r, nullif(u.t, ''), u.o::jsonb, to_timestamp(0) + u.s * interval '1 microsecond',
+                    to_timestamp(0) + u.f * interval '1 microsecond', nullif(u.p, -1), nullif(u.c, -1), CASE WHEN u.x THEN u.m END
+                FROM unnest(\(examples)::int8[], \(repetitions)::int8[], \(traces)::text[], \(outputs)::text[], \(starts)::int8[], \(ends)::int8[],
+                    \(prompts)::int8[], \(completions)::int8[], \(failed)::bool[], \(errors)::text[]) AS u(e, r, t, o, s, f, p, c, x, m)
                 ON CONFLICT (org_id, experiment_id, dataset_example_id, repetition_number) DO NOTHING
-                RETURNING id
+                RETURNING dataset_example_id, repetition_number::int8
                 """
-            ).decode(Int64.self).all().isEmpty == false
+            ).decode((Int64, Int64).self).all()
         }
+        return Set(rows.map { RunKey(exampleID: $0.0, repetition: Int($0.1)) })
     }
 }
 

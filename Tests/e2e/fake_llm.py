@@ -159,20 +159,26 @@ class FakeLLM:
             def _stall(self) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
                 self.end_headers()
+                self.close_connection = True
                 self.wfile.flush()
                 time.sleep(30)
 
             def _sse_start(self) -> None:
+                # Chunked, as the providers stream: the connection stays open for the next request.
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
-                self.send_header("connection", "close")
+                self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                self.close_connection = True
 
             def _sse(self, data: str, event: Optional[str] = None) -> None:
-                text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-                self.wfile.write(text.encode())
+                text = ((f"event: {event}\n" if event else "") + f"data: {data}\n\n").encode()
+                self.wfile.write(f"{len(text):x}\r\n".encode() + text + b"\r\n")
+                self.wfile.flush()
+
+            def _sse_end(self) -> None:
+                self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
             def _openai(self, body: dict, malformed: bool) -> None:
@@ -195,6 +201,7 @@ class FakeLLM:
                 self._sse(json.dumps(chunk | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
                 if malformed:
                     self._sse("{not json")
+                    self._sse_end()
                     return
                 if wants_tool:
                     name = body["tools"][0]["function"]["name"]
@@ -213,6 +220,7 @@ class FakeLLM:
                 if (body.get("stream_options") or {}).get("include_usage"):
                     self._sse(json.dumps(chunk | {"choices": [], "usage": usage}))
                 self._sse("[DONE]")
+                self._sse_end()
 
             def _anthropic(self, body: dict, malformed: bool) -> None:
                 if "max_tokens" not in body:
@@ -232,6 +240,7 @@ class FakeLLM:
                 self._sse(json.dumps({"type": "ping"}), "ping")
                 if malformed:
                     self._sse("{not json", "content_block_delta")
+                    self._sse_end()
                     return
                 for word in answer.split(" "):
                     piece = word if word == answer.split(" ")[0] else " " + word
@@ -240,5 +249,6 @@ class FakeLLM:
                 self._sse(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                                       "usage": {"output_tokens": completion_tokens}}), "message_delta")
                 self._sse(json.dumps({"type": "message_stop"}), "message_stop")
+                self._sse_end()
 
         return Handler

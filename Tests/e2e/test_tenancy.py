@@ -397,3 +397,47 @@ def test_writes_aimed_at_the_first_organization_change_nothing(tenants):
             if any(value in path for value in first_values):
                 assert r.status_code in (403, 404, 422), (caller.name, method, path, r.status_code, r.text[:200])
     assert snapshot(first, first_ids, names) == before
+
+
+def test_provider_secrets_and_server_experiments_stay_in_their_organization(tenants):
+    from fake_llm import FakeLLM
+    from test_models import prompt
+
+    first, second, first_ids, second_ids, _, _, _ = tenants
+    fake = FakeLLM(api_keys=("sk-first-org",)).start()
+    try:
+        first.admin.ok("put", "/v1/secrets", json={"secrets": [
+            {"key": "OPENAI_API_KEY", "value": "sk-first-org"}, {"key": "OPENAI_BASE_URL", "value": fake.url + "/v1"}]})
+        second.admin.ok("put", "/v1/secrets", json={"secrets": [{"key": "OPENAI_BASE_URL", "value": fake.url + "/v1"}]})
+        # Secrets are an admin's to set; members and viewers cannot.
+        assert first.member.put("/v1/secrets", json={"secrets": [{"key": "OPENAI_API_KEY", "value": "x"}]}).status_code == 403
+        body = {"model": "openai:gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        assert first.member.post("/v1/chat/completions", json=body).status_code == 200
+        # The second organization has no key of its own, and never borrows the first's (nor, with auth on,
+        # the server's environment).
+        r = second.member.post("/v1/chat/completions", json=body)
+        assert r.status_code == 400 and "OPENAI_API_KEY" in r.json()["error"]["message"]
+        assert [c.headers["authorization"] for c in fake.completions] == ["Bearer sk-first-org"]
+
+        fake.latency = 0.5
+        job = first.member.ok("post", "/v1/experiment_jobs", json={
+            "dataset_id": first_ids["dataset"], "prompt": prompt(text="{{q}}"), "max_concurrency": 1})["data"]
+        experiment = job["experiment_id"]
+        for caller in second.principals:
+            for method, path in [("get", f"/v1/experiment_jobs/{experiment}"), ("post", f"/v1/experiment_jobs/{experiment}/stop"),
+                                 ("post", f"/v1/experiment_jobs/{experiment}/resume")]:
+                assert caller.request(method, path).status_code in (403, 404), (caller.name, method, path)
+            r = caller.post("/graphql", json={"query": "mutation($id: ID!) { stopExperiment(experimentId: $id) { job { status } } }",
+                                              "variables": {"id": experiment}})
+            assert r.status_code in (200, 403) and not (r.json().get("data") or {}).get("stopExperiment"), r.text
+        # A viewer of the organization itself may look but not start, stop or resume.
+        assert first.viewer.get(f"/v1/experiment_jobs/{experiment}").status_code == 200
+        assert first.viewer.post(f"/v1/experiment_jobs/{experiment}/stop").status_code == 403
+        deadline = time.monotonic() + 60
+        while first.member.ok("get", f"/v1/experiment_jobs/{experiment}")["data"]["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        done = first.member.ok("get", f"/v1/experiment_jobs/{experiment}")["data"]
+        assert done["status"] == "COMPLETED" and done["progress"]["successful_runs"] == 1, done
+    finally:
+        fake.stop()
