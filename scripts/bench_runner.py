@@ -3,7 +3,8 @@
 the test suite's fake OpenAI server (Tests/e2e/fake_llm.py), measuring
 
 1. overhead per run with a zero-latency provider: runs/s from the job's start to COMPLETED, and CPU seconds
-   of the Cinder process per run (every run is a rendered prompt, a streamed call, a run row and its LLM span);
+   per run of the Cinder process, of PostgreSQL and of this process (the fake provider and the polling
+   client), which share the machine (every run is a rendered prompt, a streamed call, a run row and its span);
 2. scaling with concurrency when the provider takes 200 ms: runs/s at max_concurrency 50 (ideal 250/s).
 
 Usage: scripts/bench-runner.sh  (starts the server; this script gets its URL, pid and socket directory)
@@ -30,6 +31,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if "(postgres)" in stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run(url: str, pid: int, client: Client, fake: FakeLLM, examples: int, concurrency: int, latency: float) -> dict:
     fake.reset()
     fake.latency = latency
@@ -39,7 +55,7 @@ def run(url: str, pid: int, client: Client, fake: FakeLLM, examples: int, concur
     prompt = {"model_provider": "OPENAI", "model_name": "gpt-4o-mini", "template_type": "CHAT", "template_format": "MUSTACHE",
               "template": {"type": "chat", "messages": [{"role": "user", "content": "{{question}}"}]},
               "invocation_parameters": {"type": "openai", "openai": {"temperature": 0.0}}}
-    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    cpu0, t0, fake0, pg0 = cpu_seconds(pid), time.monotonic(), time.process_time(), postgres_cpu_seconds()
     r = requests.post(f"{url}/v1/experiment_jobs", json={"dataset_id": ds.id, "prompt": prompt, "max_concurrency": concurrency}, timeout=60)
     r.raise_for_status()
     experiment = r.json()["data"]["experiment_id"]
@@ -47,12 +63,15 @@ def run(url: str, pid: int, client: Client, fake: FakeLLM, examples: int, concur
         job = requests.get(f"{url}/v1/experiment_jobs/{experiment}", timeout=60).json()["data"]
         if job["status"] != "RUNNING":
             break
-        time.sleep(0.05)
+        # Progress is counted from the runs on each read: poll as a person watching would, not in a loop.
+        time.sleep(0.5)
     elapsed, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
+    fake_cpu, pg_cpu = time.process_time() - fake0, postgres_cpu_seconds() - pg0
     assert job["status"] == "COMPLETED" and job["progress"]["successful_runs"] == examples, job
     return {"examples": examples, "max_concurrency": concurrency, "provider_latency_ms": int(latency * 1000),
             "runs_per_s": round(examples / elapsed, 1), "seconds": round(elapsed, 2),
-            "cinder_cpu_s_per_run": round(cpu / examples, 5), "most_calls_in_flight": fake.max_in_flight}
+            "cinder_cpu_s_per_run": round(cpu / examples, 5), "postgres_cpu_s_per_run": round(pg_cpu / examples, 5),
+            "fake_provider_and_client_cpu_s_per_run": round(fake_cpu / examples, 5), "most_calls_in_flight": fake.max_in_flight}
 
 
 def main() -> None:

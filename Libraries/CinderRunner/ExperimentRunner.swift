@@ -163,8 +163,17 @@ public final class ExperimentRunner: Service, Sendable {
     }
 
     enum Event: Sendable {
+        /// The provider answered (or failed): its slot is free; the run is still to be recorded.
+        case called(RunKey, CallResult)
+        /// The run is recorded (or, for a provider failure, known not to be).
         case ran(RunKey, RunOutcome)
         case leaseLost
+    }
+
+    /// What a call produced: a run to record (with its span), or a failure that records nothing.
+    enum CallResult: Sendable {
+        case run(RunnerRun, Span?, failure: String?)
+        case providerFailure(ProviderError)
     }
 
     enum RunOutcome: Sendable {
@@ -184,7 +193,9 @@ public final class ExperimentRunner: Service, Sendable {
         return try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { try await self.heartbeat(claimed) }
             defer { group.cancelAll() }
+            // Runs started and not yet recorded; of them, the calls still waiting on the provider.
             var inFlight = Set<RunKey>()
+            var calling = 0
             // Pending runs are read in chunks, each after the last one read, so a large dataset is not
             // scanned again for every run; once the end is reached, one read from the start confirms that
             // nothing is missing (a run whose recording failed is found again then).
@@ -194,7 +205,7 @@ public final class ExperimentRunner: Service, Sendable {
             var reachedEnd = false
             let chunk = max(256, concurrency * 4)
             while true {
-                while !breaker.isOpen, inFlight.count < concurrency {
+                while !breaker.isOpen, calling < concurrency {
                     if next == queue.count, !reachedEnd {
                         queue = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, after: readFrom, limit: chunk)
                         next = 0
@@ -207,24 +218,34 @@ public final class ExperimentRunner: Service, Sendable {
                     guard !inFlight.contains(item.key) else { continue }
                     await slots.acquire()
                     inFlight.insert(item.key)
+                    calling += 1
                     group.addTask {
-                        let outcome = await self.runOne(item, task: task, provider: provider, recorder: recorder)
+                        let result = await self.call(item, task: task, provider: provider)
                         await self.slots.release()
-                        return .ran(item.key, outcome)
+                        return .called(item.key, result)
                     }
                 }
                 if inFlight.isEmpty, !breaker.isOpen, reachedEnd, next == queue.count {
                     let left = try await claimed.scope.experimentJobs.pendingRuns(of: experiment, limit: 1)
-                    if left.isEmpty { return .completed }
+                    if left.isEmpty {
+                        await recorder.flush()
+                        return .completed
+                    }
                     readFrom = nil
                     reachedEnd = false
                     continue
                 }
-                if breaker.isOpen, inFlight.isEmpty { return .breakerOpen(breaker.openReason ?? "failures") }
+                if breaker.isOpen, inFlight.isEmpty {
+                    await recorder.flush()
+                    return .breakerOpen(breaker.openReason ?? "failures")
+                }
                 guard let event = try await group.next() else { return .cancelled }
                 switch event {
                 case .leaseLost:
                     return .lostLease
+                case .called(let key, let result):
+                    calling -= 1
+                    group.addTask { .ran(key, await Self.record(result, recorder: recorder)) }
                 case .ran(let key, let outcome):
                     inFlight.remove(key)
                     switch outcome {
@@ -263,7 +284,8 @@ public final class ExperimentRunner: Service, Sendable {
         }
     }
 
-    private func runOne(_ item: PendingRun, task: PromptTask, provider: any ChatProvider, recorder: RunRecorder) async -> RunOutcome {
+    /// Renders the prompt for one example and calls the provider (retried within the toolkit's limits).
+    private func call(_ item: PendingRun, task: PromptTask, provider: any ChatProvider) async -> CallResult {
         let started = LLMSpan.now()
         let traceID = LLMSpan.newTraceID()
         func run(output: JSONValue, error: String?, traced: Bool, usage: TokenUsage?) -> RunnerRun {
@@ -277,8 +299,7 @@ public final class ExperimentRunner: Service, Sendable {
         do {
             request = try task.request(input: item.input)
         } catch {
-            let message = error.description
-            return await recorder.record(run(output: .null, error: message, traced: false, usage: nil), span: nil) ? .recordedError(message) : .recorded
+            return .run(run(output: .null, error: error.description, traced: false, usage: nil), nil, failure: error.description)
         }
         do {
             let completion = try await caller.complete(request, family: task.family, provider: provider)
@@ -291,17 +312,27 @@ public final class ExperimentRunner: Service, Sendable {
             }
             let span = LLMSpan.make(
                 traceID: traceID, family: task.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
-            _ = await recorder.record(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span: span)
-            return .recorded
+            return .run(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span, failure: nil)
         } catch let error as ProviderError where error.kind == .badRequest {
-            let message = error.description
+            // Refused for this example's input: the run records why.
             let span = LLMSpan.make(
                 traceID: traceID, family: task.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now())
-            return await recorder.record(run(output: .null, error: message, traced: true, usage: nil), span: span) ? .recordedError(message) : .recorded
+            return .run(run(output: .null, error: error.description, traced: true, usage: nil), span, failure: error.description)
         } catch let error as ProviderError {
             return .providerFailure(error)
         } catch {
             return .providerFailure(ProviderError(.unavailable, "\(error)"))
+        }
+    }
+
+    private static func record(_ result: CallResult, recorder: RunRecorder) async -> RunOutcome {
+        switch result {
+        case .run(let run, let span, let failure):
+            let written = await recorder.record(run, span: span)
+            if let failure, written { return .recordedError(failure) }
+            return .recorded
+        case .providerFailure(let error):
+            return .providerFailure(error)
         }
     }
 }

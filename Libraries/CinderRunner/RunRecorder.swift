@@ -4,7 +4,8 @@ import Logging
 
 /// Writes a job's runs, and then the LLM spans of those it wrote, in batches: a run waits for the batch
 /// it joined, and a batch is whatever arrived while the previous one was being written (group commit),
-/// so a fast provider costs a transaction per batch, not two per run.
+/// so a fast provider costs a transaction per batch, not two per run. Spans follow on their own queue,
+/// so a run's slot is free as soon as the run itself is stored; `flush` waits for them.
 actor RunRecorder {
     struct Entry {
         let run: RunnerRun
@@ -18,6 +19,9 @@ actor RunRecorder {
     let logger: Logger
     private var pending: [Entry] = []
     private var writing = false
+    private var spanQueue: [Span] = []
+    private var writingSpans = false
+    private var spansWritten: [CheckedContinuation<Void, Never>] = []
 
     init(scope: TenantScope, experiment: ExperimentRow, spans: SpanIngestStore, logger: Logger) {
         self.scope = scope
@@ -61,13 +65,35 @@ actor RunRecorder {
         // Spans only with the runs they belong to: a replica that lost the job and finished the same
         // calls records neither.
         let traced = batch.filter { written.contains(RunKey(exampleID: $0.run.run.exampleID, repetition: $0.run.run.repetition)) }.compactMap(\.span)
-        if let project = experiment.projectName, !traced.isEmpty {
-            do {
-                _ = try await spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: traced)])
-            } catch {
-                logger.warning("cannot record the runs' spans", metadata: ["cinder.error": "\(error)"])
+        if !traced.isEmpty {
+            spanQueue += traced
+            if !writingSpans {
+                writingSpans = true
+                Task { await self.drainSpans() }
             }
         }
         return written
+    }
+
+    private func drainSpans() async {
+        while !spanQueue.isEmpty {
+            let batch = spanQueue
+            spanQueue = []
+            guard let project = experiment.projectName else { continue }
+            do {
+                _ = try await spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: batch)])
+            } catch {
+                logger.warning("cannot record the runs' spans", metadata: ["cinder.spans": "\(batch.count)", "cinder.error": "\(error)"])
+            }
+        }
+        writingSpans = false
+        for waiter in spansWritten { waiter.resume() }
+        spansWritten = []
+    }
+
+    /// Returns once every span queued so far is written (before a job is reported finished).
+    func flush() async {
+        guard writingSpans || !spanQueue.isEmpty else { return }
+        await withCheckedContinuation { spansWritten.append($0) }
     }
 }

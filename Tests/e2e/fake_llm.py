@@ -106,6 +106,7 @@ class FakeLLM:
                     return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 with fake.lock:
                     fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    self.counted = True
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     # One scripted misbehaviour per request: a failure first, then a stall, then a broken stream.
@@ -132,10 +133,17 @@ class FakeLLM:
                     else:
                         self._openai(body, malformed)
                 finally:
+                    self._done()
+
+            # -- plumbing --
+            def _done(self) -> None:
+                """The request stops counting as in flight before its last byte is sent, so a client that
+                starts its next call on seeing the end never meets a stale count."""
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with fake.lock:
                         fake.in_flight -= 1
 
-            # -- plumbing --
             def _json(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -143,6 +151,7 @@ class FakeLLM:
                 self.send_header("content-length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
+                self._done()
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -178,6 +187,7 @@ class FakeLLM:
                 self.wfile.flush()
 
             def _sse_end(self) -> None:
+                self._done()
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
