@@ -223,3 +223,17 @@ def test_rate_limits_stalls_and_broken_streams_slow_it_down_but_lose_nothing(dep
         rate_limited += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                             if line.startswith("cinder_provider_errors_total") and 'kind="rateLimited"' in line)
     assert rate_limited >= 10
+
+
+def test_no_key_or_secret_in_any_log(deployment):
+    # After every test above: the provider keys the API sealed and the runners opened, and the secret that
+    # keys the store, appear in no service's log.
+    d = deployment
+    logs = [d.api.log_path, *(r.log_path for r in d.runners)]
+    assert all(path.exists() for path in logs)
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert VALID_KEY not in text and "sk-wrong" not in text and SECRET not in text, path
+    # And the table holds them sealed.
+    raw = d.pg.query("SELECT encode(value, 'hex') FROM secrets WHERE key = 'OPENAI_API_KEY'")
+    assert len(raw) == 1 and VALID_KEY.encode().hex() not in raw[0]
