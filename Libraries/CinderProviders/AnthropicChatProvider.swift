@@ -19,20 +19,10 @@ public struct AnthropicChatProvider: ChatProvider {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await run(request) { continuation.yield($0) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        eventStream { try await run(request, $0) }
     }
 
-    private func run(_ request: ChatRequest, _ yield: (ChatEvent) -> Void) async throws {
+    private func run(_ request: ChatRequest, _ yield: @Sendable (ChatEvent) -> Void) async throws {
         var headers = extraHeaders + [("anthropic-version", Self.apiVersion)]
         if let apiKey { headers.append(("x-api-key", apiKey)) }
         let body = try await transport.post("\(baseURL)/v1/messages", headers: headers, body: Self.body(request))

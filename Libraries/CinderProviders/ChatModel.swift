@@ -181,6 +181,23 @@ public protocol ChatProvider: Sendable {
 }
 
 extension ChatProvider {
+    /// The events `produce` yields, as a stream that cancels `produce` when its consumer goes away.
+    func eventStream(
+        _ produce: @escaping @Sendable (_ yield: @escaping @Sendable (ChatEvent) -> Void) async throws -> Void
+    ) -> AsyncThrowingStream<ChatEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await produce { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// The whole answer.
     public func complete(_ request: ChatRequest) async throws -> ChatCompletion {
         var completion = ChatCompletion()

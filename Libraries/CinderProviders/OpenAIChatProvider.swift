@@ -1,4 +1,5 @@
 import CinderModel
+import Foundation
 
 /// OpenAI's Chat Completions wire format, streamed: OpenAI itself, Azure OpenAI (deployment URL and
 /// `api-key` header) and every server that speaks the same format by base URL (vLLM, Ollama, LiteLLM,
@@ -25,17 +26,7 @@ public struct OpenAIChatProvider: ChatProvider {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await run(request) { continuation.yield($0) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        eventStream { try await run(request, $0) }
     }
 
 
@@ -59,7 +50,7 @@ public struct OpenAIChatProvider: ChatProvider {
         return headers
     }
 
-    private func run(_ request: ChatRequest, _ yield: (ChatEvent) -> Void) async throws {
+    private func run(_ request: ChatRequest, _ yield: @Sendable (ChatEvent) -> Void) async throws {
         let body = try await transport.post(url(for: request.model), headers: headers, body: Self.body(request))
         var finished = false
         try await forEachServerSentEvent(body) { event in
@@ -147,11 +138,9 @@ extension String {
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+                out += String(format: "%%%02X", byte)
             }
         }
         return out
     }
-
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
