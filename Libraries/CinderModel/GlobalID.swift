@@ -58,3 +58,23 @@ public enum NodeType {
     public static let userAPIKey = "UserApiKey"
     public static let systemAPIKey = "SystemApiKey"
 }
+
+/// Random bytes as lowercase hex: trace and span ids, hidden project names, generated keys.
+public enum RandomHex {
+    public static func string(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return string(bytes: count, using: &generator)
+    }
+
+    public static func string(bytes count: Int, using generator: inout some RandomNumberGenerator) -> String {
+        var out = ""
+        out.reserveCapacity(count * 2)
+        let digits = Array("0123456789abcdef")
+        for _ in 0..<count {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return out
+    }
+}

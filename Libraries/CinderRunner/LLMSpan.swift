@@ -10,11 +10,12 @@ public enum LLMSpan {
     public static func newTraceID() -> String { hex(count: 16) }
     public static func newSpanID() -> String { hex(count: 8) }
 
+    /// Hex of `count` random bytes, never all zero (OTLP treats all-zero ids as invalid).
     static func hex(count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        if bytes.allSatisfy({ $0 == 0 }) { bytes[count - 1] = 1 }  // all-zero ids are invalid
-        return bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
+        while true {
+            let id = RandomHex.string(bytes: count)
+            if id.contains(where: { $0 != "0" }) { return id }
+        }
     }
 
     public static func make(
@@ -69,8 +70,4 @@ public enum LLMSpan {
             traceID: traceID, spanID: newSpanID(), parentID: nil, name: "ChatCompletion", kind: .llm, startTime: start, endTime: end,
             statusCode: error == nil ? .ok : .error, statusMessage: error ?? "", attributes: NestedAttributes(pairs), events: events)
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

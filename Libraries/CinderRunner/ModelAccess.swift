@@ -1,4 +1,5 @@
 import CinderAuth
+import CinderModel
 import CinderProviders
 import Foundation
 import Logging
@@ -50,8 +51,7 @@ public struct ModelAccess: Sendable {
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.count >= 64 {
             return existing.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        var generator = SystemRandomNumberGenerator()
-        let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let key = RandomHex.string(bytes: 32)
         guard FileManager.default.createFile(atPath: path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
