@@ -39,7 +39,8 @@ struct ExperimentJobsAPI {
     static let notFound = CinderError.notFound("Experiment job not found")
 
     func find(_ context: CinderRequestContext, _ scope: TenantScope) async throws -> (ExperimentRow, ExperimentJobRow) {
-        let experiment = try await experiments.experiment(context, scope)
+        // On the primary: a job's progress, just written by a runner, must not look older than it is.
+        let experiment = try await experiments.experiment(context, scope, onPrimary: true)
         guard let job = try await scope.experimentJobs.job(id: experiment.id, onPrimary: true) else {
             throw CinderError.notFound("Experiment \(GlobalID(NodeType.experiment, experiment.id).encoded) is not run by the server")
         }
@@ -94,9 +95,8 @@ struct ExperimentJobsAPI {
         return (json, versionID)
     }
 
-    func json(_ job: ExperimentJobRow, _ experiment: ExperimentRow, _ scope: TenantScope) async throws -> JSONValue {
-        // Read on the primary: the job's own progress, just written, must not look older than it is.
-        let current = try await scope.experiments.experiment(id: experiment.id, onPrimary: true) ?? experiment
+    /// The job with its experiment's progress; `experiment` as read on the primary (or just written).
+    func json(_ job: ExperimentJobRow, _ current: ExperimentRow, _ scope: TenantScope) async throws -> JSONValue {
         let examples = try await experiments.exampleCount(of: current, scope)
         let expected = examples * Int64(current.repetitions)
         let errors = try await scope.experimentJobs.logs(experimentID: current.id, errorsOnly: true, beforeID: nil, limit: 20)

@@ -109,10 +109,11 @@ struct ExperimentsAPI {
     static let notFound = CinderError.notFound("Experiment not found")
     static let maxRepetitions = 10_000
 
-    func experiment(_ context: CinderRequestContext, _ scope: TenantScope) async throws -> ExperimentRow {
+    /// The experiment the path names; `onPrimary` to see its latest runs.
+    func experiment(_ context: CinderRequestContext, _ scope: TenantScope, onPrimary: Bool = false) async throws -> ExperimentRow {
         let text = try pathParameter(context, "experiment")
         guard let id = GlobalID(encoded: text) else { throw CinderError.unprocessable("Invalid experiment ID: \(text)") }
-        guard id.typeName == NodeType.experiment, let experiment = try await scope.experiments.experiment(id: id.rowID) else {
+        guard id.typeName == NodeType.experiment, let experiment = try await scope.experiments.experiment(id: id.rowID, onPrimary: onPrimary) else {
             throw CinderError.notFound("Experiment with ID \(text) not found")
         }
         return experiment

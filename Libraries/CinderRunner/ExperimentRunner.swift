@@ -41,8 +41,7 @@ public final class ExperimentRunner: Service, Sendable {
     let jobsRunning: Gauge
     let runsDone: Counter
     let runsFailed: Counter
-    private let running = Atomic<Int>(0)
-    /// The jobs this replica works on, which it must not claim again while it does.
+    /// The jobs this replica works on (which it must not claim again while it does), and so how many.
     private let held = Mutex<Set<Int64>>([])
 
     public init(
@@ -73,10 +72,11 @@ public final class ExperimentRunner: Service, Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 var claimed: ClaimedJob?
+                let holding = held.withLock { $0 }
                 // One job per free slot at most: a replica with every slot busy leaves new jobs to others.
-                if running.load(ordering: .relaxed) < configuration.concurrency {
+                if holding.count < configuration.concurrency {
                     do {
-                        claimed = try await queue.claim(lease: configuration.lease, excluding: held.withLock { $0 })
+                        claimed = try await queue.claim(lease: configuration.lease, excluding: holding)
                     } catch {
                         logger.warning("cannot claim a job", metadata: ["cinder.error": "\(error)"])
                     }
@@ -85,14 +85,10 @@ public final class ExperimentRunner: Service, Sendable {
                     try? await Task.sleep(for: configuration.pollInterval)
                     continue
                 }
-                held.withLock { _ = $0.insert(job.jobID) }
-                running.add(1, ordering: .relaxed)
-                jobsRunning.record(running.load(ordering: .relaxed))
+                jobsRunning.record(held.withLock { $0.insert(job.jobID); return $0.count })
                 group.addTask {
                     await self.execute(job)
-                    self.held.withLock { _ = $0.remove(job.jobID) }
-                    self.running.subtract(1, ordering: .relaxed)
-                    self.jobsRunning.record(self.running.load(ordering: .relaxed))
+                    self.jobsRunning.record(self.held.withLock { $0.remove(job.jobID); return $0.count })
                 }
             }
         }

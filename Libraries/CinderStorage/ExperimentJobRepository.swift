@@ -281,7 +281,7 @@ public struct JobQueue: Sendable {
 
     /// Takes the oldest job nobody holds (or whose holder's lease ran out), not one in `excluding`.
     public func claim(lease: Duration, excluding: Set<Int64>) async throws -> ClaimedJob? {
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let seconds = Self.seconds(lease)
         let runner = runner
         let rows = try await database.installation(logger: logger).write { tx in
             try await tx.query(
@@ -302,7 +302,7 @@ public struct JobQueue: Sendable {
 
     /// Extends the lease; false when the job is no longer this runner's (stopped, or taken over).
     public func renew(_ job: ClaimedJob, lease: Duration) async throws -> Bool {
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let seconds = Self.seconds(lease)
         let runner = runner
         return try await database.installation(logger: logger).write { tx in
             try await tx.query(
@@ -312,6 +312,10 @@ public struct JobQueue: Sendable {
                 """
             ).decode(Int64.self).all().isEmpty == false
         }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Lets go of a job at once (a runner shutting down), so another runner need not wait for the lease.
