@@ -161,6 +161,16 @@ class Postgres:
     def stop(self) -> None:
         subprocess.run([self.script, "stop", str(self.dir)], check=False, capture_output=True)
 
+    def start_for_cinder(self) -> tuple[str, str]:
+        """Starts a fresh server with the two roles of the tenancy design: the superuser owns and migrates
+        the `cinder` database, the services connect as `cinder_service`, which row-level security holds.
+        Returns (owner URL, service URL)."""
+        base_url = self.start()
+        subprocess.run(["psql", base_url, "-qc", "CREATE DATABASE cinder"], check=True, capture_output=True)
+        subprocess.run(["psql", base_url, "-qc", "CREATE ROLE cinder_service LOGIN"], check=True, capture_output=True)
+        owner_url = base_url.rsplit("/", 1)[0] + "/cinder"
+        return owner_url, owner_url.replace("postgres@", "cinder_service@", 1)
+
     @staticmethod
     def _pg_ctl() -> str:
         versions = sorted((int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit()), reverse=True)
@@ -183,13 +193,7 @@ class Cluster:
         self.api: Optional[Process] = None
 
     def start(self) -> None:
-        base_url = self.pg.start()
-        subprocess.run(["psql", base_url, "-qc", "CREATE DATABASE cinder"], check=True, capture_output=True)
-        # The two roles of the tenancy design: the superuser owns and migrates the schema, the services
-        # connect as a role that row-level security holds.
-        subprocess.run(["psql", base_url, "-qc", "CREATE ROLE cinder_service LOGIN"], check=True, capture_output=True)
-        self.owner_url = base_url.rsplit("/", 1)[0] + "/cinder"
-        self.database_url = self.owner_url.replace("postgres@", "cinder_service@", 1)
+        self.owner_url, self.database_url = self.pg.start_for_cinder()
         mock_log = open(self.work / "kafka-mock.log", "ab")
         self.mock = subprocess.Popen(
             [str(BIN_DIR / "cinder-kafka-mock"), "--topic", f"{TOPIC}:{PARTITIONS}", "--topic", f"{DLQ}:1"],

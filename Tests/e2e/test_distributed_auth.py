@@ -41,11 +41,7 @@ def deployment():
     processes: list[Process] = []
     mock = None
     try:
-        base_url = pg.start()
-        subprocess.run(["psql", base_url, "-qc", "CREATE DATABASE cinder"], check=True, capture_output=True)
-        subprocess.run(["psql", base_url, "-qc", "CREATE ROLE cinder_service LOGIN"], check=True, capture_output=True)
-        owner = base_url.rsplit("/", 1)[0] + "/cinder"
-        service = owner.replace("postgres@", "cinder_service@", 1)
+        owner, service = pg.start_for_cinder()
         mock = subprocess.Popen(
             [str(BIN_DIR / "cinder-kafka-mock"), "--topic", f"{TOPIC}:{PARTITIONS}", "--topic", f"{DLQ}:1"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -47,12 +47,7 @@ class Deployment:
         self.runners: list[Runner] = []
 
     def start(self) -> None:
-        import subprocess
-        base_url = self.pg.start()
-        subprocess.run(["psql", base_url, "-qc", "CREATE DATABASE cinder"], check=True, capture_output=True)
-        subprocess.run(["psql", base_url, "-qc", "CREATE ROLE cinder_service LOGIN"], check=True, capture_output=True)
-        self.owner_url = base_url.rsplit("/", 1)[0] + "/cinder"
-        self.database_url = self.owner_url.replace("postgres@", "cinder_service@", 1)
+        self.owner_url, self.database_url = self.pg.start_for_cinder()
         port = free_port()
         self.api = Process("cinder-api", [str(BIN_DIR / "cinder-api")], _clean_env() | {
             "PHOENIX_SQL_DATABASE_URL": self.database_url, "CINDER_MIGRATION_DATABASE_URL": self.owner_url,
