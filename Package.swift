@@ -195,6 +195,8 @@ let package = Package(
             dependencies: [
                 "CinderAuth",
                 "CinderModel",
+                "CinderProviders",
+                "CinderRunner",
                 "CinderStorage",
                 "CinderHTTPSupport",
                 .product(name: "Graphiti", package: "Graphiti"),

@@ -12,7 +12,6 @@ import NIOCore
 /// and `POST /v1/chat/completions` (OpenAI's wire format, streamed or not), each call traced into the
 /// organization's `playground` project.
 struct ModelsAPI {
-    static let playgroundProject = "playground"
     let api: PhoenixAPI
 
     func add(to router: Router<CinderRequestContext>) {
@@ -20,12 +19,25 @@ struct ModelsAPI {
             let families = api.credentials?.directory.families ?? ProviderFamily.all
             return jsonResponse(["data": .array(families.map { ["provider": .string($0.id), "name": .string($0.displayName)] })])
         }
-        router.get("/v1/custom_model_providers") { request, _ in
-            let limit = try QueryParameters(request).int("limit", default: 100)
+        router.get("/v1/custom_model_providers") { request, context in
+            let parameters = QueryParameters(request)
+            let limit = try parameters.int("limit", default: 100)
             guard limit > 0, limit <= 1000 else { throw CinderError.unprocessable("limit must be between 1 and 1000") }
-            // Custom providers are not stored yet: every model is reached through a built-in family
-            // (and its *_BASE_URL for OpenAI-compatible servers).
-            return jsonResponse(["data": [], "next_cursor": .null])
+            var cursor: Int64?
+            if let text = parameters.string("cursor") {
+                guard let id = GlobalID(encoded: text, type: Self.customProviderType)?.rowID else { throw CinderError.unprocessable("Invalid cursor: \(text)") }
+                cursor = id
+            }
+            let rows = try await api.scope(context).customProviders.providers(atOrBeforeID: cursor, limit: limit + 1)
+            let page = rows.prefix(limit).map { row -> JSONValue in
+                [
+                    "id": .string(GlobalID(Self.customProviderType, row.id).encoded), "name": .string(row.name),
+                    "description": row.description.map { .string($0) } ?? .null, "provider": .string(row.provider), "sdk": .string(row.sdk.lowercased()),
+                    "created_at": iso(row.createdMicros), "updated_at": iso(row.updatedMicros),
+                ]
+            }
+            let next: JSONValue = rows.count > limit ? .string(GlobalID(Self.customProviderType, rows[limit].id).encoded) : .null
+            return jsonResponse(["data": .array(page), "next_cursor": next])
         }
         router.put("/v1/secrets") { request, context in try await putSecrets(request, context) }
         router.post("/v1/chat/completions") { request, context in
@@ -38,6 +50,8 @@ struct ModelsAPI {
             }
         }
     }
+
+    static let customProviderType = "GenerativeModelCustomProvider"
 
     // MARK: Secrets
 
@@ -95,13 +109,35 @@ struct ModelsAPI {
         } catch {
             throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.description, param: "model")
         }
-        guard case .builtIn(let family, let model) = reference else {
-            throw ChatCompletionFailure(status: .notFound, type: "invalid_request_error", message: "Custom model provider not found", param: "model")
+        let choice: ModelChoice
+        let model: String
+        switch reference {
+        case .builtIn(let family, let name):
+            choice = .builtIn(family)
+            model = name
+        case .custom(let providerID, let name):
+            guard let id = GlobalID(encoded: providerID, type: Self.customProviderType)?.rowID ?? Int64(providerID),
+                try await scope.customProviders.provider(id: id) != nil
+            else {
+                throw ChatCompletionFailure(status: .notFound, type: "invalid_request_error", message: "Custom model provider not found", param: "model")
+            }
+            choice = .custom(id: id)
+            model = name
         }
         if body.value("tools") != nil || body.value("tool_choice") != nil {
             throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: "Tool calling is not supported", param: "tools")
         }
         let messages = try Self.messages(body)
+        guard let credentials = api.credentials else {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: "Model calls are not enabled on this server", param: nil)
+        }
+        let family: ProviderFamily
+        let provider: any ChatProvider
+        do {
+            (family, provider) = try await credentials.provider(for: choice, scope: scope)
+        } catch let error as ProviderError {
+            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.message, param: "model")
+        }
         var parameters: [String: JSONValue] = [:]
         for key in ["temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "frequency_penalty", "presence_penalty", "seed", "n"] {
             if let value = body.value(key) { parameters[key] = value }
@@ -114,15 +150,6 @@ struct ModelsAPI {
         }
         let stream = try body.bool("stream") ?? false
         let includeUsage = (try body.object("stream_options")?.bool("include_usage")) ?? false
-        guard let credentials = api.credentials else {
-            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: "Model calls are not enabled on this server", param: nil)
-        }
-        let provider: any ChatProvider
-        do {
-            provider = try await credentials.provider(family, scope: scope)
-        } catch let error as ProviderError {
-            throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.message, param: "model")
-        }
         let chat = ChatRequest(model: model, messages: messages, parameters: parameters)
         let call = PlaygroundCall(api: api, scope: scope, family: family, request: chat, provider: provider, modelName: modelName)
         if stream { return call.streamed(includeUsage: includeUsage) }
@@ -278,6 +305,6 @@ struct PlaygroundCall: Sendable {
         let span = LLMSpan.make(
             traceID: LLMSpan.newTraceID(), family: family, request: request, completion: completion, error: error, start: start,
             end: LLMSpan.now())
-        try? await queue.publish([ProjectSpans(organizationID: scope.organization, projectName: ModelsAPI.playgroundProject, spans: [span])])
+        try? await queue.publish([ProjectSpans(organizationID: scope.organization, projectName: Playground.projectName, spans: [span])])
     }
 }

@@ -95,7 +95,8 @@ extension CinderBuilder {
         addSignIn(accessControl, configuration: configuration, to: router)
         let attached = ingress?.attach(router, queue, db, accessControl, metrics)
         PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator, credentials: models.credentials).addRoutes(to: router)
-        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, explorer: webUI.page).addRoutes(to: router)
+        let playground = Playground(credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger))
+        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, playground: playground, explorer: webUI.page).addRoutes(to: router)
 
         let httpPort = PortBox()
         let grpcPort: @Sendable () async throws -> Int?

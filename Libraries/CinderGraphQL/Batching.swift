@@ -1,4 +1,5 @@
 import CinderModel
+import CinderRunner
 import CinderStorage
 import Foundation
 import Graphiti
@@ -48,13 +49,16 @@ public final class GraphQLContext: Sendable {
     let access: Access
     let scope: TenantScope
     let accounts: AccountServices?
+    /// Nil where the process makes no model calls.
+    let playground: Playground?
     let logger: Logger
     let loads = SiblingLoads()
 
-    init(access: Access, scope: TenantScope, accounts: AccountServices?, logger: Logger) {
+    init(access: Access, scope: TenantScope, accounts: AccountServices?, playground: Playground? = nil, logger: Logger) {
         self.access = access
         self.scope = scope
         self.accounts = accounts
+        self.playground = playground
         self.logger = logger
     }
 }

@@ -14,6 +14,8 @@ enum CinderSchema {
         addDatasets(builder)
         addExperiments(builder)
         addExperimentJobs(builder)
+        addPlayground(builder)
+        addCustomProviders(builder)
         addPrompts(builder)
         addAccess(builder)
         builder.addQuery {
@@ -45,6 +47,10 @@ enum CinderSchema {
                 Argument("before", at: \.before)
             }
             Field("userRoles", at: QueryRoot.userRoles)
+            Field("generativeModelCustomProviders", at: QueryRoot.generativeModelCustomProviders) {
+                Argument("first", at: \.first).defaultValue(50)
+                Argument("after", at: \.after)
+            }
             Field("userApiKeys", at: QueryRoot.userApiKeys)
             Field("systemApiKeys", at: QueryRoot.systemApiKeys)
         }
@@ -58,7 +64,16 @@ enum CinderSchema {
             Field("patchViewer", at: QueryRoot.patchViewer) { Argument("input", at: \.input) }
             Field("deleteUsers", at: QueryRoot.deleteUsers) { Argument("input", at: \.input) }
             Field("stopExperiment", at: QueryRoot.stopExperiment) { Argument("experimentId", at: \.experimentId) }
-            Field("resumeExperiment", at: QueryRoot.resumeExperiment) { Argument("experimentId", at: \.experimentId) }
+            Field("resumeExperiment", at: QueryRoot.resumeExperiment) {
+                Argument("experimentId", at: \.experimentId)
+                Argument("credentials", at: \.credentials)
+            }
+            Field("createGenerativeModelCustomProvider", at: QueryRoot.createGenerativeModelCustomProvider) { Argument("input", at: \.input) }
+            Field("patchGenerativeModelCustomProvider", at: QueryRoot.patchGenerativeModelCustomProvider) { Argument("input", at: \.input) }
+            Field("deleteGenerativeModelCustomProvider", at: QueryRoot.deleteGenerativeModelCustomProvider) { Argument("input", at: \.input) }
+            Field("testGenerativeModelCustomProviderCredentials", at: QueryRoot.testGenerativeModelCustomProviderCredentials) {
+                Argument("input", at: \.input)
+            }
         }
         return try builder.build()
     }

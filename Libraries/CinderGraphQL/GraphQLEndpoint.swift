@@ -1,6 +1,7 @@
 import CinderAuth
 import CinderHTTPSupport
 import CinderModel
+import CinderRunner
 import CinderStorage
 import Foundation
 import GraphQL
@@ -15,12 +16,17 @@ public struct GraphQLEndpoint: Sendable {
     let schema: ExecutableSchema
     /// nil with auth off (no people or keys to manage).
     let accounts: AccountServices?
-    private let documents = DocumentCache()
+    let documents = DocumentCache()
     /// What a browser's GET without a query gets: the web UI's GraphQL explorer.
     let explorer: (@Sendable (Request) -> Response)?
+    /// Model calls for the playground subscriptions and custom providers; nil where there are none.
+    let playground: Playground?
 
-    public init(database: Database, authenticator: Authenticator? = nil, explorer: (@Sendable (Request) -> Response)? = nil) async throws {
+    public init(
+        database: Database, authenticator: Authenticator? = nil, playground: Playground? = nil, explorer: (@Sendable (Request) -> Response)? = nil
+    ) async throws {
         self.explorer = explorer
+        self.playground = playground
         self.database = database
         self.schema = try await ExecutableSchema(CinderSchema.build().schema)
         self.accounts = authenticator.map { AccountServices(authenticator: $0, database: database) }
@@ -45,7 +51,7 @@ public struct GraphQLEndpoint: Sendable {
         case .valid(let valid): document = valid
         case .invalid(let errors): return Self.body(GraphQLResult(errors: errors))
         }
-        let context = GraphQLContext(access: access, scope: database.tenant(access, logger: logger), accounts: accounts, logger: logger)
+        let context = context(access, logger)
         var fragments: [String: FragmentDefinition] = [:]
         for case let fragment as FragmentDefinition in document.definitions { fragments[fragment.name.value] = fragment }
         let operation: OperationDefinition
@@ -69,7 +75,11 @@ public struct GraphQLEndpoint: Sendable {
         return await run.run(operation, root: QueryRoot())
     }
 
-    private static func operation(in document: Document, named name: String?) throws -> OperationDefinition {
+    func context(_ access: Access, _ logger: Logger) -> GraphQLContext {
+        GraphQLContext(access: access, scope: database.tenant(access, logger: logger), accounts: accounts, playground: playground, logger: logger)
+    }
+
+    static func operation(in document: Document, named name: String?) throws -> OperationDefinition {
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         if let name {
             guard let operation = operations.first(where: { $0.name?.value == name }) else {
@@ -109,7 +119,7 @@ public struct GraphQLEndpoint: Sendable {
         return values
     }
 
-    private static func body(_ result: GraphQLResult) -> [UInt8] {
+    static func body(_ result: GraphQLResult) -> [UInt8] {
         (try? Array(GraphQLJSONEncoder().encode(result))) ?? Array(#"{"errors":[{"message":"The result could not be encoded"}]}"#.utf8)
     }
 
@@ -122,7 +132,7 @@ public struct GraphQLEndpoint: Sendable {
             } catch {
                 throw CinderError.badRequest("The body must be a JSON object with a string `query` (and optional `variables`, `operationName`)")
             }
-            return try await respond(graphQLRequest, context)
+            return try await respond(graphQLRequest, context, accept: request.headers[.accept])
         }
         router.get("/graphql") { request, context in
             let parameters = QueryParameters(request)
@@ -140,12 +150,19 @@ public struct GraphQLEndpoint: Sendable {
                 variables = decoded
             }
             let operationName = parameters.string("operationName")
-            return try await respond(GraphQLRequest(query: query, operationName: operationName, variables: variables), context, allowMutations: false)
+            return try await respond(
+                GraphQLRequest(query: query, operationName: operationName, variables: variables), context, accept: request.headers[.accept],
+                allowMutations: false)
         }
     }
 
     /// Errors in the operation are part of a 200 answer, as GraphQL servers (Phoenix's included) answer them.
-    private func respond(_ request: GraphQLRequest, _ context: CinderRequestContext, allowMutations: Bool = true) async throws -> Response {
+    private func respond(
+        _ request: GraphQLRequest, _ context: CinderRequestContext, accept: String?, allowMutations: Bool = true
+    ) async throws -> Response {
+        if isSubscription(request) {
+            return try await subscribe(request, access: try context.requireAccess(), logger: context.logger, accept: accept)
+        }
         let body = await execute(request, access: try context.requireAccess(), logger: context.logger, allowMutations: allowMutations)
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -1,4 +1,5 @@
 import CinderModel
+import CinderRunner
 import CinderStorage
 import Graphiti
 
@@ -60,19 +61,32 @@ extension ExperimentNode {
 
 extension QueryRoot {
     struct ExperimentIDArguments: Codable, Sendable { var experimentId: NodeID }
-
-    func stopExperiment(context: GraphQLContext, arguments: ExperimentIDArguments) async throws -> StopExperimentPayload {
-        StopExperimentPayload(job: try await changeJob(context, arguments) { try await context.scope.experimentJobs.stop(id: $0) })
+    struct ResumeExperimentArguments: Codable, Sendable {
+        var experimentId: NodeID
+        var credentials: [GenerativeCredentialInput]?
     }
 
-    func resumeExperiment(context: GraphQLContext, arguments: ExperimentIDArguments) async throws -> ResumeExperimentPayload {
-        ResumeExperimentPayload(job: try await changeJob(context, arguments) { try await context.scope.experimentJobs.resume(id: $0) })
+    func stopExperiment(context: GraphQLContext, arguments: ExperimentIDArguments) async throws -> StopExperimentPayload {
+        StopExperimentPayload(job: try await changeJob(context, arguments.experimentId) { try await context.scope.experimentJobs.stop(id: $0) })
+    }
+
+    /// Resumes a job; keys given here replace those it was started with (a key that expired, say).
+    func resumeExperiment(context: GraphQLContext, arguments: ResumeExperimentArguments) async throws -> ResumeExperimentPayload {
+        let given = try CallSettings(credentials: arguments.credentials, connection: nil, headers: nil, family: nil).given
+        var credentials: ProviderCredentials?
+        if !given.isEmpty { credentials = try context.requirePlayground().credentials }
+        let organization = context.scope.organization
+        return ResumeExperimentPayload(
+            job: try await changeJob(context, arguments.experimentId) { id in
+                let sealed = try credentials?.sealJobCredentials(given, organization: organization, jobID: id)
+                return try await context.scope.experimentJobs.resume(id: id, sealedCredentials: sealed)
+            })
     }
 
     private func changeJob(
-        _ context: GraphQLContext, _ arguments: ExperimentIDArguments, _ change: (Int64) async throws -> ExperimentJobRow?
+        _ context: GraphQLContext, _ experimentID: NodeID, _ change: (Int64) async throws -> ExperimentJobRow?
     ) async throws -> ExperimentJobNode {
-        let raw = arguments.experimentId.value
+        let raw = experimentID.value
         guard let id = GlobalID(encoded: raw, type: NodeType.experiment), let experiment = try await context.scope.experiments.experiment(id: id.rowID)
         else { throw GraphQLFailure("Experiment not found: \(raw)") }
         guard let job = try await change(experiment.id) else { throw GraphQLFailure("Experiment \(raw) is not run by the server") }

@@ -34,6 +34,8 @@ struct QueryRoot: Sendable {
             return try await DatasetExampleNode.find(row, context)
         case NodeType.experiment:
             return try await scope.experiments.experiment(id: row).map(ExperimentNode.init)
+        case CustomProviderNode.typeName:
+            return try await scope.customProviders.provider(id: row).map(CustomProviderNode.init)
         case "ExperimentJob":
             guard let experiment = try await scope.experiments.experiment(id: row) else { return nil }
             return try await ExperimentJobNode.of(experiment, context)

@@ -1,3 +1,4 @@
+import Foundation
 import CinderModel
 
 /// A Relay global id, the GraphQL `ID` scalar: the same base64 `Type:rowid` ids REST serves.
@@ -126,9 +127,11 @@ struct JSONScalar: Codable, Sendable, JSONLeaf {
 }
 
 /// An error a resolver reports to the client as a GraphQL error (the message is the client's to read).
-struct GraphQLFailure: Error, CustomStringConvertible {
+struct GraphQLFailure: Error, CustomStringConvertible, LocalizedError {
     var description: String
     init(_ message: String) { description = message }
+    /// GraphQLSwift's subscription path reports a resolver's error by its localized description.
+    var errorDescription: String? { description }
 }
 
 /// `TimeRange`: start inclusive, end exclusive, on start times.

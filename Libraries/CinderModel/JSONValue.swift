@@ -20,6 +20,15 @@ public enum JSONValue: Sendable, Hashable {
         return .object(members)
     }
 
+    /// This value with the member at `path` set, creating the objects on the way.
+    public func setting(_ path: some Collection<String>, to value: JSONValue) -> JSONValue {
+        guard let key = path.first else { return value }
+        var members: [String: JSONValue] = [:]
+        if case .object(let existing) = self { members = existing }
+        members[key] = (members[key] ?? .null).setting(path.dropFirst(), to: value)
+        return .object(members)
+    }
+
     /// Follows a path of object keys, e.g. `["llm", "token_count", "prompt"]`.
     public subscript(path path: some Collection<String>) -> JSONValue? {
         var current: JSONValue? = self

@@ -124,7 +124,9 @@ public struct ProviderDirectory: Sendable {
     public func isAllowed(_ family: ProviderFamily) -> Bool { allowed?.contains(family.id) ?? true }
 
     /// A client for `family`; `secrets` are the organization's, by name.
-    public func provider(_ family: ProviderFamily, secrets: [String: String]) throws(ProviderError) -> any ChatProvider {
+    public func provider(
+        _ family: ProviderFamily, secrets: [String: String], extraHeaders: [(String, String)] = []
+    ) throws(ProviderError) -> any ChatProvider {
         guard isAllowed(family) else { throw ProviderError(.badRequest, "Provider \(family.id) is not allowed on this server") }
         func setting(_ name: String) -> String? {
             if let value = secrets[name], !value.isEmpty { return value }
@@ -141,14 +143,24 @@ public struct ProviderDirectory: Sendable {
         guard let baseURL = setting(family.baseURLVariable) ?? family.defaultBaseURL else {
             throw ProviderError(.missingCredential, "No endpoint for \(family.displayName): set \(family.baseURLVariable)")
         }
-        switch family.wireFormat {
+        return client(family.wireFormat, baseURL: baseURL, apiKey: apiKey, azureAPIVersion: setting("OPENAI_API_VERSION"), extraHeaders: extraHeaders)
+    }
+
+    /// A client speaking `wireFormat` to `baseURL` (a custom provider's endpoint, or a family's).
+    public func client(
+        _ wireFormat: ProviderFamily.WireFormat, baseURL: String, apiKey: String?, azureAPIVersion: String? = nil, extraHeaders: [(String, String)] = []
+    ) -> any ChatProvider {
+        switch wireFormat {
         case .openAI:
-            return OpenAIChatProvider(transport: transport, baseURL: baseURL, apiKey: apiKey)
+            return OpenAIChatProvider(transport: transport, baseURL: baseURL, apiKey: apiKey, extraHeaders: extraHeaders)
         case .azureOpenAI:
-            let version = setting("OPENAI_API_VERSION") ?? "2024-10-21"
-            return OpenAIChatProvider(transport: transport, baseURL: baseURL, apiKey: apiKey, dialect: .azure(apiVersion: version))
+            return OpenAIChatProvider(
+                transport: transport, baseURL: baseURL, apiKey: apiKey, dialect: .azure(apiVersion: azureAPIVersion ?? "2024-10-21"), extraHeaders: extraHeaders)
         case .anthropic:
-            return AnthropicChatProvider(transport: transport, baseURL: baseURL, apiKey: apiKey)
+            return AnthropicChatProvider(transport: transport, baseURL: baseURL, apiKey: apiKey, extraHeaders: extraHeaders)
         }
     }
+
+    /// `OPENAI_API_VERSION` as the operator set it, for Azure deployments of custom providers.
+    public var azureAPIVersion: String? { environment["OPENAI_API_VERSION"] }
 }

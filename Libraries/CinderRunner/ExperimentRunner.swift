@@ -118,15 +118,17 @@ public final class ExperimentRunner: Service, Sendable {
                 try await finish(claimed, .error, "The job's prompt cannot run: \(error)", level: "ERROR")
                 return
             }
-            let provider: any ChatProvider
+            let model: ResolvedModel
             do {
-                provider = try await credentials.provider(task.family, scope: scope)
+                let given = try credentials.openJobCredentials(job, organization: scope.organization)
+                let (family, provider) = try await credentials.provider(for: task.modelChoice, scope: scope, given: given)
+                model = ResolvedModel(family: family, provider: provider)
             } catch let error as ProviderError {
                 try await finish(claimed, .error, error.message, level: "ERROR")
                 return
             }
-            logger.info("job claimed", metadata: ["cinder.model": "\(task.family.prefix):\(task.model)"])
-            switch try await work(claimed, experiment: experiment, job: job, task: task, provider: provider, logger: logger) {
+            logger.info("job claimed", metadata: ["cinder.model": "\(model.family.prefix):\(task.model)"])
+            switch try await work(claimed, experiment: experiment, job: job, task: task, model: model, logger: logger) {
             case .completed:
                 try await finish(claimed, .completed, "Completed", level: "INFO")
                 logger.info("job completed")
@@ -181,7 +183,7 @@ public final class ExperimentRunner: Service, Sendable {
     }
 
     private func work(
-        _ claimed: ClaimedJob, experiment: ExperimentRow, job: ExperimentJobRow, task: PromptTask, provider: any ChatProvider, logger: Logger
+        _ claimed: ClaimedJob, experiment: ExperimentRow, job: ExperimentJobRow, task: PromptTask, model: ResolvedModel, logger: Logger
     ) async throws -> Ending {
         let concurrency = max(1, job.maxConcurrency)
         var breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
@@ -216,7 +218,7 @@ public final class ExperimentRunner: Service, Sendable {
                     inFlight.insert(item.key)
                     calling += 1
                     group.addTask {
-                        let result = await self.call(item, task: task, provider: provider)
+                        let result = await self.call(item, task: task, model: model)
                         await self.slots.release()
                         return .called(item.key, result)
                     }
@@ -280,8 +282,14 @@ public final class ExperimentRunner: Service, Sendable {
         }
     }
 
+    /// The client a job calls, and the family whose wire format and span attributes it uses.
+    struct ResolvedModel: Sendable {
+        let family: ProviderFamily
+        let provider: any ChatProvider
+    }
+
     /// Renders the prompt for one example and calls the provider (retried within the toolkit's limits).
-    private func call(_ item: PendingRun, task: PromptTask, provider: any ChatProvider) async -> CallResult {
+    private func call(_ item: PendingRun, task: PromptTask, model: ResolvedModel) async -> CallResult {
         let started = LLMSpan.now()
         let traceID = LLMSpan.newTraceID()
         func run(output: JSONValue, error: String?, traced: Bool, usage: TokenUsage?) -> RunnerRun {
@@ -293,12 +301,12 @@ public final class ExperimentRunner: Service, Sendable {
         }
         let request: ChatRequest
         do {
-            request = try task.request(input: item.input)
+            request = try task.request(input: item.input, reference: item.reference, metadata: item.metadata)
         } catch {
             return .run(run(output: .null, error: error.description, traced: false, usage: nil), nil, failure: error.description)
         }
         do {
-            let completion = try await caller.complete(request, family: task.family, provider: provider)
+            let completion = try await caller.complete(request, family: model.family, provider: model.provider)
             var message: [String: JSONValue] = ["role": "assistant", "content": .string(completion.text)]
             if !completion.toolCalls.isEmpty {
                 message["tool_calls"] = .array(
@@ -307,12 +315,12 @@ public final class ExperimentRunner: Service, Sendable {
                     })
             }
             let span = LLMSpan.make(
-                traceID: traceID, family: task.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
+                traceID: traceID, family: model.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
             return .run(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span, failure: nil)
         } catch let error as ProviderError where error.kind == .badRequest {
             // Refused for this example's input: the run records why.
             let span = LLMSpan.make(
-                traceID: traceID, family: task.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now())
+                traceID: traceID, family: model.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now())
             return .run(run(output: .null, error: error.description, traced: true, usage: nil), span, failure: error.description)
         } catch let error as ProviderError {
             return .providerFailure(error)

@@ -5,9 +5,17 @@ import CinderProviders
 /// A prompt as a job runs it (Phoenix's prompt version shape: provider, model, chat template, template
 /// format, invocation parameters, tools, response format), rendered once per dataset example.
 public struct PromptTask: Sendable {
+    /// The provider family named by the prompt (for a custom provider: the one whose SDK it uses).
     public let family: ProviderFamily
     public let model: String
+    /// Set when the prompt runs on an organization's custom provider.
+    public let customProviderID: Int64?
     let templateFormat: String
+    /// Where an example's template variables are found: `input` (the default) makes `{{query}}` the
+    /// input's `query`; the empty path means full paths (`{{input.query}}`, `{{reference.answer}}`).
+    let variablesPath: String
+    /// A path in the example (`input.messages`) to a list of chat messages appended to the prompt's.
+    let appendedMessagesPath: String?
     let messages: [JSONValue]
     let parameters: [String: JSONValue]
     let tools: [ToolDefinition]
@@ -28,7 +36,10 @@ public struct PromptTask: Sendable {
         }
         self.family = family
         self.model = model
+        self.customProviderID = task["custom_provider_id"]?.integerValue
         self.templateFormat = task["template_format"]?.stringValue ?? "MUSTACHE"
+        self.variablesPath = task["template_variables_path"]?.stringValue ?? "input"
+        self.appendedMessagesPath = task["appended_messages_path"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         self.messages = messages
         var parameters: [String: JSONValue] = [:]
         if let kind = task[path: ["invocation_parameters", "type"]]?.stringValue,
@@ -53,26 +64,56 @@ public struct PromptTask: Sendable {
         self.responseFormat = task["response_format"]
     }
 
-    /// The request for one example; throws `Invalid` when the template needs a variable the input lacks.
-    public func request(input: JSONValue) throws(Invalid) -> ChatRequest {
+    public var modelChoice: ModelChoice { customProviderID.map { .custom(id: $0) } ?? .builtIn(family) }
+
+    /// The request for one dataset example; throws `Invalid` when the template needs a variable the
+    /// example lacks, or the appended messages are not there.
+    public func request(input: JSONValue, reference: JSONValue, metadata: JSONValue) throws(Invalid) -> ChatRequest {
+        let example: JSONValue = ["input": input, "reference": reference, "output": reference, "metadata": metadata]
+        let variables = variablesPath.isEmpty ? example : (Self.follow(variablesPath, in: example) ?? .object([:]))
+        var appended: [ChatMessage] = []
+        if let path = appendedMessagesPath {
+            guard case .array(let items)? = Self.follow(path, in: example) ?? Self.follow(path, in: input) else {
+                throw Invalid(description: "The example has no list of messages at '\(path)'")
+            }
+            appended = items.map { item in
+                ChatMessage(role: Self.role(item["role"]?.stringValue ?? "user"), content: Self.text(item["content"]))
+            }
+        }
+        var chat = try request(variables: variables)
+        chat.messages += appended
+        return chat
+    }
+
+    static func follow(_ dotted: String, in value: JSONValue) -> JSONValue? {
+        value[path: dotted.split(separator: ".").map(String.init)]
+    }
+
+    static func role(_ name: String) -> ChatMessage.Role {
+        switch name.lowercased() {
+        case "system": .system
+        case "developer": .developer
+        case "assistant", "ai", "model": .assistant
+        case "tool": .tool
+        default: .user
+        }
+    }
+
+    static func text(_ content: JSONValue?) -> String {
+        switch content {
+        case .string(let s)?: s
+        case .array(let parts)?: parts.compactMap { $0["text"]?.stringValue ?? $0[path: ["text", "text"]]?.stringValue }.joined()
+        default: ""
+        }
+    }
+
+    /// The request with the template filled from `variables` (nothing is filled for format `NONE`).
+    public func request(variables: JSONValue) throws(Invalid) -> ChatRequest {
         var rendered: [ChatMessage] = []
         for message in messages {
-            let roleName = message["role"]?.stringValue ?? "user"
-            let role: ChatMessage.Role =
-                switch roleName {
-                case "system": .system
-                case "developer": .developer
-                case "assistant", "ai", "model": .assistant
-                case "tool": .tool
-                default: .user
-                }
-            let text: String
-            switch message["content"] {
-            case .string(let s)?: text = s
-            case .array(let parts)?: text = parts.compactMap { $0["text"]?.stringValue }.joined()
-            default: text = ""
-            }
-            rendered.append(ChatMessage(role: role, content: try TemplateRenderer.render(text, format: templateFormat, variables: input)))
+            let text = Self.text(message["content"])
+            rendered.append(
+                ChatMessage(role: Self.role(message["role"]?.stringValue ?? "user"), content: try TemplateRenderer.render(text, format: templateFormat, variables: variables)))
         }
         return ChatRequest(model: model, messages: rendered, tools: tools, responseFormat: responseFormat, parameters: parameters)
     }

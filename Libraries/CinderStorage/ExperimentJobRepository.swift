@@ -1,5 +1,6 @@
 import CinderModel
 import Logging
+import NIOCore
 import PostgresNIO
 
 public enum ExperimentJobStatus: String, Sendable, CaseIterable {
@@ -14,6 +15,8 @@ public struct ExperimentJobRow: Sendable {
     public var task: JSONValue
     public var createdMicros: Int64
     public var updatedMicros: Int64
+    /// Keys given with the job, as the services sealed them (see `createServerExperiment`).
+    public var sealedCredentials: [UInt8]?
 }
 
 public struct ExperimentLogRow: Sendable {
@@ -70,33 +73,38 @@ extension TenantScope {
 }
 
 extension ExperimentJobRepository {
-    static let jobColumns = "j.id, j.status, j.max_concurrency::int8, j.task::text, \(micros("j.created_at")), \(micros("j.updated_at"))"
+    static let jobColumns =
+        "j.id, j.status, j.max_concurrency::int8, j.task::text, \(micros("j.created_at")), \(micros("j.updated_at")), j.credentials"
 
     @Sendable static func jobRows(_ rows: PostgresRowSequence) async throws -> [ExperimentJobRow] {
         var out: [ExperimentJobRow] = []
-        for try await c in rows.decode((Int64, String, Int64, String, Int64, Int64).self) {
+        for try await c in rows.decode((Int64, String, Int64, String, Int64, Int64, ByteBuffer?).self) {
             out.append(
                 ExperimentJobRow(
                     id: c.0, status: ExperimentJobStatus(rawValue: c.1) ?? .error, maxConcurrency: Int(c.2), task: JSONValue(storedJSON: c.3),
-                    createdMicros: c.4, updatedMicros: c.5))
+                    createdMicros: c.4, updatedMicros: c.5, sealedCredentials: c.6.map { Array($0.readableBytesView) }))
         }
         return out
     }
 
-    /// An experiment and its job in one transaction, the job runnable at once.
+    /// An experiment and its job in one transaction, the job runnable at once. `sealedCredentials` are
+    /// keys the caller gave for this job, sealed with the experiment's id (so the job's own id is
+    /// reserved first and handed to `seal`).
     public func createServerExperiment(
         datasetID: Int64, versionID: Int64, name: String, description: String?, repetitions: Int, metadata: JSONValue,
-        projectName: String, splitIDs: [Int64], task: JSONValue, maxConcurrency: Int
+        projectName: String, splitIDs: [Int64], task: JSONValue, maxConcurrency: Int,
+        sealCredentials: @Sendable (_ experimentID: Int64) throws -> [UInt8]? = { _ in nil }
     ) async throws -> (ExperimentRow, ExperimentJobRow) {
         let org = org
         return try await scope.write { tx in
             let experiment = try await ExperimentRepository.insertExperiment(
                 tx, datasetID: datasetID, versionID: versionID, name: name, description: description, repetitions: repetitions,
                 metadata: metadata, projectName: projectName, splitIDs: splitIDs)
+            let credentials = try sealCredentials(experiment.id).map { ByteBuffer(bytes: $0) }
             try await tx.query(
                 """
-                INSERT INTO experiment_jobs (id, org_id, status, max_concurrency, task)
-                VALUES (\(experiment.id), \(org), 'RUNNING', \(Int64(maxConcurrency)), \(task.jsonString)::jsonb)
+                INSERT INTO experiment_jobs (id, org_id, status, max_concurrency, task, credentials)
+                VALUES (\(experiment.id), \(org), 'RUNNING', \(Int64(maxConcurrency)), \(task.jsonString)::jsonb, \(credentials))
                 """)
             try await tx.query("INSERT INTO job_leases (job_id, organization_id) VALUES (\(experiment.id), \(org))")
             let job = try await Self.jobRows(
@@ -138,11 +146,16 @@ extension ExperimentJobRepository {
     }
 
     /// Makes a stopped, failed or finished job runnable again; runners pick up the runs still missing.
-    public func resume(id: Int64) async throws -> ExperimentJobRow? {
+    /// `sealedCredentials`, when given, replace the keys the job was started with.
+    public func resume(id: Int64, sealedCredentials: [UInt8]? = nil) async throws -> ExperimentJobRow? {
         let org = org
+        let credentials = sealedCredentials.map { ByteBuffer(bytes: $0) }
         return try await scope.write { tx in
             let resumed = try await tx.query(
-                "UPDATE experiment_jobs SET status = 'RUNNING', updated_at = now() WHERE org_id = \(org) AND id = \(id) AND status <> 'RUNNING' RETURNING id"
+                """
+                UPDATE experiment_jobs SET status = 'RUNNING', updated_at = now(), credentials = coalesce(\(credentials), credentials)
+                WHERE org_id = \(org) AND id = \(id) AND status <> 'RUNNING' RETURNING id
+                """
             ).decode(Int64.self).all()
             if !resumed.isEmpty {
                 try await tx.query("INSERT INTO job_leases (job_id, organization_id) VALUES (\(id), \(org)) ON CONFLICT (job_id) DO NOTHING")

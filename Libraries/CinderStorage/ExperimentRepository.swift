@@ -230,6 +230,16 @@ extension ExperimentRepository {
         return try await scope.read(q.query, Self.runRows)
     }
 
+    /// Runs written after run `afterID`, oldest first, read on the primary: a watcher of a running
+    /// experiment must not miss a run a lagging replica has not seen yet.
+    public func experimentRuns(experimentID: Int64, afterID: Int64, limit: Int) async throws -> [ExperimentRunRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = \(q.bind(org)) AND r.experiment_id = \(q.bind(experimentID))")
+        q.append(" AND r.id > \(q.bind(afterID)) ORDER BY r.id LIMIT \(q.bind(Int64(limit)))")
+        let query = q.query
+        return try await scope.readPrimary { try await Self.runRows($0.query(query)) }
+    }
+
     public func experimentRun(id: Int64) async throws -> ExperimentRunRow? {
         try await scope.read(
                 PostgresQuery(unsafeSQL: "SELECT \(Self.runColumns) FROM experiment_runs r WHERE r.org_id = $1 AND r.id = $2", binds: SQLBuilder.binds(org, id)), Self.runRows).first

@@ -36,6 +36,7 @@ public enum Migrations {
         Migration(8, PackageResources._008_ingestion_receivers_sql),
         Migration(9, PackageResources._009_span_statistics_indexes_sql),
         Migration(10, PackageResources._010_secrets_experiment_jobs_leases_sql),
+        Migration(11, PackageResources._011_custom_providers_job_credentials_sql),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -173,11 +173,13 @@ extension SpanRepository {
 
     /// Spans `s` (with their traces `t`) of this organization; `conditions` appends the rest of the
     /// statement after `WHERE s.org_id = … AND `.
-    func selectSpans(_ conditions: (inout SQLBuilder) throws -> Void) async throws -> [SpanRow] {
+    func selectSpans(onPrimary: Bool = false, _ conditions: (inout SQLBuilder) throws -> Void) async throws -> [SpanRow] {
         var q = SQLBuilder()
         q.append("SELECT \(Self.spanColumns) FROM spans s JOIN traces t ON t.org_id = s.org_id AND t.id = s.trace_rowid WHERE s.org_id = \(q.bind(org)) AND ")
         try conditions(&q)
-        return try await scope.read(q.query, Self.spanRows)
+        let query = q.query
+        if onPrimary { return try await scope.readPrimary { try await Self.spanRows($0.query(query)) } }
+        return try await scope.read(query, Self.spanRows)
     }
 
     /// One page of a project's spans; asks for `limit` rows (callers pass page size + 1 to detect more).
@@ -268,10 +270,17 @@ extension SpanRepository {
         return try await selectSpans { q in q.append("s.id = ANY(\(q.bind(rowIDs))::int8[])") }
     }
 
-    /// Spans by OpenTelemetry span id.
-    public func spans(spanIDs: [String]) async throws -> [SpanRow] {
+    /// Spans by OpenTelemetry span id; `onPrimary` for spans the request has just written.
+    public func spans(spanIDs: [String], onPrimary: Bool = false) async throws -> [SpanRow] {
         guard !spanIDs.isEmpty else { return [] }
-        return try await selectSpans { q in q.append("s.span_id = ANY(\(q.bind(spanIDs))::text[])") }
+        return try await selectSpans(onPrimary: onPrimary) { q in q.append("s.span_id = ANY(\(q.bind(spanIDs))::text[])") }
+    }
+
+    /// The root spans of the traces with these OpenTelemetry trace ids, read on the primary (for runs
+    /// just recorded, whose spans a replica may not have yet).
+    public func rootSpans(traceIDs: [String]) async throws -> [SpanRow] {
+        guard !traceIDs.isEmpty else { return [] }
+        return try await selectSpans(onPrimary: true) { q in q.append("t.trace_id = ANY(\(q.bind(traceIDs))::text[]) AND s.parent_id IS NULL") }
     }
 
     /// Up to `limit` spans of each trace, newest start first (Phoenix's order for a trace's spans);

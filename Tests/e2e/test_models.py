@@ -59,7 +59,7 @@ def test_model_providers_lists_the_families_the_server_can_call(cinder):
     assert providers["OPENAI"] == "OpenAI" and providers["ANTHROPIC"] == "Anthropic" and "AZURE_OPENAI" in providers
     assert "GOOGLE" not in providers and "AWS" not in providers  # wire formats Cinder does not speak
     r = cinder.get("/v1/custom_model_providers")
-    assert r.status_code == 200 and r.json() == {"data": [], "next_cursor": None}
+    assert r.status_code == 200 and set(r.json()) == {"data", "next_cursor"}  # custom providers: test_playground
     assert cinder.get("/v1/custom_model_providers", params={"limit": 0}).status_code == 422
 
 
