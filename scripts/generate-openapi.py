@@ -742,6 +742,31 @@ def experiment_job_operations() -> dict[str, dict[str, dict]]:
             "stop", "Stop a server-side experiment", "Runners let go of it within a third of their lease; runs recorded stay."),
         "/v1/experiment_jobs/{experiment_id}/resume": action(
             "resume", "Resume a server-side experiment", "Runs the (example, repetition) pairs that have no run yet."),
+        "/v1/spans/{span_id}/replay": {
+            "post": {
+                "tags": ["spans"],
+                "summary": "Replay an LLM span's call, with edits",
+                "description": "Calls the model again with the span's recorded model (llm.provider, llm.model_name), input "
+                "messages and invocation parameters. The body may replace `model` ({provider}:{model} or "
+                "custom:{id}:{model}), `messages`, and any parameter (merged over the span's); `stream: true` answers "
+                "Server-Sent Events ending in `data: [DONE]`. Answers and errors as POST /v1/chat/completions; the new "
+                "call is traced into the playground project.",
+                "operationId": "replaySpan",
+                "parameters": [{"name": "span_id", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "The span's OpenTelemetry span id (hex)."}],
+                "requestBody": json_body({"type": "object", "additionalProperties": True}),
+                "responses": {
+                    "200": {"description": "The completion, as POST /v1/chat/completions answers it",
+                            "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": {"type": "string"}}}},
+                    "400": {"description": "Refused (OpenAI's error body)", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": text_response("Span not found"),
+                    "422": {"description": "Not an LLM span, or an invalid edit (OpenAI's error body)",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                },
+            }
+        },
     }
 
 

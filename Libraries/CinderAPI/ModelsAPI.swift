@@ -41,14 +41,63 @@ struct ModelsAPI {
         }
         router.put("/v1/secrets") { request, context in try await putSecrets(request, context) }
         router.post("/v1/chat/completions") { request, context in
-            do {
-                return try await chatCompletion(request, context)
-            } catch let error as ChatCompletionFailure {
-                return error.response
-            } catch let error as CinderError where error.code == .unprocessable || error.code == .badRequest {
-                return ChatCompletionFailure(status: error.code == .badRequest ? .badRequest : .unprocessableContent, type: "invalid_request_error", message: error.message, param: error.location?.last).response
-            }
+            try await Self.openAIErrors { try await chatCompletion(try await JSONBody.fields(request, context), try api.scope(context)) }
         }
+        router.post("/v1/spans/:span/replay") { request, context in
+            try await Self.openAIErrors { try await replay(request, context) }
+        }
+    }
+
+    /// Errors in OpenAI's shape, which the `openai` SDK reads.
+    static func openAIErrors(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as ChatCompletionFailure {
+            return error.response
+        } catch let error as CinderError where error.code == .unprocessable || error.code == .badRequest {
+            return ChatCompletionFailure(
+                status: error.code == .badRequest ? .badRequest : .unprocessableContent, type: "invalid_request_error", message: error.message,
+                param: error.location?.last
+            ).response
+        }
+    }
+
+    // MARK: Replay
+
+    /// `POST /v1/spans/{span_id}/replay` (Cinder's addition): an LLM span's call made again, with edits.
+    /// The body may replace `model` (`{provider}:{model}`), `messages`, and any invocation parameter
+    /// (merged over the span's); `stream` as for chat completions. The new call is traced into the
+    /// playground project like any other.
+    func replay(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
+        let scope = try api.scope(context)
+        let spanID = try context.parameters.require("span")
+        guard let span = try await scope.spans.spans(spanIDs: [spanID]).first else { throw CinderError.notFound("Span not found: \(spanID)") }
+        let attributes = (try? JSONValue(parsing: span.attributesJSON)) ?? .null
+        guard attributes[path: ["openinference", "span", "kind"]]?.stringValue?.uppercased() == "LLM" || span.spanKind.uppercased() == "LLM" else {
+            throw CinderError.unprocessable("Only LLM spans can be replayed")
+        }
+        let edits = try await JSONBody.fields(request, context).fields
+        var fields: [String: JSONValue] = [:]
+        if let parameters = attributes[path: ["llm", "invocation_parameters"]] {
+            let decoded = parameters.stringValue.flatMap { try? JSONValue(parsing: $0) } ?? parameters
+            if case .object(let values) = decoded { fields = values }
+        }
+        fields.removeValue(forKey: "stream")
+        if case .array(let recorded)? = attributes[path: ["llm", "input_messages"]] {
+            fields["messages"] = .array(recorded.compactMap { entry in
+                guard let message = entry["message"], let role = message["role"]?.stringValue else { return nil }
+                return ["role": .string(role == "model" ? "assistant" : role), "content": message["content"] ?? .string("")]
+            })
+        }
+        if let provider = attributes[path: ["llm", "provider"]]?.stringValue, let model = attributes[path: ["llm", "model_name"]]?.stringValue {
+            // OpenInference names Azure `azure`; Cinder's model names say `azure_openai`.
+            fields["model"] = .string("\(provider == "azure" ? "azure_openai" : provider):\(model)")
+        }
+        fields.merge(edits) { _, edited in edited }
+        guard fields["model"] != nil else {
+            throw CinderError.invalid(["body", "model"], "The span names no provider and model: give `model`", type: "missing", input: nil)
+        }
+        return try await chatCompletion(BodyFields(fields), scope)
     }
 
     static let customProviderType = "GenerativeModelCustomProvider"
@@ -99,9 +148,7 @@ struct ModelsAPI {
 
     // MARK: Chat completions
 
-    func chatCompletion(_ request: Request, _ context: CinderRequestContext) async throws -> Response {
-        let body = try await JSONBody.fields(request, context)
-        let scope = try api.scope(context)
+    func chatCompletion(_ body: BodyFields, _ scope: TenantScope) async throws -> Response {
         let modelName = try body.string("model")
         let reference: ModelReference
         do {

@@ -101,6 +101,7 @@ CINDER_OPERATIONS = [
     ("get", "/v1/experiment_jobs/{experiment_id}"),
     ("post", "/v1/experiment_jobs/{experiment_id}/stop"),
     ("post", "/v1/experiment_jobs/{experiment_id}/resume"),
+    ("post", "/v1/spans/{span_id}/replay"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
     ("get", "/auth/logout"),

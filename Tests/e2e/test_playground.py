@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import openai
 import pytest
@@ -320,3 +321,35 @@ def test_custom_provider_input_is_validated(cinder):
     result = graphql(cinder, "mutation($c: GenerativeModelCustomerProviderConfigInput!) { testGenerativeModelCustomProviderCredentials(input: $c) { error } }",
                      c={"awsBedrock": {"awsBedrockClientKwargs": {"regionName": "us-east-1"}}})
     assert "not supported" in result["testGenerativeModelCustomProviderCredentials"]["error"]
+
+
+def test_a_traced_llm_span_is_replayed_with_edits(cinder, fake):
+    marker = unique_name("replay")
+    sdk = openai.OpenAI(base_url=cinder.base_url + "/v1", api_key="unused", max_retries=0)
+    sdk.chat.completions.create(model="openai:gpt-4o-mini", messages=[{"role": "system", "content": "Be terse."},
+                                                                      {"role": "user", "content": marker}], temperature=0.3)
+    span = None
+    for _ in range(150):
+        spans = cinder.get("/v1/projects/playground/spans", params={"limit": 1000}).json()["data"]
+        found = [s for s in spans if s["attributes"].get("llm.input_messages.1.message.content") == marker]
+        if found:
+            span = found[0]
+            break
+        time.sleep(0.2)
+    assert span is not None
+    span_id = span["context"]["span_id"]
+    # As it was: same model, messages and parameters.
+    r = requests.post(f"{cinder.base_url}/v1/spans/{span_id}/replay", json={}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == f"echo: {marker}"
+    sent = fake.completions[-1].body
+    assert sent["model"] == "gpt-4o-mini" and sent["temperature"] == 0.3
+    assert sent["messages"] == [{"role": "system", "content": "Be terse."}, {"role": "user", "content": marker}]
+    # Edited: another model, message and temperature, streamed.
+    r = requests.post(f"{cinder.base_url}/v1/spans/{span_id}/replay", json={
+        "model": "anthropic:claude-x", "temperature": 0.9, "stream": True,
+        "messages": [{"role": "user", "content": marker + " again"}]}, timeout=30)
+    assert r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]")
+    assert fake.completions[-1].path.endswith("/v1/messages") and fake.completions[-1].body["temperature"] == 0.9
+    # Errors: an unknown span, a span that is not an LLM call.
+    assert requests.post(f"{cinder.base_url}/v1/spans/0000000000000001/replay", json={}, timeout=30).status_code == 404

@@ -441,3 +441,42 @@ def test_provider_secrets_and_server_experiments_stay_in_their_organization(tena
         assert done["status"] == "COMPLETED" and done["progress"]["successful_runs"] == 1, done
     finally:
         fake.stop()
+
+
+def test_custom_providers_and_playground_subscriptions_stay_in_their_organization(tenants):
+    from fake_llm import FakeLLM
+    from test_playground import CHAT, MULTIPART, multipart_payloads, prompt_version
+
+    first, second, _, _, _, _, _ = tenants
+    fake = FakeLLM(api_keys=("sk-custom-first",)).start()
+    try:
+        create = """mutation($input: CreateGenerativeModelCustomProviderMutationInput!) {
+            createGenerativeModelCustomProvider(input: $input) { provider { id } } }"""
+        config = {"openai": {"openaiAuthenticationMethod": {"apiKey": "sk-custom-first"}, "openaiClientKwargs": {"baseUrl": fake.url + "/v1"}}}
+        variables = {"input": {"name": "shared-name", "provider": "vllm", "clientConfig": config}}
+        # Custom providers hold keys: admins create them, members and viewers cannot.
+        for caller in (first.member, first.viewer):
+            r = caller.post("/graphql", json={"query": create, "variables": variables})
+            assert r.status_code in (200, 403) and not (r.json().get("data") or {}).get("createGenerativeModelCustomProvider"), r.text
+        provider = first.admin.ok("post", "/graphql", json={"query": create, "variables": variables})["data"]["createGenerativeModelCustomProvider"]["provider"]["id"]
+        # The same name is free in another organization, and neither sees the other's.
+        second.admin.ok("post", "/graphql", json={"query": create, "variables": variables})
+        body = {"model": f"custom:{provider}:m", "messages": [{"role": "user", "content": "hi"}]}
+        assert first.member.post("/v1/chat/completions", json=body).status_code == 200
+        for caller in second.principals:
+            assert caller.post("/v1/chat/completions", json=body).status_code in (403, 404), caller.name
+            listed = caller.get("/v1/custom_model_providers")
+            assert listed.status_code in (200, 403) and provider not in listed.text
+            r = caller.post("/graphql", json={"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": provider}})
+            assert not (r.json().get("data") or {}).get("node")
+        # A member may use the playground; a viewer may not; nobody may reach another organization's provider.
+        sub = {"query": CHAT, "variables": {"input": {"promptVersion": prompt_version("hi", model="m", customProviderId=provider), "repetitions": 1}}}
+        r = first.member.post("/graphql", json=sub, headers={"Accept": MULTIPART})
+        assert [m["payload"]["data"]["chatCompletion"]["__typename"] for m in multipart_payloads(r)][-1] == "ChatCompletionSubscriptionResult"
+        r = first.viewer.post("/graphql", json=sub, headers={"Accept": MULTIPART})
+        assert "Viewers cannot" in r.text
+        r = second.member.post("/graphql", json=sub, headers={"Accept": MULTIPART})
+        assert "Custom model provider not found" in r.text
+        assert [c.headers["authorization"] for c in fake.completions] == ["Bearer sk-custom-first"] * 2
+    finally:
+        fake.stop()
