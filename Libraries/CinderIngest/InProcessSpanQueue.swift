@@ -181,7 +181,14 @@ public actor InProcessSpanQueue: SpanQueue, Service {
 
     private func write(_ work: [Pending]) async {
         let started = ContinuousClock.now
-        let result = await writeWithRetry(work.flatMap(\.batches))
+        let outcome: RefusedDataIsolation.Outcome
+        do {
+            // A request whose data the database refuses fails alone; the others are stored.
+            outcome = try await RefusedDataIsolation.write(work) { requests in try await self.writeWithRetry(requests.flatMap(\.batches)).get() }
+        } catch {
+            finish(work, inserted: 0, error: error as? CinderError ?? DatabaseErrors.unavailable)
+            return
+        }
         let elapsed = (ContinuousClock.now - started).components
         logger.debug(
             "span batch written",
@@ -189,15 +196,9 @@ public actor InProcessSpanQueue: SpanQueue, Service {
                 "cinder.spans": "\(work.reduce(0) { $0 + $1.spanCount })",
                 "cinder.duration_ms": "\(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)",
             ])
-        switch result {
-        case .success(let inserted):
-            finish(work, inserted: inserted, error: nil)
-        case .failure(let error) where work.count > 1 && error.code == .unprocessable:
-            // One request carries data the database refuses: write them one by one so only it fails.
-            for request in work { await write([request]) }
-        case .failure(let error):
-            finish(work, inserted: 0, error: error)
-        }
+        let stored = work.indices.filter { outcome.refused[$0] == nil }.map { work[$0] }
+        finish(stored, inserted: outcome.inserted, error: nil)
+        for (index, error) in outcome.refused.sorted(by: { $0.key < $1.key }) { finish([work[index]], inserted: 0, error: error) }
     }
 
     private func finish(_ work: [Pending], inserted: Int, error: CinderError?) {

@@ -222,22 +222,15 @@ private struct WriteContext: Sendable {
             throw NewerFormatHeld(reason: reason, partition: held.message.partition, offset: held.message.offset)
         }
         try await deadLetter(&entries)
-        do {
-            return try await insert(entries.compactMap(\.spans))
-        } catch let error as CinderError where error.code == .unprocessable {
-            var inserted = 0
-            for index in entries.indices {
-                guard let spans = entries[index].spans else { continue }
-                do {
-                    inserted += try await insert([spans])
-                } catch let error as CinderError where error.code == .unprocessable {
-                    entries[index].spans = nil
-                    entries[index].poison = error.message
-                }
-            }
-            try await deadLetter(&entries)
-            return inserted
+        let carrying = entries.indices.filter { entries[$0].spans != nil }
+        // A message whose spans the database refuses is dead-lettered alone; the others are stored.
+        let outcome = try await RefusedDataIsolation.write(carrying.compactMap { entries[$0].spans }) { try await insert($0) }
+        for (position, error) in outcome.refused {
+            entries[carrying[position]].spans = nil
+            entries[carrying[position]].poison = error.message
         }
+        try await deadLetter(&entries)
+        return outcome.inserted
     }
 
     struct NewerFormatHeld: Error, CustomStringConvertible {
