@@ -6,7 +6,15 @@ import Logging
 /// it joined, and a batch is whatever arrived while the previous one was being written (group commit),
 /// so a fast provider costs a transaction per batch, not two per run. Spans follow on their own queue,
 /// so a run's slot is free as soon as the run itself is stored; `flush` waits for them.
+///
+/// A batch lingers a few milliseconds before it is written: a write takes about as long as the gap
+/// between two fast answers, so without it each batch held one or two runs and PostgreSQL spent its time
+/// on transactions rather than rows. Calls do not wait for it (a call's slot is freed when the provider
+/// answers), so it costs a job only that much at its end.
 actor RunRecorder {
+    static let linger = Duration.milliseconds(15)
+    static let maxBatch = 1000
+
     struct Entry {
         let run: RunnerRun
         let span: Span?
@@ -44,6 +52,7 @@ actor RunRecorder {
 
     private func drain() async {
         while !pending.isEmpty {
+            if pending.count < Self.maxBatch { try? await Task.sleep(for: Self.linger) }
             let batch = pending
             pending = []
             let written = await write(batch)
@@ -77,6 +86,7 @@ actor RunRecorder {
 
     private func drainSpans() async {
         while !spanQueue.isEmpty {
+            if spanQueue.count < Self.maxBatch { try? await Task.sleep(for: Self.linger) }
             let batch = spanQueue
             spanQueue = []
             guard let project = experiment.projectName else { continue }

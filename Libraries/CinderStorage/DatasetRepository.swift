@@ -142,15 +142,30 @@ extension DatasetRepository {
 
     /// Appends a subquery `x` of the dataset's examples as of a version (their latest revision up to it,
     /// deleted ones included, with `x.revision_kind`), only those in one of `splitIDs` when given.
-    func appendExamplesAsOf(_ q: inout SQLBuilder, datasetID: Int64, versionID: Int64, splitIDs: [Int64]?, ids: [Int64]? = nil) {
+    /// `fromID` bounds the examples inside the subquery, where PostgreSQL can use it; a bound outside
+    /// (on the subquery's result, as a keyset over (example, repetition) is) is applied only after every
+    /// example of the dataset was resolved to its revision.
+    ///
+    /// `narrow` resolves only which revision each example is at (`id`, `revision_id`, `revision_kind`):
+    /// for a caller that keeps few of the examples, turning every revision's documents into text to sort
+    /// them cost far more than the rest of the statement.
+    func appendExamplesAsOf(
+        _ q: inout SQLBuilder, datasetID: Int64, versionID: Int64, splitIDs: [Int64]?, ids: [Int64]? = nil, fromID: Int64? = nil, narrow: Bool = false
+    ) {
+        q.append(
+            narrow
+                ? "(SELECT DISTINCT ON (e.id) e.id, r.id AS revision_id, r.revision_kind"
+                : """
+                (SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
+                    r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
+                """)
         q.append(
             """
-            (SELECT DISTINCT ON (e.id) e.id, e.external_id, e.span_rowid, r.input::text AS input, r.output::text AS output,
-                r.metadata::text AS metadata, r.revision_kind, \(micros("r.created_at")) AS updated
-            FROM dataset_examples e JOIN dataset_example_revisions r ON r.org_id = e.org_id AND r.dataset_example_id = e.id
+             FROM dataset_examples e JOIN dataset_example_revisions r ON r.org_id = e.org_id AND r.dataset_example_id = e.id
             WHERE e.org_id = \(q.bind(org)) AND e.dataset_id = \(q.bind(datasetID)) AND r.dataset_version_id <= \(q.bind(versionID))
             """)
         if let ids { q.append(" AND e.id = ANY(\(q.bind(ids)))") }
+        if let fromID { q.append(" AND e.id >= \(q.bind(fromID))") }
         if let splitIDs {
             q.append(
                 """
@@ -165,7 +180,7 @@ extension DatasetRepository {
     public func datasetExampleCount(datasetID: Int64, versionID: Int64, splitIDs: [Int64]? = nil) async throws -> Int64 {
         var q = SQLBuilder()
         q.append("SELECT count(*) FROM ")
-        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs)
+        appendExamplesAsOf(&q, datasetID: datasetID, versionID: versionID, splitIDs: splitIDs, narrow: true)
         q.append(" WHERE x.revision_kind <> 'DELETE'")
         return try await scope.read(q.query) { try await $0.decode(Int64.self).all() }.first ?? 0
     }

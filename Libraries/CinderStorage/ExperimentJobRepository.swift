@@ -223,9 +223,13 @@ extension ExperimentJobRepository {
     /// `after`, computed in the database (a large dataset never travels whole).
     public func pendingRuns(of experiment: ExperimentRow, after: RunKey? = nil, limit: Int) async throws -> [PendingRun] {
         var q = SQLBuilder()
-        q.append("SELECT x.id, rep::int8, x.input, x.output, x.metadata")
+        q.append("SELECT p.id, p.rep::int8, r.input::text, r.output::text, r.metadata::text FROM (SELECT x.id, x.revision_id, rep")
         scope.experiments.appendMissingRuns(&q, of: experiment, failedAreMissing: false, fromExampleID: nil, after: after)
-        q.append(" ORDER BY x.id, rep LIMIT \(q.bind(Int64(limit)))")
+        q.append(
+            """
+             ORDER BY x.id, rep LIMIT \(q.bind(Int64(limit)))) p
+            JOIN dataset_example_revisions r ON r.org_id = \(q.bind(org)) AND r.id = p.revision_id ORDER BY p.id, p.rep
+            """)
         // On the primary: what was just written must not come back as pending.
         let query = q.query
         return try await scope.readPrimary { tx in

@@ -349,15 +349,24 @@ extension ExperimentRepository {
         _ q: inout SQLBuilder, of experiment: ExperimentRow, failedAreMissing: Bool, fromExampleID: Int64?, after: RunKey? = nil
     ) {
         q.append(" FROM ")
+        let bounds = [fromExampleID, after?.exampleID].compactMap { $0 }
+        // Narrow: `x` has the example's id and its revision's (`revision_id`); callers that need the
+        // documents join the revisions after their LIMIT.
         scope.datasets.appendExamplesAsOf(
-            &q, datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs)
+            &q, datasetID: experiment.datasetID, versionID: experiment.datasetVersionID, splitIDs: experiment.splitIDs.isEmpty ? nil : experiment.splitIDs,
+            fromID: bounds.max(), narrow: true)
+        // A lateral lookup rather than NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti-join, and on
+        // a job's fresh tables (statistics that say "one row") it chose to scan all the experiment's runs
+        // for every example, quadratic in the dataset; a lateral subquery with LIMIT is one probe of the
+        // unique index per (example, repetition) whatever the estimates.
         q.append(
             """
              CROSS JOIN generate_series(1, \(q.bind(Int64(experiment.repetitions)))) rep
-            WHERE x.revision_kind <> 'DELETE' AND NOT EXISTS (SELECT 1 FROM experiment_runs r WHERE r.org_id = \(q.bind(org))
+            LEFT JOIN LATERAL (SELECT 1 AS done FROM experiment_runs r WHERE r.org_id = \(q.bind(org))
                 AND r.experiment_id = \(q.bind(experiment.id)) AND r.dataset_example_id = x.id AND r.repetition_number = rep
             """)
-        q.append(failedAreMissing ? " AND r.error IS NULL)" : ")")
+        q.append(failedAreMissing ? " AND r.error IS NULL LIMIT 1) d ON true" : " LIMIT 1) d ON true")
+        q.append(" WHERE x.revision_kind <> 'DELETE' AND d.done IS NULL")
         if let fromExampleID { q.append(" AND x.id >= \(q.bind(fromExampleID))") }
         if let after { q.append(" AND (x.id, rep) > (\(q.bind(after.exampleID)), \(q.bind(Int64(after.repetition))))") }
     }
