@@ -88,11 +88,11 @@ public struct ProviderCredentials: Sendable {
         return try requireCipher().seal(json.jsonString, organization: organization, name: Sealed.job(jobID))
     }
 
-    public func openJobCredentials(_ job: ExperimentJobRow, organization: OrganizationID) throws(ProviderError) -> [String: String] {
-        guard let sealed = job.sealedCredentials else { return [:] }
+    public func openJobCredentials(_ sealed: [UInt8]?, jobID: Int64, organization: OrganizationID) throws(ProviderError) -> [String: String] {
+        guard let sealed else { return [:] }
         let text: String
         do {
-            text = try requireCipher().open(sealed, organization: organization, name: Sealed.job(job.id))
+            text = try requireCipher().open(sealed, organization: organization, name: Sealed.job(jobID))
         } catch {
             throw ProviderError(.missingCredential, "The keys given with this experiment cannot be decrypted (was PHOENIX_SECRET changed?)")
         }

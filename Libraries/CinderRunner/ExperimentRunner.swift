@@ -120,7 +120,7 @@ public final class ExperimentRunner: Service, Sendable {
             }
             let model: ResolvedModel
             do {
-                let given = try credentials.openJobCredentials(job, organization: scope.organization)
+                let given = try credentials.openJobCredentials(job.sealedCredentials, jobID: job.id, organization: scope.organization)
                 let (family, provider) = try await credentials.provider(for: task.modelChoice, scope: scope, given: given)
                 model = ResolvedModel(family: family, provider: provider)
             } catch let error as ProviderError {
