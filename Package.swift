@@ -107,6 +107,7 @@ let package = Package(
         .target(
             name: "CinderIngest",
             dependencies: [
+                "CinderCosts",
                 "CinderResilience",
                 "CinderModel",
                 "CinderStorage",
@@ -179,13 +180,20 @@ let package = Package(
         .target(
             name: "CinderRunner",
             dependencies: [
-                "CinderAuth", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
+                "CinderAuth", "CinderCosts", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderRunner",
+            swiftSettings: swiftSettings
+        ),
+        // Model prices (a built-in table, looked up by model name) and the costs of LLM spans from them.
+        .target(
+            name: "CinderCosts",
+            dependencies: ["CinderModel"],
+            path: "Libraries/CinderCosts",
             swiftSettings: swiftSettings
         ),
         // GraphQL (/graphql) over Cinder's storage: Phoenix's schema, Relay ids and connections, and
@@ -331,8 +339,8 @@ let package = Package(
         .target(
             name: "CinderAPIApp",
             dependencies: [
-                "CinderApp", "CinderAPI", "CinderAuth", "CinderGraphQL", "CinderHTTPSupport", "CinderIngest", "CinderRunner", "CinderStorage",
-                "CinderWebUI",
+                "CinderApp", "CinderAPI", "CinderAuth", "CinderCosts", "CinderGraphQL", "CinderHTTPSupport", "CinderIngest", "CinderRunner",
+                "CinderStorage", "CinderWebUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -395,7 +403,7 @@ let package = Package(
         .target(
             name: "CinderRunnerApp",
             dependencies: [
-                "CinderApp", "CinderHTTPSupport", "CinderResilience", "CinderRunner", "CinderStorage",
+                "CinderApp", "CinderCosts", "CinderHTTPSupport", "CinderResilience", "CinderRunner", "CinderStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -534,6 +542,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CinderGraphQLTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderCostsTests",
+            dependencies: ["CinderCosts", "CinderModel"],
+            path: "Tests/CinderCostsTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import CinderAPI
 import CinderApp
+import CinderCosts
 import CinderAuth
 import CinderGraphQL
 import CinderHTTPSupport
@@ -94,8 +95,12 @@ extension CinderBuilder {
         webUI.add(to: router)
         addSignIn(accessControl, configuration: configuration, to: router)
         let attached = ingress?.attach(router, queue, db, accessControl, metrics)
-        PhoenixAPI(database: db, spanQueue: queue, authenticator: accessControl.authenticator, credentials: models.credentials).addRoutes(to: router)
-        let playground = Playground(credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger))
+        PhoenixAPI(
+            database: db, spanQueue: pricing(queue, enabled: configuration.costTracking), authenticator: accessControl.authenticator,
+            credentials: models.credentials
+        ).addRoutes(to: router)
+        let playground = Playground(
+            credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: configuration.costTracking ? .builtIn : nil)
         try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, playground: playground, explorer: webUI.page).addRoutes(to: router)
 
         let httpPort = PortBox()

@@ -56,6 +56,8 @@ public struct CinderConfiguration: Sendable {
     public var runnerPollMillis = 1000
     /// Whether `cinder serve` runs server-side experiments itself (`CINDER_SERVE_RUNNER`).
     public var serveRunsExperiments = true
+    /// Whether LLM spans that recorded no cost get one from the model price table (`CINDER_COST_TRACKING`).
+    public var costTracking = true
     /// The longest a provider call may take, each attempt (`CINDER_PROVIDER_TIMEOUT_SECONDS`).
     public var providerTimeoutSeconds = 120
     /// Attempts per provider call, the first included (`CINDER_PROVIDER_MAX_ATTEMPTS`).
@@ -199,6 +201,7 @@ public struct CinderConfiguration: Sendable {
         if let v = try int("CINDER_RUNNER_LEASE_SECONDS") { runnerLeaseSeconds = v }
         if let v = try int("CINDER_RUNNER_POLL_MS") { runnerPollMillis = v }
         serveRunsExperiments = try bool("CINDER_SERVE_RUNNER") ?? true
+        costTracking = try bool("CINDER_COST_TRACKING") ?? true
         if let v = try int("CINDER_PROVIDER_TIMEOUT_SECONDS") { providerTimeoutSeconds = v }
         if let v = try int("CINDER_PROVIDER_MAX_ATTEMPTS") { providerMaxAttempts = v }
         providerEnvironmentCredentials = try bool("CINDER_PROVIDER_ENV_CREDENTIALS")

@@ -67,6 +67,8 @@ public struct Span: Sendable, Hashable {
     public private(set) var promptCost: Double?
     public private(set) var completionCost: Double?
     public private(set) var totalCost: Double?
+    /// What a price is looked up by and applied to (LLM spans only; see `setComputedCosts`).
+    public private(set) var usage: LLMUsage?
     public var events: [SpanEvent]
 
     public init(
@@ -130,6 +132,61 @@ public struct Span: Sendable, Hashable {
         completionCost = cost("completion")
         // An instrumentation that records only the parts has a total all the same (sums of totals agree).
         totalCost = cost("total") ?? ((promptCost == nil && completionCost == nil) ? nil : (promptCost ?? 0) + (completionCost ?? 0))
+        usage = kind == .llm ? LLMUsage(attributes, prompt: promptTokenCount, completion: completionTokenCount) : nil
+    }
+
+    /// Costs computed from a price table, for an LLM span whose instrumentation recorded none (recorded
+    /// costs are what the provider billed, and win).
+    public mutating func setComputedCosts(prompt: Double, completion: Double) {
+        guard kind == .llm, promptCost == nil, completionCost == nil, totalCost == nil, prompt.isFinite, completion.isFinite else { return }
+        promptCost = prompt
+        completionCost = completion
+        totalCost = prompt + completion
+    }
+}
+
+/// An LLM span's model and token counts by type, as OpenInference records them
+/// (`llm.model_name`, `llm.provider` or `llm.system`, `llm.token_count.*` and their `*_details`).
+public struct LLMUsage: Sendable, Hashable {
+    public var modelName: String?
+    public var provider: String?
+    public var prompt: Int64
+    public var completion: Int64
+    /// Parts of `prompt`: read from and written to the provider's cache, and audio.
+    public var cacheRead: Int64
+    public var cacheWrite: Int64
+    public var promptAudio: Int64
+    /// Parts of `completion`: audio, and reasoning (billed as output).
+    public var completionAudio: Int64
+    public var reasoning: Int64
+
+    public init(
+        modelName: String?, provider: String?, prompt: Int64, completion: Int64, cacheRead: Int64 = 0, cacheWrite: Int64 = 0,
+        promptAudio: Int64 = 0, completionAudio: Int64 = 0, reasoning: Int64 = 0
+    ) {
+        self.modelName = modelName
+        self.provider = provider
+        self.prompt = prompt
+        self.completion = completion
+        self.cacheRead = cacheRead
+        self.cacheWrite = cacheWrite
+        self.promptAudio = promptAudio
+        self.completionAudio = completionAudio
+        self.reasoning = reasoning
+    }
+
+    init(_ attributes: NestedAttributes, prompt: Int64?, completion: Int64?) {
+        func count(_ path: String...) -> Int64 { max(attributes.value(at: ["llm", "token_count"] + path)?.integerValue ?? 0, 0) }
+        func text(_ path: [String]) -> String? {
+            guard case .string(let value)? = attributes.value(at: path), !value.isEmpty else { return nil }
+            return value
+        }
+        self.init(
+            modelName: text(["llm", "model_name"]), provider: text(["llm", "provider"]) ?? text(["llm", "system"]),
+            prompt: max(prompt ?? 0, 0), completion: max(completion ?? 0, 0),
+            cacheRead: count("prompt_details", "cache_read"), cacheWrite: count("prompt_details", "cache_write"),
+            promptAudio: count("prompt_details", "audio"), completionAudio: count("completion_details", "audio"),
+            reasoning: count("completion_details", "reasoning"))
     }
 }
 

@@ -16,7 +16,9 @@ package struct OTLPReceivers: Sendable {
         _ configuration: CinderConfiguration, queue: any SpanQueue, limiter: IngestionLimiter, accessControl: AccessControl,
         metrics: any MetricsFactory, logger: Logger
     ) {
-        receiver = SpanReceiver(queue: queue, limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics), limiter: limiter)
+        receiver = SpanReceiver(
+            queue: pricing(queue, enabled: configuration.costTracking), limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics),
+            limiter: limiter)
         grpc = OTLPGRPCServer(
             configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),
             receiver: receiver, authenticate: accessControl.callerAuthentication, logger: logger)

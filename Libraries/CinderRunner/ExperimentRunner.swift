@@ -1,3 +1,4 @@
+import CinderCosts
 import CinderModel
 import CinderProviders
 import CinderResilience
@@ -22,12 +23,18 @@ public final class ExperimentRunner: Service, Sendable {
         public var pollInterval: Duration
         /// Failures in a row (after retries) that stop a job.
         public var breakerThreshold: Int
+        /// Prices for the runs' LLM spans; nil with cost tracking off.
+        public var prices: PriceBook?
 
-        public init(concurrency: Int = 64, lease: Duration = .seconds(30), pollInterval: Duration = .seconds(1), breakerThreshold: Int = 5) {
+        public init(
+            concurrency: Int = 64, lease: Duration = .seconds(30), pollInterval: Duration = .seconds(1), breakerThreshold: Int = 5,
+            prices: PriceBook? = .builtIn
+        ) {
             self.concurrency = concurrency
             self.lease = lease
             self.pollInterval = pollInterval
             self.breakerThreshold = breakerThreshold
+            self.prices = prices
         }
     }
 
@@ -314,8 +321,9 @@ public final class ExperimentRunner: Service, Sendable {
                         ["id": .string($0.id), "type": "function", "function": ["name": .string($0.name), "arguments": .string($0.arguments)]]
                     })
             }
-            let span = LLMSpan.make(
+            var span = LLMSpan.make(
                 traceID: traceID, family: model.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
+            configuration.prices?.price(&span)
             return .run(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span, failure: nil)
         } catch let error as ProviderError where error.kind == .badRequest {
             // Refused for this example's input: the run records why.

@@ -1,3 +1,4 @@
+import CinderCosts
 import CinderModel
 import CinderProviders
 import CinderStorage
@@ -8,10 +9,13 @@ public struct Playground: Sendable {
     public static let projectName = "playground"
     public let credentials: ProviderCredentials
     let spans: SpanIngestStore
+    /// Prices for the calls' spans; nil with cost tracking off.
+    let prices: PriceBook?
 
-    public init(credentials: ProviderCredentials, spans: SpanIngestStore) {
+    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: PriceBook?) {
         self.credentials = credentials
         self.spans = spans
+        self.prices = prices
     }
 
     /// One call, streamed or whole, handing each piece of the answer to `emit` as it arrives, then
@@ -43,9 +47,10 @@ public struct Playground: Sendable {
         } catch {
             failure = ProviderError(.unavailable, "\(error)")
         }
-        let span = LLMSpan.make(
+        var span = LLMSpan.make(
             traceID: LLMSpan.newTraceID(), family: family, request: request, completion: failure == nil ? completion : nil,
             error: failure?.message, start: start, end: LLMSpan.now())
+        prices?.price(&span)
         var recorded = true
         do {
             _ = try await spans.insert([ProjectSpans(organizationID: organization, projectName: project, spans: [span])])

@@ -1,4 +1,5 @@
 import CinderApp
+import CinderCosts
 import CinderHTTPSupport
 import CinderResilience
 import CinderRunner
@@ -48,7 +49,7 @@ extension CinderBuilder {
         return ExperimentRunner(
             configuration: .init(
                 concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
-                pollInterval: .milliseconds(configuration.runnerPollMillis)),
+                pollInterval: .milliseconds(configuration.runnerPollMillis), prices: configuration.costTracking ? .builtIn : nil),
             queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
             caller: ProviderCaller(
                 configuration: .init(

@@ -317,6 +317,14 @@ def test_sdk_http_and_grpc_through_two_collectors_and_two_writers(cluster):
         assert_rest_span_matches(got[name], sdk)
     sessions = client.sessions.list(project_name=project)
     assert [s["session_id"] for s in sessions] == ["dist-session"]
+    # The collectors priced the LLM spans (gpt-4o-mini, 12 prompt and 7 completion tokens) before Kafka.
+    costs = cluster.pg.query(
+        "SELECT s.llm_cost_prompt || ' ' || s.llm_cost_completion || ' ' || s.llm_cost_total FROM spans s JOIN projects p ON p.id = s.project_id "
+        f"WHERE p.name = '{project}' AND s.span_kind = 'LLM'")
+    assert len(costs) == 2
+    for row in costs:
+        prompt, completion, total = map(float, row.split())
+        assert (prompt, completion) == pytest.approx((12 * 0.15 / 1e6, 7 * 0.60 / 1e6)) and total == pytest.approx(prompt + completion)
 
 
 def test_consumer_group_spreads_partitions_over_both_writers(cluster):
