@@ -34,4 +34,6 @@ echo "$result"
 spans=$(psql -h "$socket" -U postgres -d cinder -tAc "select count(*) from spans")
 echo "cinder serve CPU: $(python3 -c "print(f'{($cpu_after - $cpu_before) / $spans * 1e6:.1f}')") µs per span ($spans spans)"
 echo "cinder serve RSS after run: $((rss_kb / 1024)) MB (peak $((hwm_kb / 1024)) MB)"
-[ -n "${BENCH_COPY_LIMIT:-}" ] && echo "copy limit: $("$root/../shared/bench/copy_limit.sh" -h "$socket" -U postgres -d cinder)"
+if [ -n "${BENCH_COPY_LIMIT:-}" ]; then
+  echo "copy limit: $("$root/../shared/bench/copy_limit.sh" -h "$socket" -U postgres -d cinder)"
+fi
