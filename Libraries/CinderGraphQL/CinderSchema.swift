@@ -15,6 +15,7 @@ enum CinderSchema {
         addExperiments(builder)
         addExperimentJobs(builder)
         addPlayground(builder)
+        addCustomProviderConfigs(builder)
         addCustomProviders(builder)
         addPrompts(builder)
         addAccess(builder)

@@ -182,6 +182,7 @@ extension CinderSchema {
                 Field("sdk", at: \.sdk)
                 Field("createdAt", at: \.createdAt)
                 Field("updatedAt", at: \.updatedAt)
+                Field("config", at: CustomProviderNode.config)
             }
             Input(CustomProviderConfigInput.self, as: "GenerativeModelCustomerProviderConfigInput") {
                 InputField("openai", at: \.openai)

@@ -292,6 +292,21 @@ def test_custom_providers_are_stored_sealed_listed_and_called(cinder, fake):
                                                  "repetitions": 1}})
     assert results[-1]["__typename"] == "ChatCompletionSubscriptionResult"
     assert fake.completions[-1].headers["authorization"] == f"Bearer {key}"
+    # The configuration reads back with the key redacted; the redaction token given back keeps the key.
+    config_query = """query($id: ID!) { node(id: $id) { ... on GenerativeModelCustomProvider { config { __typename
+        ... on OpenAICustomProviderConfig { openaiApiType openaiAuthenticationMethod { apiKey }
+            openaiClientKwargs { baseUrl organization project defaultHeaders } } } } } }"""
+    config = graphql(cinder, config_query, id=provider["id"])["node"]["config"]
+    assert config["__typename"] == "OpenAICustomProviderConfig" and config["openaiApiType"] == "CHAT_COMPLETIONS"
+    token = config["openaiAuthenticationMethod"]["apiKey"]
+    assert token.startswith("redacted:") and key not in token
+    assert config["openaiClientKwargs"] == {"baseUrl": fake.url + "/v1", "organization": None, "project": None,
+                                            "defaultHeaders": {"X-Team": "search"}}
+    graphql(cinder, """mutation($input: PatchGenerativeModelCustomProviderMutationInput!) {
+        patchGenerativeModelCustomProvider(input: $input) { provider { id } } }""", input={"id": provider["id"], "clientConfig": {"openai": {
+            "openaiAuthenticationMethod": {"apiKey": token}, "openaiClientKwargs": {"baseUrl": fake.url + "/v1"}, "openaiApiType": "CHAT_COMPLETIONS"}}})
+    sdk.chat.completions.create(model=f"custom:{provider['id']}:served-model", messages=[{"role": "user", "content": "again"}])
+    assert fake.completions[-1].headers["authorization"] == f"Bearer {key}" and "x-team" not in fake.completions[-1].headers
     # Renamed, then deleted: its model names stop resolving.
     patched = graphql(cinder, """mutation($input: PatchGenerativeModelCustomProviderMutationInput!) {
         patchGenerativeModelCustomProvider(input: $input) { provider { name } } }""", input={"id": provider["id"], "name": name + "-2"})
