@@ -202,6 +202,7 @@ let package = Package(
             name: "CinderGraphQL",
             dependencies: [
                 "CinderAuth",
+                "CinderCosts",
                 "CinderModel",
                 "CinderProviders",
                 "CinderRunner",
@@ -320,6 +321,7 @@ let package = Package(
             name: "CinderApp",
             dependencies: [
                 "CinderAuth",
+                "CinderCosts",
                 "CinderModel",
                 "CinderStorage",
                 "CinderIngest",

@@ -27,10 +27,11 @@ package struct SpanIngress: Sendable {
         }
     }
 
-    package let attach: @Sendable (Router<CinderRequestContext>, InProcessSpanQueue, Database, AccessControl, any MetricsFactory) -> Attached
+    /// Called with the process's span queue, already pricing spans when cost tracking is on.
+    package let attach: @Sendable (Router<CinderRequestContext>, any SpanQueue, Database, AccessControl, any MetricsFactory) -> Attached
 
     package init(
-        attach: @escaping @Sendable (Router<CinderRequestContext>, InProcessSpanQueue, Database, AccessControl, any MetricsFactory) -> Attached
+        attach: @escaping @Sendable (Router<CinderRequestContext>, any SpanQueue, Database, AccessControl, any MetricsFactory) -> Attached
     ) {
         self.attach = attach
     }
@@ -94,14 +95,15 @@ extension CinderBuilder {
         let webUI = WebUIRoutes(assets: UIAssets(authEnabled: accessControl.authenticator != nil))
         webUI.add(to: router)
         addSignIn(accessControl, configuration: configuration, to: router)
-        let attached = ingress?.attach(router, queue, db, accessControl, metrics)
-        PhoenixAPI(
-            database: db, spanQueue: pricing(queue, enabled: configuration.costTracking), authenticator: accessControl.authenticator,
-            credentials: models.credentials
+        // One price cache for the process: a price changed through GraphQL applies at once to OTLP too.
+        let prices = organizationPrices(configuration, database: db, logger: logger)
+        let attached = ingress?.attach(router, pricing(queue, with: prices), db, accessControl, metrics)
+        PhoenixAPI(database: db, spanQueue: pricing(queue, with: prices), authenticator: accessControl.authenticator, credentials: models.credentials)
+            .addRoutes(to: router)
+        let playground = Playground(credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: prices)
+        try await GraphQLEndpoint(
+            database: db, authenticator: accessControl.authenticator, playground: playground, prices: prices, explorer: webUI.page
         ).addRoutes(to: router)
-        let playground = Playground(
-            credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: configuration.costTracking ? .builtIn : nil)
-        try await GraphQLEndpoint(database: db, authenticator: accessControl.authenticator, playground: playground, explorer: webUI.page).addRoutes(to: router)
 
         let httpPort = PortBox()
         let grpcPort: @Sendable () async throws -> Int?

@@ -61,7 +61,9 @@ extension CinderBuilder {
         OperationalRoutes.add(to: router, registry: registry, readiness: topics.readiness)
         // Sending spans is a change: viewers' keys are refused here as on the API.
         accessControl.addMiddleware(to: router, viewersMay: { _, _ in false })
-        let receivers = OTLPReceivers(configuration, queue: queue, limiter: limiter, accessControl: accessControl, metrics: metrics, logger: logger)
+        let receivers = OTLPReceivers(
+            configuration, queue: queue, limiter: limiter, accessControl: accessControl,
+            prices: organizationPrices(configuration, database: database, logger: logger), metrics: metrics, logger: logger)
         receivers.addHTTPRoute(to: router)
         let grpc = receivers.grpc
         let httpPort = PortBox()

@@ -109,9 +109,7 @@ public final class PriceBook: Sendable {
 
     /// Fills the costs of the LLM spans that recorded none but name a priced model.
     public func price(_ batches: inout [ProjectSpans]) {
-        for b in batches.indices {
-            for s in batches[b].spans.indices { price(&batches[b].spans[s]) }
-        }
+        for b in batches.indices { price(&batches[b].spans) }
     }
 
     public func price(_ span: inout Span) {

@@ -1,3 +1,4 @@
+import CinderCosts
 import CinderModel
 import CinderRunner
 import CinderStorage
@@ -51,14 +52,19 @@ public final class GraphQLContext: Sendable {
     let accounts: AccountServices?
     /// Nil where the process makes no model calls.
     let playground: Playground?
+    /// Nil with cost tracking off.
+    let prices: OrganizationPrices?
     let logger: Logger
     let loads = SiblingLoads()
 
-    init(access: Access, scope: TenantScope, accounts: AccountServices?, playground: Playground? = nil, logger: Logger) {
+    init(
+        access: Access, scope: TenantScope, accounts: AccountServices?, playground: Playground? = nil, prices: OrganizationPrices? = nil, logger: Logger
+    ) {
         self.access = access
         self.scope = scope
         self.accounts = accounts
         self.playground = playground
+        self.prices = prices
         self.logger = logger
     }
 }

@@ -15,6 +15,7 @@ enum CinderSchema {
         addExperiments(builder)
         addExperimentJobs(builder)
         addPlayground(builder)
+        addModelPrices(builder)
         addCustomProviderConfigs(builder)
         addCustomProviders(builder)
         addPrompts(builder)
@@ -48,6 +49,10 @@ enum CinderSchema {
                 Argument("before", at: \.before)
             }
             Field("userRoles", at: QueryRoot.userRoles)
+            Field("generativeModels", at: QueryRoot.generativeModels) {
+                Argument("first", at: \.first).defaultValue(50)
+                Argument("after", at: \.after)
+            }
             Field("generativeModelCustomProviders", at: QueryRoot.generativeModelCustomProviders) {
                 Argument("first", at: \.first).defaultValue(50)
                 Argument("after", at: \.after)
@@ -69,6 +74,9 @@ enum CinderSchema {
                 Argument("experimentId", at: \.experimentId)
                 Argument("credentials", at: \.credentials)
             }
+            Field("createModel", at: QueryRoot.createModel) { Argument("input", at: \.input) }
+            Field("updateModel", at: QueryRoot.updateModel) { Argument("input", at: \.input) }
+            Field("deleteModel", at: QueryRoot.deleteModel) { Argument("input", at: \.input) }
             Field("createGenerativeModelCustomProvider", at: QueryRoot.createGenerativeModelCustomProvider) { Argument("input", at: \.input) }
             Field("patchGenerativeModelCustomProvider", at: QueryRoot.patchGenerativeModelCustomProvider) { Argument("input", at: \.input) }
             Field("deleteGenerativeModelCustomProvider", at: QueryRoot.deleteGenerativeModelCustomProvider) { Argument("input", at: \.input) }

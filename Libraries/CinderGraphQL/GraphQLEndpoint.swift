@@ -1,5 +1,6 @@
 import CinderAuth
 import CinderHTTPSupport
+import CinderCosts
 import CinderModel
 import CinderRunner
 import CinderStorage
@@ -21,12 +22,16 @@ public struct GraphQLEndpoint: Sendable {
     let explorer: (@Sendable (Request) -> Response)?
     /// Model calls for the playground subscriptions and custom providers; nil where there are none.
     let playground: Playground?
+    /// The organizations' prices (the model price table); nil with cost tracking off.
+    let prices: OrganizationPrices?
 
     public init(
-        database: Database, authenticator: Authenticator? = nil, playground: Playground? = nil, explorer: (@Sendable (Request) -> Response)? = nil
+        database: Database, authenticator: Authenticator? = nil, playground: Playground? = nil, prices: OrganizationPrices? = nil,
+        explorer: (@Sendable (Request) -> Response)? = nil
     ) async throws {
         self.explorer = explorer
         self.playground = playground
+        self.prices = prices
         self.database = database
         self.schema = try await ExecutableSchema(CinderSchema.build().schema)
         self.accounts = authenticator.map { AccountServices(authenticator: $0, database: database) }
@@ -76,7 +81,8 @@ public struct GraphQLEndpoint: Sendable {
     }
 
     func context(_ access: Access, _ logger: Logger) -> GraphQLContext {
-        GraphQLContext(access: access, scope: database.tenant(access, logger: logger), accounts: accounts, playground: playground, logger: logger)
+        GraphQLContext(
+            access: access, scope: database.tenant(access, logger: logger), accounts: accounts, playground: playground, prices: prices, logger: logger)
     }
 
     static func operation(in document: Document, named name: String?) throws -> OperationDefinition {

@@ -34,6 +34,8 @@ struct QueryRoot: Sendable {
             return try await DatasetExampleNode.find(row, context)
         case NodeType.experiment:
             return try await scope.experiments.experiment(id: row).map(ExperimentNode.init)
+        case GenerativeModelNode.typeName:
+            return try await GenerativeModelNode.find(row, context)
         case CustomProviderNode.typeName:
             return try await scope.customProviders.provider(id: row).map(CustomProviderNode.init)
         case "ExperimentJob":

@@ -41,6 +41,15 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// A number, integral or not.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     /// Integers, integral doubles and numeric strings, as instrumentations send token counts in all three.
     public var integerValue: Int64? {
         switch self {

@@ -1,4 +1,5 @@
 import CinderApp
+import CinderCosts
 import CinderHTTPSupport
 import CinderIngest
 import CinderModel
@@ -14,10 +15,10 @@ package struct OTLPReceivers: Sendable {
 
     package init(
         _ configuration: CinderConfiguration, queue: any SpanQueue, limiter: IngestionLimiter, accessControl: AccessControl,
-        metrics: any MetricsFactory, logger: Logger
+        prices: OrganizationPrices?, metrics: any MetricsFactory, logger: Logger
     ) {
         receiver = SpanReceiver(
-            queue: pricing(queue, enabled: configuration.costTracking), limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics),
+            queue: pricing(queue, with: prices), limits: configuration.limits, metrics: ReceiverMetrics(factory: metrics),
             limiter: limiter)
         grpc = OTLPGRPCServer(
             configuration: .init(host: configuration.host, port: configuration.grpcPort, maxMessageBytes: configuration.limits.maxBodyBytes),

@@ -24,11 +24,11 @@ public final class ExperimentRunner: Service, Sendable {
         /// Failures in a row (after retries) that stop a job.
         public var breakerThreshold: Int
         /// Prices for the runs' LLM spans; nil with cost tracking off.
-        public var prices: PriceBook?
+        public var prices: OrganizationPrices?
 
         public init(
             concurrency: Int = 64, lease: Duration = .seconds(30), pollInterval: Duration = .seconds(1), breakerThreshold: Int = 5,
-            prices: PriceBook? = .builtIn
+            prices: OrganizationPrices? = nil
         ) {
             self.concurrency = concurrency
             self.lease = lease
@@ -129,7 +129,7 @@ public final class ExperimentRunner: Service, Sendable {
             do {
                 let given = try credentials.openJobCredentials(job.sealedCredentials, jobID: job.id, organization: scope.organization)
                 let (family, provider) = try await credentials.provider(for: task.modelChoice, scope: scope, given: given)
-                model = ResolvedModel(family: family, provider: provider)
+                model = ResolvedModel(family: family, provider: provider, prices: await configuration.prices?.book(for: scope.organization))
             } catch let error as ProviderError {
                 try await finish(claimed, .error, error.message, level: "ERROR")
                 return
@@ -293,6 +293,8 @@ public final class ExperimentRunner: Service, Sendable {
     struct ResolvedModel: Sendable {
         let family: ProviderFamily
         let provider: any ChatProvider
+        /// The organization's prices as the job started; nil with cost tracking off.
+        let prices: PriceBook?
     }
 
     /// Renders the prompt for one example and calls the provider (retried within the toolkit's limits).
@@ -323,7 +325,7 @@ public final class ExperimentRunner: Service, Sendable {
             }
             var span = LLMSpan.make(
                 traceID: traceID, family: model.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
-            configuration.prices?.price(&span)
+            model.prices?.price(&span)
             return .run(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span, failure: nil)
         } catch let error as ProviderError where error.kind == .badRequest {
             // Refused for this example's input: the run records why.

@@ -10,9 +10,9 @@ public struct Playground: Sendable {
     public let credentials: ProviderCredentials
     let spans: SpanIngestStore
     /// Prices for the calls' spans; nil with cost tracking off.
-    let prices: PriceBook?
+    let prices: OrganizationPrices?
 
-    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: PriceBook?) {
+    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: OrganizationPrices?) {
         self.credentials = credentials
         self.spans = spans
         self.prices = prices
@@ -50,7 +50,7 @@ public struct Playground: Sendable {
         var span = LLMSpan.make(
             traceID: LLMSpan.newTraceID(), family: family, request: request, completion: failure == nil ? completion : nil,
             error: failure?.message, start: start, end: LLMSpan.now())
-        prices?.price(&span)
+        if let prices { await prices.book(for: organization).price(&span) }
         var recorded = true
         do {
             _ = try await spans.insert([ProjectSpans(organizationID: organization, projectName: project, spans: [span])])

@@ -49,7 +49,7 @@ extension CinderBuilder {
         return ExperimentRunner(
             configuration: .init(
                 concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
-                pollInterval: .milliseconds(configuration.runnerPollMillis), prices: configuration.costTracking ? .builtIn : nil),
+                pollInterval: .milliseconds(configuration.runnerPollMillis), prices: organizationPrices(configuration, database: database, logger: logger)),
             queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
             caller: ProviderCaller(
                 configuration: .init(

@@ -54,7 +54,9 @@ extension CinderBuilder {
     static func otlpIngress(_ configuration: CinderConfiguration, logger: Logger) -> SpanIngress {
         SpanIngress { router, queue, database, accessControl, metrics in
             let limiter = ingestionLimiter(configuration, database: database, logger: logger, metrics: metrics)
-            let receivers = OTLPReceivers(configuration, queue: queue, limiter: limiter, accessControl: accessControl, metrics: metrics, logger: logger)
+            // `queue` prices spans already, with the API process's price cache.
+            let receivers = OTLPReceivers(
+                configuration, queue: queue, limiter: limiter, accessControl: accessControl, prices: nil, metrics: metrics, logger: logger)
             receivers.addHTTPRoute(to: router)
             let grpc = receivers.grpc
             return .init(

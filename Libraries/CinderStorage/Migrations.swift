@@ -37,6 +37,7 @@ public enum Migrations {
         Migration(9, PackageResources._009_span_statistics_indexes_sql),
         Migration(10, PackageResources._010_secrets_experiment_jobs_leases_sql),
         Migration(11, PackageResources._011_custom_providers_job_credentials_sql),
+        Migration(12, PackageResources._012_generative_models_sql),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

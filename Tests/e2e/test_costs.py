@@ -111,3 +111,61 @@ def test_spans_created_through_rest_are_priced_too(cinder):
             break
     span = data["spans"]["edges"][0]["node"]
     assert span["costSummary"]["total"]["cost"] == pytest.approx(1000 * (0.15 + 0.60) / M), json.dumps(span)
+
+
+MODEL_FIELDS = "id name provider providerKey namePattern kind tokenPrices { tokenType kind costPerMillionTokens costPerToken }"
+
+
+def test_the_price_table_lists_built_in_models_and_takes_the_organizations_own(cinder):
+    models = gql(cinder, "{ generativeModels(first: 200) { edges { node { %s } } } }" % MODEL_FIELDS)["generativeModels"]["edges"]
+    by_name = {e["node"]["name"]: e["node"] for e in models}
+    mini = by_name["gpt-4o-mini"]
+    assert mini["kind"] == "BUILT_IN" and mini["providerKey"] == "OPENAI"
+    prices = {(p["kind"], p["tokenType"]): p["costPerMillionTokens"] for p in mini["tokenPrices"]}
+    assert prices[("PROMPT", "input")] == 0.15 and prices[("PROMPT", "cache_read")] == 0.075 and prices[("COMPLETION", "output")] == 0.6
+    assert gql(cinder, "query($id: ID!) { node(id: $id) { ... on GenerativeModel { name } } }", {"id": mini["id"]})["node"]["name"] == "gpt-4o-mini"
+
+    # The organization's own price for a model the table lacks, and one that overrides a built-in model.
+    name = unique_name("house")
+    created = gql(cinder, """mutation($input: CreateModelMutationInput!) { createModel(input: $input) { model { %s } } }""" % MODEL_FIELDS, {"input": {
+        "name": name, "provider": "ollama", "namePattern": "house-model-.*",
+        "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 1.0},
+                  {"tokenType": "output", "kind": "COMPLETION", "costPerMillionTokens": 2.0}]}})["createModel"]["model"]
+    assert created["kind"] == "CUSTOM" and created["providerKey"] == "OLLAMA"
+    override = gql(cinder, """mutation($input: CreateModelMutationInput!) { createModel(input: $input) { model { id } } }""", {"input": {
+        "name": name + "-mini", "namePattern": "gpt-4o-mini", "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 10.0},
+                                                                        {"tokenType": "output", "kind": "COMPLETION", "costPerMillionTokens": 10.0}]}})["createModel"]["model"]
+    project = unique_name("costs-own")
+    pipeline = make_tracer_provider(cinder, project, protocol="http")
+    llm(pipeline.tracer, "house", "house-model-7b", "ollama", 1000, 500, "s")
+    llm(pipeline.tracer, "mini", "gpt-4o-mini", "openai", 1000, 1000, "s")
+    pipeline.finish()
+    spans = {e["node"]["name"]: e["node"]["costSummary"] for e in project_data(cinder, project)["spans"]["edges"]}
+    assert spans["house"]["total"]["cost"] == pytest.approx((1000 * 1.0 + 500 * 2.0) / M)
+    assert spans["mini"]["total"]["cost"] == pytest.approx((1000 * 10 + 1000 * 10) / M)  # the organization's price wins
+
+    # Changed and removed: the next spans use the new prices at once (same process).
+    gql(cinder, """mutation($input: UpdateModelMutationInput!) { updateModel(input: $input) { model { name } } }""", {"input": {
+        "id": created["id"], "name": name, "namePattern": "house-model-.*",
+        "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 3.0}]}})
+    gql(cinder, """mutation($input: DeleteModelMutationInput!) { deleteModel(input: $input) { model { name } } }""", {"input": {"id": override["id"]}})
+    project2 = unique_name("costs-own2")
+    pipeline = make_tracer_provider(cinder, project2, protocol="http")
+    llm(pipeline.tracer, "house", "house-model-7b", "ollama", 1000, 500, "s")
+    llm(pipeline.tracer, "mini", "gpt-4o-mini", "openai", 1000, 1000, "s")
+    pipeline.finish()
+    spans = {e["node"]["name"]: e["node"]["costSummary"] for e in project_data(cinder, project2)["spans"]["edges"]}
+    assert spans["house"]["total"]["cost"] == pytest.approx(1000 * 3.0 / M)  # output now unpriced: the input price's side only
+    assert spans["mini"]["total"]["cost"] == pytest.approx((1000 * 0.15 + 1000 * 0.6) / M)
+    gql(cinder, """mutation($input: DeleteModelMutationInput!) { deleteModel(input: $input) { model { name } } }""", {"input": {"id": created["id"]}})
+
+    # Bad input, and built-in rows cannot be changed.
+    bad = "mutation($input: CreateModelMutationInput!) { createModel(input: $input) { model { id } } }"
+    for input_, expected in (({"name": "x", "namePattern": "(", "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 1}]}, "regular expression"),
+                             ({"name": "x", "namePattern": "x", "costs": []}, "at least one"),
+                             ({"name": "x", "namePattern": "x", "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": -1}]}, "0 or more")):
+        r = requests.post(cinder.base_url + "/graphql", json={"query": bad, "variables": {"input": input_}}, timeout=30).json()
+        assert expected in r["errors"][0]["message"], r
+    r = requests.post(cinder.base_url + "/graphql", json={"query": "mutation($input: DeleteModelMutationInput!) { deleteModel(input: $input) { model { id } } }",
+                                                          "variables": {"input": {"id": mini["id"]}}}, timeout=30).json()
+    assert "Built-in models cannot be changed" in r["errors"][0]["message"]

@@ -480,3 +480,37 @@ def test_custom_providers_and_playground_subscriptions_stay_in_their_organizatio
         assert [c.headers["authorization"] for c in fake.completions] == ["Bearer sk-custom-first"] * 2
     finally:
         fake.stop()
+
+
+def test_an_organizations_model_prices_price_only_its_own_spans(tenants):
+    first, second, _, _, _, _, _ = tenants
+    create = """mutation($input: CreateModelMutationInput!) { createModel(input: $input) { model { id } } }"""
+    price = {"name": "tenant-house", "namePattern": "tenant-house-model",
+             "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 1000.0}]}
+    model = first.member.ok("post", "/graphql", json={"query": create, "variables": {"input": price}})["data"]["createModel"]["model"]["id"]
+    r = first.viewer.post("/graphql", json={"query": create, "variables": {"input": price | {"name": "viewer-price"}}})
+    assert not (r.json().get("data") or {}).get("createModel"), r.text
+
+    def send(org, project: str) -> float | None:
+        body = otlp_json(project, "priced")
+        # Fresh ids: span ids are unique per organization, and the seeded spans use the fixed ones.
+        trace_id, root_id, child_id = uuid.uuid4().hex, uuid.uuid4().hex[:16], uuid.uuid4().hex[:16]
+        for span, span_id, parent in zip(body["resourceSpans"][0]["scopeSpans"][0]["spans"], (root_id, child_id), ("", root_id)):
+            span.update(traceId=trace_id, spanId=span_id, parentSpanId=parent)
+            span["attributes"].append({"key": "llm.model_name", "value": {"stringValue": "tenant-house-model"}})
+        assert org.user_key.post("/v1/traces", json=body).status_code == 200
+        query = "query($n: String!) { getProjectByName(name: $n) { costSummary { total { cost } } spans(first: 5) { edges { node { id } } } } }"
+        for _ in range(100):
+            data = org.member.ok("post", "/graphql", json={"query": query, "variables": {"n": project}})["data"]["getProjectByName"]
+            if data and len(data["spans"]["edges"]) == 2:
+                return data["costSummary"]["total"]["cost"]
+            time.sleep(0.1)
+        raise AssertionError("the spans never appeared")
+
+    assert send(first, unique_name("priced-first")) == pytest.approx(2 * 7 * 1000.0 / 1e6)
+    assert send(second, unique_name("priced-second")) in (None, 0, 0.0)  # the first organization's price is not the second's
+    for caller in second.principals:
+        r = caller.post("/graphql", json={"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": model}})
+        assert not (r.json().get("data") or {}).get("node")
+        listed = caller.post("/graphql", json={"query": "{ generativeModels(first: 500) { edges { node { name } } } }"})
+        assert "tenant-house" not in listed.text
