@@ -157,8 +157,7 @@ extension QueryRoot {
 extension GraphQLContext {
     /// Custom providers hold keys: with auth on, only admins manage them (as they manage secrets).
     func requireProviderAdministration() throws -> ProviderCredentials {
-        guard let playground else { throw GraphQLFailure("Model calls are not enabled on this server") }
-        if !access.role.canWrite { throw AccessFailure.viewers }
+        let playground = try requirePlayground()
         if accounts != nil, !access.role.canAdminister { throw AccessFailure.adminOnly }
         return playground.credentials
     }

@@ -423,8 +423,10 @@ extension QueryRoot {
                             let chunks = ChunkRelay(repetition: repetition, continuation: continuation)
                             let outcome = await playground.call(
                                 request, family: family, provider: provider, stream: stream, organization: organization, emit: chunks.relay)
-                            let span = try? await outcome.spanID.asyncFlatMap { try await scope.spans.spans(spanIDs: [$0], onPrimary: true).first }
-                            let spanNode = span.flatMap { $0 }.map { SpanNode(row: $0, siblings: Siblings([$0])) }
+                            var spanNode: SpanNode?
+                            if let spanID = outcome.spanID, let row = try? await scope.spans.spans(spanIDs: [spanID], onPrimary: true).first {
+                                spanNode = SpanNode(row: row, siblings: Siblings([row]))
+                            }
                             if let failure = outcome.failure {
                                 continuation.yield(ChatCompletionErrorPayload(repetitionNumber: repetition, message: failure.message, span: spanNode))
                             } else {
@@ -502,13 +504,6 @@ final class ChunkRelay: Sendable {
         case .usage, .finished:
             break
         }
-    }
-}
-
-extension Optional {
-    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }
 
