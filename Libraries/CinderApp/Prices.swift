@@ -21,7 +21,8 @@ package func organizationPrices(_ configuration: CinderConfiguration, database: 
         }
         return rows.compactMap { row in
             do {
-                return try ModelPrice(name: row.name, provider: row.provider, namePattern: "^(" + row.namePattern + ")$", storedPrices: row.tokenPrices)
+                return try ModelPrice(
+                    name: row.name, provider: row.provider ?? "", namePattern: row.namePattern, prices: TokenPrice.parse(stored: row.tokenPrices))
             } catch {
                 logger.warning("a model price has an invalid name pattern", metadata: ["cinder.model": "\(row.name)"])
                 return nil

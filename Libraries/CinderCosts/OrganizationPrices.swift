@@ -47,19 +47,20 @@ public final class OrganizationPrices: Sendable {
     }
 }
 
-extension ModelPrice {
-    /// A price an organization set, from its stored form (`[{"token_type", "kind", "cost_per_million_tokens"}]`).
-    public init(name: String, provider: String?, namePattern: String, storedPrices: JSONValue) throws {
-        var prices: [TokenPrice] = []
-        if case .array(let entries) = storedPrices {
-            for entry in entries {
-                guard let type = entry["token_type"]?.stringValue, let kind = entry["kind"]?.stringValue.flatMap(TokenPrice.Kind.init(rawValue:)),
-                    let perMillion = entry["cost_per_million_tokens"]?.doubleValue
-                else { continue }
-                prices.append(TokenPrice(type, kind, perMillion: perMillion))
-            }
+/// How an organization's token prices are stored: `[{"token_type", "kind", "cost_per_million_tokens"}]`.
+extension TokenPrice {
+    public static func stored(_ prices: [TokenPrice]) -> JSONValue {
+        .array(prices.map { ["token_type": .string($0.tokenType), "kind": .string($0.kind.rawValue), "cost_per_million_tokens": .double($0.perMillion)] })
+    }
+
+    public static func parse(stored: JSONValue) -> [TokenPrice] {
+        guard case .array(let entries) = stored else { return [] }
+        return entries.compactMap { entry in
+            guard let type = entry["token_type"]?.stringValue, let kind = entry["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
+                let perMillion = entry["cost_per_million_tokens"]?.doubleValue
+            else { return nil }
+            return TokenPrice(type, kind, perMillion: perMillion)
         }
-        try self.init(name: name, provider: provider ?? "", namePattern: namePattern, prices: prices)
     }
 }
 

@@ -62,10 +62,9 @@ struct GenerativeModelNode: RelayNode {
     }
 
     init(_ row: GenerativeModelRow) {
-        let prices = (try? ModelPrice(name: row.name, provider: row.provider, namePattern: ".*", storedPrices: row.tokenPrices))?.prices ?? []
         self.init(
-            rowID: row.id, name: row.name, provider: row.provider, namePattern: row.namePattern, kind: .CUSTOM, prices: prices, createdMicros: row.createdMicros,
-            updatedMicros: row.updatedMicros)
+            rowID: row.id, name: row.name, provider: row.provider, namePattern: row.namePattern, kind: .CUSTOM,
+            prices: TokenPrice.parse(stored: row.tokenPrices), createdMicros: row.createdMicros, updatedMicros: row.updatedMicros)
     }
 
     /// The organization's models first (tried first), then the built-in table.
@@ -127,23 +126,32 @@ extension QueryRoot {
 
     func createModel(context: GraphQLContext, arguments: CreateModelArguments) async throws -> CreateModelPayload {
         let input = arguments.input
-        try Self.checkModel(name: input.name, namePattern: input.namePattern, costs: input.costs, startTime: input.startTime)
-        guard let row = try await context.scope.generativeModels.save(
-            id: nil, name: input.name, provider: input.provider, namePattern: input.namePattern, tokenPrices: Self.stored(input.costs))
-        else { throw GraphQLFailure("The model could not be created") }
-        context.prices?.forget(context.scope.organization)
-        return CreateModelPayload(model: GenerativeModelNode(row))
+        let model = try await Self.saveModel(
+            id: nil, name: input.name, provider: input.provider, namePattern: input.namePattern, costs: input.costs, startTime: input.startTime, context)
+        guard let model else { throw GraphQLFailure("The model could not be created") }
+        return CreateModelPayload(model: model)
     }
 
     func updateModel(context: GraphQLContext, arguments: UpdateModelArguments) async throws -> UpdateModelPayload {
         let input = arguments.input
-        let id = try Self.customModelID(input.id)
-        try Self.checkModel(name: input.name, namePattern: input.namePattern, costs: input.costs, startTime: input.startTime)
+        let model = try await Self.saveModel(
+            id: try Self.customModelID(input.id), name: input.name, provider: input.provider, namePattern: input.namePattern, costs: input.costs,
+            startTime: input.startTime, context)
+        guard let model else { throw GraphQLFailure("Model not found: \(input.id.value)") }
+        return UpdateModelPayload(model: model)
+    }
+
+    /// Checks and stores a price (new with `id` nil); the organization's book is read again on next use.
+    static func saveModel(
+        id: Int64?, name: String, provider: String?, namePattern: String, costs: [TokenPriceInput], startTime: DateTime?, _ context: GraphQLContext
+    ) async throws -> GenerativeModelNode? {
+        try checkModel(name: name, namePattern: namePattern, costs: costs, startTime: startTime)
+        let prices = costs.map { TokenPrice($0.tokenType, $0.kind == .PROMPT ? .prompt : .completion, perMillion: $0.costPerMillionTokens) }
         guard let row = try await context.scope.generativeModels.save(
-            id: id, name: input.name, provider: input.provider, namePattern: input.namePattern, tokenPrices: Self.stored(input.costs))
-        else { throw GraphQLFailure("Model not found: \(input.id.value)") }
+            id: id, name: name, provider: provider, namePattern: namePattern, tokenPrices: TokenPrice.stored(prices))
+        else { return nil }
         context.prices?.forget(context.scope.organization)
-        return UpdateModelPayload(model: GenerativeModelNode(row))
+        return GenerativeModelNode(row)
     }
 
     func deleteModel(context: GraphQLContext, arguments: DeleteModelArguments) async throws -> DeleteModelPayload {
@@ -173,12 +181,6 @@ extension QueryRoot {
                 throw GraphQLFailure("Each cost needs a token type and a price per million tokens of 0 or more")
             }
         }
-    }
-
-    static func stored(_ costs: [TokenPriceInput]) -> JSONValue {
-        .array(costs.map {
-            ["token_type": .string($0.tokenType), "kind": .string($0.kind.rawValue), "cost_per_million_tokens": .double($0.costPerMillionTokens)]
-        })
     }
 }
 
