@@ -223,7 +223,7 @@ struct ExperimentsAPI {
             guard found.count >= Set(names).count else { throw CinderError.notFound("One or more dataset splits not found") }
             splitIDs = found.map(\.id)
         }
-        let projectName = "Experiment-" + RandomHex.string(bytes: 12)
+        let projectName = ExperimentRepository.newProjectName()
         let name = try body.optionalString("name") ?? "experiment-\(Timestamp.iso8601(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))"
         return ExperimentSpec(
             datasetID: dataset.id, versionID: version.id, name: name, description: try body.optionalString("description"),

@@ -156,19 +156,24 @@ struct ModelsAPI {
         } catch {
             throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.description, param: "model")
         }
-        let choice: ModelChoice
+        // A custom provider is read here, once: unknown is a 404, and the call uses the row read.
+        enum Target {
+            case builtIn(ProviderFamily)
+            case custom(CustomProviderRow)
+        }
+        let target: Target
         let model: String
         switch reference {
         case .builtIn(let family, let name):
-            choice = .builtIn(family)
+            target = .builtIn(family)
             model = name
         case .custom(let providerID, let name):
             guard let id = GlobalID(encoded: providerID, type: Self.customProviderType)?.rowID ?? Int64(providerID),
-                try await scope.customProviders.provider(id: id) != nil
+                let row = try await scope.customProviders.provider(id: id)
             else {
                 throw ChatCompletionFailure(status: .notFound, type: "invalid_request_error", message: "Custom model provider not found", param: "model")
             }
-            choice = .custom(id: id)
+            target = .custom(row)
             model = name
         }
         if body.value("tools") != nil || body.value("tool_choice") != nil {
@@ -181,7 +186,12 @@ struct ModelsAPI {
         let family: ProviderFamily
         let provider: any ChatProvider
         do {
-            (family, provider) = try await credentials.provider(for: choice, scope: scope)
+            switch target {
+            case .builtIn(let builtIn):
+                (family, provider) = (builtIn, try await credentials.provider(builtIn, scope: scope))
+            case .custom(let row):
+                (family, provider) = try credentials.provider(custom: row, organization: scope.organization)
+            }
         } catch let error as ProviderError {
             throw ChatCompletionFailure(status: .badRequest, type: "invalid_request_error", message: error.message, param: "model")
         }

@@ -77,7 +77,7 @@ struct ServerExperimentStart {
         let credentials = credentials, given = given, organization = scope.organization
         return try await scope.experimentJobs.createServerExperiment(
             datasetID: datasetID, versionID: versionID, name: input.experimentName ?? "playground-\(now)", description: input.experimentDescription,
-            repetitions: input.repetitions, metadata: .object(metadata), projectName: "Experiment-" + RandomHex.string(bytes: 12), splitIDs: splitIDs,
+            repetitions: input.repetitions, metadata: .object(metadata), projectName: ExperimentRepository.newProjectName(), splitIDs: splitIDs,
             task: task, maxConcurrency: input.maxConcurrency ?? 10,
             sealCredentials: { try credentials.sealJobCredentials(given, organization: organization, jobID: $0) })
     }

@@ -48,9 +48,15 @@ public struct ProviderCredentials: Sendable {
             guard let row = try await scope.customProviders.provider(id: id) else {
                 throw ProviderError(.badRequest, "Custom model provider not found")
             }
-            let config = try openConfig(row, organization: scope.organization)
-            return try config.client(directory: directory, extraHeaders: extraHeaders)
+            return try provider(custom: row, organization: scope.organization, extraHeaders: extraHeaders)
         }
+    }
+
+    /// The client for a custom provider already read.
+    public func provider(
+        custom row: CustomProviderRow, organization: OrganizationID, extraHeaders: [(String, String)] = []
+    ) throws(ProviderError) -> (family: ProviderFamily, provider: any ChatProvider) {
+        try openConfig(row, organization: organization).client(directory: directory, extraHeaders: extraHeaders)
     }
 
     // MARK: Sealing

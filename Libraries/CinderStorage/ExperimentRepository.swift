@@ -104,6 +104,9 @@ public struct ExperimentTagRow: Sendable {
 }
 
 extension ExperimentRepository {
+    /// The project a new experiment's runs are traced into, under a name no person would pick.
+    public static func newProjectName() -> String { "Experiment-" + RandomHex.string(bytes: 12) }
+
     static let experimentColumns = """
         x.id, x.dataset_id, x.dataset_version_id, x.name, x.description, x.repetitions::int8, x.metadata::text, x.project_name,
         \(micros("x.created_at")), \(micros("x.updated_at")),
