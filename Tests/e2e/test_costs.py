@@ -135,12 +135,16 @@ def test_the_price_table_lists_built_in_models_and_takes_the_organizations_own(c
     override = gql(cinder, """mutation($input: CreateModelMutationInput!) { createModel(input: $input) { model { id } } }""", {"input": {
         "name": name + "-mini", "namePattern": "gpt-4o-mini", "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 10.0},
                                                                         {"tokenType": "output", "kind": "COMPLETION", "costPerMillionTokens": 10.0}]}})["createModel"]["model"]
-    project = unique_name("costs-own")
-    pipeline = make_tracer_provider(cinder, project, protocol="http")
-    llm(pipeline.tracer, "house", "house-model-7b", "ollama", 1000, 500, "s")
-    llm(pipeline.tracer, "mini", "gpt-4o-mini", "openai", 1000, 1000, "s")
-    pipeline.finish()
-    spans = {e["node"]["name"]: e["node"]["costSummary"] for e in project_data(cinder, project)["spans"]["edges"]}
+    def priced_now() -> dict[str, dict]:
+        """The costs of a house-model span and a gpt-4o-mini span sent now, by span name."""
+        project = unique_name("costs-own")
+        pipeline = make_tracer_provider(cinder, project, protocol="http")
+        llm(pipeline.tracer, "house", "house-model-7b", "ollama", 1000, 500, "s")
+        llm(pipeline.tracer, "mini", "gpt-4o-mini", "openai", 1000, 1000, "s")
+        pipeline.finish()
+        return {e["node"]["name"]: e["node"]["costSummary"] for e in project_data(cinder, project)["spans"]["edges"]}
+
+    spans = priced_now()
     assert spans["house"]["total"]["cost"] == pytest.approx((1000 * 1.0 + 500 * 2.0) / M)
     assert spans["mini"]["total"]["cost"] == pytest.approx((1000 * 10 + 1000 * 10) / M)  # the organization's price wins
 
@@ -149,12 +153,7 @@ def test_the_price_table_lists_built_in_models_and_takes_the_organizations_own(c
         "id": created["id"], "name": name, "namePattern": "house-model-.*",
         "costs": [{"tokenType": "input", "kind": "PROMPT", "costPerMillionTokens": 3.0}]}})
     gql(cinder, """mutation($input: DeleteModelMutationInput!) { deleteModel(input: $input) { model { name } } }""", {"input": {"id": override["id"]}})
-    project2 = unique_name("costs-own2")
-    pipeline = make_tracer_provider(cinder, project2, protocol="http")
-    llm(pipeline.tracer, "house", "house-model-7b", "ollama", 1000, 500, "s")
-    llm(pipeline.tracer, "mini", "gpt-4o-mini", "openai", 1000, 1000, "s")
-    pipeline.finish()
-    spans = {e["node"]["name"]: e["node"]["costSummary"] for e in project_data(cinder, project2)["spans"]["edges"]}
+    spans = priced_now()
     assert spans["house"]["total"]["cost"] == pytest.approx(1000 * 3.0 / M)  # output now unpriced: the input price's side only
     assert spans["mini"]["total"]["cost"] == pytest.approx((1000 * 0.15 + 1000 * 0.6) / M)
     gql(cinder, """mutation($input: DeleteModelMutationInput!) { deleteModel(input: $input) { model { name } } }""", {"input": {"id": created["id"]}})

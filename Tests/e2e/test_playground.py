@@ -12,7 +12,6 @@ multipart subscription protocol: `Accept: multipart/mixed;subscriptionSpec="1.0"
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import openai
@@ -20,8 +19,8 @@ import pytest
 import requests
 
 from conftest import unique_name
-from fake_llm import FakeLLM
-from test_models import VALID_KEY, make_dataset, wait_job
+# The fake provider (reached through the organization's secrets), its reset, and the helpers of the model tests.
+from test_models import VALID_KEY, fake, fresh, graphql, make_dataset, psql, wait_job  # noqa: F401 (fixtures)
 
 MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json'
 
@@ -36,23 +35,6 @@ PAYLOAD_FIELDS = """
 
 CHAT = "subscription($input: ChatCompletionInput!) { chatCompletion(input: $input) { %s } }" % PAYLOAD_FIELDS
 OVER_DATASET = "subscription($input: ChatCompletionOverDatasetInput!) { chatCompletionOverDataset(input: $input) { %s } }" % PAYLOAD_FIELDS
-
-
-@pytest.fixture(scope="module")
-def fake(cinder):
-    fake = FakeLLM(api_keys=(VALID_KEY,)).start()
-    r = requests.put(cinder.base_url + "/v1/secrets", json={"secrets": [
-        {"key": "OPENAI_API_KEY", "value": VALID_KEY}, {"key": "OPENAI_BASE_URL", "value": fake.url + "/v1"},
-        {"key": "ANTHROPIC_API_KEY", "value": VALID_KEY}, {"key": "ANTHROPIC_BASE_URL", "value": fake.url},
-    ]}, timeout=30)
-    assert r.status_code == 200, r.text
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(fake):
-    fake.reset()
 
 
 def prompt_version(text: str = "Say {{word}}", provider: str = "OPENAI", model: str = "gpt-4o-mini", **extra) -> dict:
@@ -92,21 +74,6 @@ def subscribe(cinder, query: str, variables: dict, **headers) -> list[dict]:
         assert not message.get("errors") and not message["payload"].get("errors"), message
         results.append(next(iter(message["payload"]["data"].values())))
     return results
-
-
-def graphql(cinder, query: str, **variables) -> dict:
-    r = requests.post(cinder.base_url + "/graphql", json={"query": query, "variables": variables}, timeout=30)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert not body.get("errors"), body
-    return body["data"]
-
-
-def psql(cinder, sql: str) -> list[str]:
-    socket_dir = cinder.working_dir / "postgres" / "run"
-    out = subprocess.run(["psql", "-h", str(socket_dir), "-U", "postgres", "-d", "cinder", "-tAc", sql],
-                         check=True, capture_output=True, text=True)
-    return [line for line in out.stdout.splitlines() if line]
 
 
 def test_chat_completion_streams_each_repetition_then_its_span(cinder, fake):
