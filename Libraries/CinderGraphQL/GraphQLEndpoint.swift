@@ -169,9 +169,7 @@ public struct GraphQLEndpoint: Sendable {
         if isSubscription(request) {
             return try await subscribe(request, access: try context.requireAccess(), logger: context.logger, accept: accept)
         }
-        let body = await execute(request, access: try context.requireAccess(), logger: context.logger, allowMutations: allowMutations)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Self.json(await execute(request, access: try context.requireAccess(), logger: context.logger, allowMutations: allowMutations))
     }
 }
 

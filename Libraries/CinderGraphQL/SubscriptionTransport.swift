@@ -17,6 +17,8 @@ extension GraphQLEndpoint {
 
         static let boundary = "graphql"
         static let heartbeat = Duration.seconds(5)
+        /// What starts every part of a multipart response.
+        static let partHeader = "\r\n--\(boundary)\r\nContent-Type: application/json; charset=utf-8\r\n\r\n"
 
         init?(accept: String?) {
             guard let accept = accept?.lowercased() else { return nil }
@@ -40,10 +42,8 @@ extension GraphQLEndpoint {
         func frame(_ result: [UInt8]?) -> ByteBuffer {
             switch self {
             case .multipart:
-                var part = "\r\n--\(Self.boundary)\r\nContent-Type: application/json; charset=utf-8\r\n\r\n"
-                guard let result else { return ByteBuffer(string: part + "{}") }
-                part += #"{"payload":"#
-                var buffer = ByteBuffer(string: part)
+                guard let result else { return ByteBuffer(string: Self.partHeader + "{}") }
+                var buffer = ByteBuffer(string: Self.partHeader + #"{"payload":"#)
                 buffer.writeBytes(result)
                 buffer.writeString("}")
                 return buffer
@@ -61,8 +61,7 @@ extension GraphQLEndpoint {
             let errors = Self.errors(message)
             switch self {
             case .multipart:
-                return ByteBuffer(
-                    string: "\r\n--\(Self.boundary)\r\nContent-Type: application/json; charset=utf-8\r\n\r\n" + #"{"payload":null,"errors":"# + errors + "}")
+                return ByteBuffer(string: Self.partHeader + #"{"payload":null,"errors":"# + errors + "}")
             case .serverSentEvents:
                 return ByteBuffer(string: "event: next\ndata: {\"errors\":\(errors)}\n\n")
             }
