@@ -167,6 +167,11 @@ public struct GraphQLEndpoint: Sendable {
         _ request: GraphQLRequest, _ context: CinderRequestContext, accept: String?, allowMutations: Bool = true
     ) async throws -> Response {
         if isSubscription(request) {
+            // Subscriptions call models and start experiments: like mutations, not over GET (a link or an
+            // image tag must not spend an organization's provider budget).
+            guard allowMutations else {
+                return Self.json(Self.body(GraphQLResult(errors: [GraphQLError(message: "Subscriptions are only allowed over POST")])))
+            }
             return try await subscribe(request, access: try context.requireAccess(), logger: context.logger, accept: accept)
         }
         return Self.json(await execute(request, access: try context.requireAccess(), logger: context.logger, allowMutations: allowMutations))

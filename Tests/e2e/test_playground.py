@@ -142,6 +142,9 @@ def test_failures_are_clear(cinder, fake):
     # A subscription needs a streaming transport.
     r = requests.post(url, json={"query": CHAT, "variables": variables}, timeout=30)
     assert r.status_code == 400 and "multipart/mixed" in r.text
+    # Like mutations, never over GET (a link must not spend the organization's provider budget).
+    r = requests.get(url, params={"query": CHAT, "variables": json.dumps(variables)}, headers={"Accept": MULTIPART}, timeout=30)
+    assert r.status_code == 200 and "only allowed over POST" in r.json()["errors"][0]["message"]
     # The provider's error is the repetition's result, with its span (status ERROR).
     fake.fail_next(1, 400, message="context too long")
     results = subscribe(cinder, CHAT, variables)
