@@ -62,10 +62,13 @@ public struct ModelPrice: Sendable {
     }
 }
 
-/// Looks up a model's prices by name; the first entry whose pattern matches wins. Lookups are cached by
-/// name, so a span costs one dictionary read once its model has been seen.
+/// Looks up a model's prices by name; the first entry whose pattern matches wins, then the `fallback`
+/// book's. Lookups are cached by name, so a span costs one dictionary read once its model has been seen.
 public final class PriceBook: Sendable {
     public let models: [ModelPrice]
+    /// Asked when none of `models` matches: an organization's book falls back on the built-in one, whose
+    /// patterns stay compiled (and whose answers stay cached) once for the whole process.
+    let fallback: PriceBook?
     /// The compiled patterns (regular expressions are not `Sendable`, so they live behind the lock) and
     /// the answers so far by model name.
     private struct State {
@@ -76,8 +79,9 @@ public final class PriceBook: Sendable {
     /// Bounded: model names come from spans, which anyone sending them chooses.
     static let cacheCapacity = 4096
 
-    public init(_ models: [ModelPrice]) {
+    public init(_ models: [ModelPrice], fallback: PriceBook? = nil) {
         self.models = models
+        self.fallback = fallback
         self.state = Mutex(State(patterns: models.map { $0.regex() }))
     }
 
@@ -90,7 +94,7 @@ public final class PriceBook: Sendable {
             state.answers[name] = .some(index)
             return index
         }
-        return index.map { models[$0] }
+        return index.map { models[$0] } ?? fallback?.price(forModel: name)
     }
 
     /// The model name as price patterns see it: lowercased, without a router's or SDK's prefix

@@ -23,7 +23,7 @@ public final class OrganizationPrices: Sendable {
         let book: PriceBook
         do {
             let own = try await load(organization)
-            book = own.isEmpty ? builtIn : PriceBook(own + builtIn.models)
+            book = own.isEmpty ? builtIn : PriceBook(own, fallback: builtIn)
         } catch {
             // The database is away: keep pricing with what was known (or the built-in table), and try again
             // at the next refresh rather than on every span.
