@@ -180,13 +180,21 @@ let package = Package(
         .target(
             name: "CinderRunner",
             dependencies: [
-                "CinderAuth", "CinderCosts", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
+                "CinderAuth", "CinderCosts", "CinderEvaluators", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderRunner",
+            swiftSettings: swiftSettings
+        ),
+        // Evaluators: the built-in ones, LLM-as-judge (its tool, its verdicts, the shipped judge prompts),
+        // input mappings from a run or span to an evaluator's parameters. Pure: the runner executes them.
+        .target(
+            name: "CinderEvaluators",
+            dependencies: ["CinderModel", "CinderProviders"],
+            path: "Libraries/CinderEvaluators",
             swiftSettings: swiftSettings
         ),
         // Model prices (a built-in table, looked up by model name) and the costs of LLM spans from them.
@@ -203,6 +211,7 @@ let package = Package(
             dependencies: [
                 "CinderAuth",
                 "CinderCosts",
+                "CinderEvaluators",
                 "CinderModel",
                 "CinderProviders",
                 "CinderRunner",
@@ -550,6 +559,12 @@ let package = Package(
             name: "CinderCostsTests",
             dependencies: ["CinderCosts", "CinderModel"],
             path: "Tests/CinderCostsTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CinderEvaluatorsTests",
+            dependencies: ["CinderEvaluators", "CinderModel", "CinderProviders"],
+            path: "Tests/CinderEvaluatorsTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

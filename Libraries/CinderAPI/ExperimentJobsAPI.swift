@@ -1,5 +1,6 @@
 import CinderHTTPSupport
 import CinderModel
+import CinderRunner
 import CinderProviders
 import CinderStorage
 import Foundation
@@ -61,10 +62,12 @@ struct ExperimentJobsAPI {
         if let versionID = task.promptVersionID {
             metadata = metadata.adding("prompt_version_id", .string(GlobalID(NodeType.promptVersion, versionID).encoded))
         }
+        // The dataset's evaluators score every run (Cinder's addition: attach them with GraphQL).
+        let evaluators = try await EvaluatorSpec.forJob(scope: scope, datasetID: spec.datasetID)
         let (experiment, job) = try await scope.experimentJobs.createServerExperiment(
             datasetID: spec.datasetID, versionID: spec.versionID, name: spec.name, description: spec.description,
             repetitions: spec.repetitions, metadata: metadata, projectName: spec.projectName, splitIDs: spec.splitIDs,
-            task: task.content, maxConcurrency: maxConcurrency)
+            task: task.content.adding("evaluators", evaluators), maxConcurrency: maxConcurrency)
         return jsonResponse(["data": try await json(job, experiment, scope)])
     }
 

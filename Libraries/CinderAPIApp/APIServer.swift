@@ -51,7 +51,8 @@ extension CinderBuilder {
         try ModelAccess(
             .init(
                 installationSecret: configuration.secret, localKeyFile: localKeyFile, environment: configuration.environment,
-                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds)),
+                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds),
+                maxAttempts: configuration.providerMaxAttempts),
             logger: logger)
     }
 
@@ -100,7 +101,8 @@ extension CinderBuilder {
         let attached = ingress?.attach(router, pricing(queue, with: prices), db, accessControl, metrics)
         PhoenixAPI(database: db, spanQueue: pricing(queue, with: prices), authenticator: accessControl.authenticator, credentials: models.credentials)
             .addRoutes(to: router)
-        let playground = Playground(credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: prices)
+        let playground = Playground(
+            credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: prices, caller: models.caller(metrics: metrics))
         try await GraphQLEndpoint(
             database: db, authenticator: accessControl.authenticator, playground: playground, prices: prices, explorer: webUI.page
         ).addRoutes(to: router)

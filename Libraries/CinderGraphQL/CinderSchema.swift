@@ -16,6 +16,7 @@ enum CinderSchema {
         addExperimentJobs(builder)
         addPlayground(builder)
         addModelPrices(builder)
+        addEvaluators(builder)
         addCustomProviderConfigs(builder)
         addCustomProviders(builder)
         addPrompts(builder)
@@ -59,6 +60,12 @@ enum CinderSchema {
             }
             Field("userApiKeys", at: QueryRoot.userApiKeys)
             Field("systemApiKeys", at: QueryRoot.systemApiKeys)
+            Field("builtInEvaluators", at: QueryRoot.builtInEvaluators)
+            Field("classificationEvaluatorConfigs", at: QueryRoot.classificationEvaluatorConfigs) { Argument("labels", at: \.labels) }
+            Field("evaluators", at: QueryRoot.evaluators) {
+                Argument("first", at: \.first).defaultValue(50)
+                Argument("after", at: \.after)
+            }
         }
         builder.addMutation {
             Field("createSystemApiKey", at: QueryRoot.createSystemApiKey) { Argument("input", at: \.input) }
@@ -83,6 +90,12 @@ enum CinderSchema {
             Field("testGenerativeModelCustomProviderCredentials", at: QueryRoot.testGenerativeModelCustomProviderCredentials) {
                 Argument("input", at: \.input)
             }
+            Field("createDatasetBuiltinEvaluator", at: QueryRoot.createDatasetBuiltinEvaluator) { Argument("input", at: \.input) }
+            Field("updateDatasetBuiltinEvaluator", at: QueryRoot.updateDatasetBuiltinEvaluator) { Argument("input", at: \.input) }
+            Field("createDatasetLlmEvaluator", at: QueryRoot.createDatasetLlmEvaluator) { Argument("input", at: \.input) }
+            Field("updateDatasetLlmEvaluator", at: QueryRoot.updateDatasetLlmEvaluator) { Argument("input", at: \.input) }
+            Field("deleteDatasetEvaluators", at: QueryRoot.deleteDatasetEvaluators) { Argument("input", at: \.input) }
+            Field("evaluatorPreviews", at: QueryRoot.evaluatorPreviews) { Argument("input", at: \.input) }
         }
         return try builder.build()
     }
@@ -614,6 +627,12 @@ enum CinderSchema {
                 }
                 Field("splits", at: DatasetNode.splits)
                 Field("labels", at: DatasetNode.labels)
+                Field("evaluatorCount", at: DatasetNode.evaluatorCount)
+                Field("datasetEvaluators", at: DatasetNode.datasetEvaluators) {
+                    Argument("first", at: \.first).defaultValue(50)
+                    Argument("after", at: \.after)
+                }
+                Field("datasetEvaluator", at: DatasetNode.datasetEvaluator) { Argument("datasetEvaluatorId", at: \.datasetEvaluatorId) }
             }
             Type(DatasetVersionNode.self, as: "DatasetVersion", interfaces: [(any RelayNode).self]) {
                 Field("id", at: \.id)

@@ -48,6 +48,15 @@ struct ChatCompletionErrorPayload: ChatCompletionPayload {
     var experimentRun: ExperimentRunNode?
 }
 
+/// An evaluator's result on a run of a playground experiment (Phoenix's `EvaluationChunk`).
+struct EvaluationChunkPayload: ChatCompletionPayload {
+    var datasetExampleId: NodeID?
+    var repetitionNumber: Int?
+    var evaluatorName: String
+    var experimentRunEvaluation: ExperimentRunAnnotationNode?
+    var error: String?
+}
+
 struct ChatCompletionExperimentPayload: ChatCompletionPayload {
     var datasetExampleId: NodeID? { nil }
     var repetitionNumber: Int? { nil }
@@ -212,13 +221,14 @@ struct PromptTemplateOptions: Codable, Sendable {
     var format: PromptTemplateFormatValue
 }
 
-/// Accepted so that Phoenix's documents validate; evaluators in the playground come with evaluators.
+/// An evaluator chosen for a playground run over a dataset: one of the dataset's (`DatasetEvaluator`
+/// id) or a built-in one, under this name and mapping.
 struct PlaygroundEvaluatorInput: Codable, Sendable {
     var id: NodeID
     var name: Identifier
     var description: String?
-    var inputMapping: JSONScalar
-    var outputConfigs: JSONScalar?
+    var inputMapping: EvaluatorInputMappingInput
+    var outputConfigs: [AnnotationConfigInput]?
 }
 
 struct ChatCompletionInput: Codable, Sendable {
@@ -398,7 +408,9 @@ extension QueryRoot {
     func chatCompletion(context: GraphQLContext, arguments: ChatCompletionArguments) async throws -> PayloadStream {
         let playground = try context.requirePlayground()
         let input = arguments.input
-        guard input.evaluators?.isEmpty ?? true else { throw GraphQLFailure("Evaluators in the playground are not supported by this server yet") }
+        guard input.evaluators?.isEmpty ?? true else {
+            throw GraphQLFailure("Evaluators run on playground runs over a dataset (chatCompletionOverDataset); single calls are not evaluated by this server yet")
+        }
         guard (1...Self.maxPlaygroundRepetitions).contains(input.repetitions) else {
             throw GraphQLFailure("repetitions must be between 1 and \(Self.maxPlaygroundRepetitions)")
         }
@@ -457,7 +469,6 @@ extension QueryRoot {
     func chatCompletionOverDataset(context: GraphQLContext, arguments: ChatCompletionOverDatasetArguments) async throws -> PayloadStream {
         let playground = try context.requirePlayground()
         let input = arguments.input
-        guard input.evaluators?.isEmpty ?? true else { throw GraphQLFailure("Evaluators in the playground are not supported by this server yet") }
         let scope = context.scope
         let start = try await ServerExperimentStart(input, playground: playground, scope: scope)
         let (experiment, job) = try await start.create()
@@ -579,6 +590,13 @@ extension CinderSchema {
                 Field("message", at: \.message)
                 Field("span", at: \.span)
                 Field("experimentRun", at: \.experimentRun)
+            }
+            Type(EvaluationChunkPayload.self, as: "EvaluationChunk", interfaces: [(any ChatCompletionPayload).self]) {
+                Field("datasetExampleId", at: \.datasetExampleId)
+                Field("repetitionNumber", at: \.repetitionNumber)
+                Field("evaluatorName", at: \.evaluatorName)
+                Field("experimentRunEvaluation", at: \.experimentRunEvaluation)
+                Field("error", at: \.error)
             }
             Type(ChatCompletionExperimentPayload.self, as: "ChatCompletionSubscriptionExperiment", interfaces: [(any ChatCompletionPayload).self]) {
                 Field("datasetExampleId", at: \.datasetExampleId)

@@ -1,3 +1,4 @@
+import CinderEvaluators
 import CinderModel
 import CinderStorage
 import Graphiti
@@ -36,6 +37,10 @@ struct QueryRoot: Sendable {
             return try await scope.experiments.experiment(id: row).map(ExperimentNode.init)
         case GenerativeModelNode.typeName:
             return try await GenerativeModelNode.find(row, context)
+        case DatasetEvaluatorNode.typeName:
+            return try await scope.evaluators.datasetEvaluator(id: row).map(DatasetEvaluatorNode.init)
+        case BuiltInEvaluatorNode.typeName:
+            return BuiltInEvaluator.with(id: row).map(BuiltInEvaluatorNode.init)
         case CustomProviderNode.typeName:
             return try await scope.customProviders.provider(id: row).map(CustomProviderNode.init)
         case "ExperimentJob":

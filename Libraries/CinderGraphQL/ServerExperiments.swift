@@ -61,7 +61,19 @@ struct ServerExperimentStart {
         if case .custom(let id) = parsed.modelChoice, try await scope.customProviders.provider(id: id) == nil {
             throw GraphQLFailure("Custom model provider not found")
         }
-        self.task = task
+        var selection: [EvaluatorSpec.Selected] = []
+        for evaluator in input.evaluators ?? [] {
+            let mapping = try evaluator.inputMapping.mapping()
+            let name = try QueryRoot.checkName(evaluator.name)
+            if let id = GlobalID(encoded: evaluator.id.value, type: DatasetEvaluatorNode.typeName)?.rowID {
+                selection.append(.init(.datasetEvaluator(id: id), name: name, mapping: mapping))
+            } else if GlobalID(encoded: evaluator.id.value, type: BuiltInEvaluatorNode.typeName) != nil {
+                selection.append(.init(.builtIn(try QueryRoot.builtInEvaluator(evaluator.id)), name: name, mapping: mapping))
+            } else {
+                throw GraphQLFailure("Evaluator \(evaluator.id.value) is neither one of the dataset's evaluators nor a built-in evaluator")
+            }
+        }
+        self.task = task.adding("evaluators", try await EvaluatorSpec.forJob(scope: scope, datasetID: dataset.id, selection: selection))
         self.given = try CallSettings(credentials: input.credentials, connection: input.connectionConfig, headers: nil, family: parsed.family).given
         if input.headers.map({ $0.value != .null }) ?? false {
             throw GraphQLFailure("Custom headers are not supported for experiments the server runs")
@@ -106,6 +118,8 @@ struct ExperimentWatch {
             let runs = try await scope.experiments.experimentRuns(experimentID: experiment.id, afterID: after, limit: Self.page)
             let spans = try await scope.spans.rootSpans(traceIDs: runs.compactMap(\.traceID))
             let spansByTrace = Dictionary(spans.map { ($0.traceID, $0) }, uniquingKeysWith: { first, _ in first })
+            // Recorded with their runs, so read after them: a run seen has its evaluations.
+            let evaluations = try await scope.experiments.experimentEvaluations(runIDs: runs.map(\.id))
             var held = false
             for run in runs {
                 if let trace = run.traceID, spansByTrace[trace] == nil {
@@ -125,6 +139,12 @@ struct ExperimentWatch {
                         emit(TextChunkPayload(datasetExampleId: example, repetitionNumber: run.repetition, content: text))
                     }
                     emit(ChatCompletionResultPayload(datasetExampleId: example, repetitionNumber: run.repetition, span: span, experimentRun: runNode))
+                    for evaluation in evaluations[run.id] ?? [] {
+                        emit(
+                            EvaluationChunkPayload(
+                                datasetExampleId: example, repetitionNumber: run.repetition, evaluatorName: evaluation.name,
+                                experimentRunEvaluation: ExperimentRunAnnotationNode(row: evaluation), error: evaluation.error))
+                    }
                 }
                 after = run.id
             }

@@ -42,6 +42,7 @@ public final class ExperimentRunner: Service, Sendable {
     let queue: JobQueue
     let credentials: ProviderCredentials
     let caller: ProviderCaller
+    let executor: EvaluatorExecutor
     let spans: SpanIngestStore
     let logger: Logger
     let slots: Permits
@@ -59,6 +60,7 @@ public final class ExperimentRunner: Service, Sendable {
         self.queue = queue
         self.credentials = credentials
         self.caller = caller
+        self.executor = EvaluatorExecutor(caller: caller, credentials: credentials)
         self.spans = spans
         self.logger = logger
         self.slots = Permits(configuration.concurrency)
@@ -126,16 +128,26 @@ public final class ExperimentRunner: Service, Sendable {
                 return
             }
             let model: ResolvedModel
+            let evaluators: [PreparedEvaluator]
             do {
                 let given = try credentials.openJobCredentials(job.sealedCredentials, jobID: job.id, organization: scope.organization)
                 let (family, provider) = try await credentials.provider(for: task.modelChoice, scope: scope, given: given)
-                model = ResolvedModel(family: family, provider: provider, prices: await configuration.prices?.book(for: scope.organization))
+                let prices = await configuration.prices?.book(for: scope.organization)
+                model = ResolvedModel(family: family, provider: provider, prices: prices)
+                let specs: [EvaluatorSpec]
+                do {
+                    specs = try EvaluatorSpec.ofTask(job.task)
+                } catch {
+                    try await finish(claimed, .error, "The job's evaluators cannot run: \(error)", level: "ERROR")
+                    return
+                }
+                evaluators = await executor.prepare(specs, scope: scope, given: given, prices: prices)
             } catch let error as ProviderError {
                 try await finish(claimed, .error, error.message, level: "ERROR")
                 return
             }
             logger.info("job claimed", metadata: ["cinder.model": "\(model.family.prefix):\(task.model)"])
-            switch try await work(claimed, experiment: experiment, job: job, task: task, model: model, logger: logger) {
+            switch try await work(claimed, experiment: experiment, job: job, task: task, model: model, evaluators: evaluators, logger: logger) {
             case .completed:
                 try await finish(claimed, .completed, "Completed", level: "INFO")
                 logger.info("job completed")
@@ -175,9 +187,9 @@ public final class ExperimentRunner: Service, Sendable {
         case leaseLost
     }
 
-    /// What a call produced: a run to record (with its span), or a failure that records nothing.
+    /// What a call produced: a run to record (with its spans and its evaluators'), or a failure that records nothing.
     enum CallResult: Sendable {
-        case run(RunnerRun, Span?, failure: String?)
+        case run(RunnerRun, [Span], failure: String?)
         case providerFailure(ProviderError)
     }
 
@@ -190,7 +202,8 @@ public final class ExperimentRunner: Service, Sendable {
     }
 
     private func work(
-        _ claimed: ClaimedJob, experiment: ExperimentRow, job: ExperimentJobRow, task: PromptTask, model: ResolvedModel, logger: Logger
+        _ claimed: ClaimedJob, experiment: ExperimentRow, job: ExperimentJobRow, task: PromptTask, model: ResolvedModel,
+        evaluators: [PreparedEvaluator], logger: Logger
     ) async throws -> Ending {
         let concurrency = max(1, job.maxConcurrency)
         var breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
@@ -225,7 +238,7 @@ public final class ExperimentRunner: Service, Sendable {
                     inFlight.insert(item.key)
                     calling += 1
                     group.addTask {
-                        let result = await self.call(item, task: task, model: model)
+                        let result = await self.call(item, task: task, model: model, evaluators: evaluators)
                         await self.slots.release()
                         return .called(item.key, result)
                     }
@@ -289,16 +302,9 @@ public final class ExperimentRunner: Service, Sendable {
         }
     }
 
-    /// The client a job calls, and the family whose wire format and span attributes it uses.
-    struct ResolvedModel: Sendable {
-        let family: ProviderFamily
-        let provider: any ChatProvider
-        /// The organization's prices as the job started; nil with cost tracking off.
-        let prices: PriceBook?
-    }
 
     /// Renders the prompt for one example and calls the provider (retried within the toolkit's limits).
-    private func call(_ item: PendingRun, task: PromptTask, model: ResolvedModel) async -> CallResult {
+    private func call(_ item: PendingRun, task: PromptTask, model: ResolvedModel, evaluators: [PreparedEvaluator]) async -> CallResult {
         let started = LLMSpan.now()
         let traceID = LLMSpan.newTraceID()
         func run(output: JSONValue, error: String?, traced: Bool, usage: TokenUsage?) -> RunnerRun {
@@ -312,7 +318,7 @@ public final class ExperimentRunner: Service, Sendable {
         do {
             request = try task.request(input: item.input, reference: item.reference, metadata: item.metadata)
         } catch {
-            return .run(run(output: .null, error: error.description, traced: false, usage: nil), nil, failure: error.description)
+            return .run(run(output: .null, error: error.description, traced: false, usage: nil), [], failure: error.description)
         }
         do {
             let completion = try await caller.complete(request, family: model.family, provider: model.provider)
@@ -326,12 +332,24 @@ public final class ExperimentRunner: Service, Sendable {
             var span = LLMSpan.make(
                 traceID: traceID, family: model.family, request: request, completion: completion, error: nil, start: started, end: LLMSpan.now())
             model.prices?.price(&span)
-            return .run(run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage), span, failure: nil)
+            var recorded = run(output: ["messages": [.object(message)]], error: nil, traced: true, usage: completion.usage)
+            var spans = [span]
+            if !evaluators.isEmpty {
+                // Evaluated before the run is recorded, so that a run and its scores are written together.
+                let context = EvaluationContext.experimentRun(
+                    input: item.input, output: EvaluationContext.answer(text: completion.text, toolCalls: { if case .array(let calls)? = message["tool_calls"] { calls } else { [] } }()),
+                    reference: item.reference, metadata: item.metadata)
+                for outcome in await executor.evaluate(evaluators, context: context) {
+                    recorded.evaluations.append(outcome.evaluation)
+                    spans += outcome.spans
+                }
+            }
+            return .run(recorded, spans, failure: nil)
         } catch let error as ProviderError where error.kind == .badRequest {
             // Refused for this example's input: the run records why.
             let span = LLMSpan.make(
                 traceID: traceID, family: model.family, request: request, completion: nil, error: error.message, start: started, end: LLMSpan.now())
-            return .run(run(output: .null, error: error.description, traced: true, usage: nil), span, failure: error.description)
+            return .run(run(output: .null, error: error.description, traced: true, usage: nil), [span], failure: error.description)
         } catch let error as ProviderError {
             return .providerFailure(error)
         } catch {
@@ -341,8 +359,8 @@ public final class ExperimentRunner: Service, Sendable {
 
     private static func record(_ result: CallResult, recorder: RunRecorder) async -> RunOutcome {
         switch result {
-        case .run(let run, let span, let failure):
-            let written = await recorder.record(run, span: span)
+        case .run(let run, let spans, let failure):
+            let written = await recorder.record(run, spans: spans)
             if let failure, written { return .recordedError(failure) }
             return .recorded
         case .providerFailure(let error):

@@ -1,8 +1,11 @@
 import CinderAuth
+import CinderCosts
 import CinderModel
 import CinderProviders
 import Foundation
 import Logging
+import Metrics
+import CinderResilience
 import ServiceLifecycle
 
 /// What a process needs to call models: the HTTP client (a service, shut down last), the provider
@@ -18,17 +21,31 @@ public struct ModelAccess: Sendable {
         public var environment: [String: String]
         public var environmentCredentials: Bool
         public var callTimeout: Duration
+        /// Attempts per provider call (retries included) for calls made for jobs and evaluators.
+        public var maxAttempts: Int
 
-        public init(installationSecret: String?, localKeyFile: String?, environment: [String: String], environmentCredentials: Bool, callTimeout: Duration) {
+        public init(
+            installationSecret: String?, localKeyFile: String?, environment: [String: String], environmentCredentials: Bool, callTimeout: Duration,
+            maxAttempts: Int
+        ) {
             self.installationSecret = installationSecret
             self.localKeyFile = localKeyFile
             self.environment = environment
             self.environmentCredentials = environmentCredentials
             self.callTimeout = callTimeout
+            self.maxAttempts = maxAttempts
         }
     }
 
+    let settings: Settings
+
+    /// A caller for calls that retry and back off (jobs, judges), with the process's limits.
+    public func caller(metrics: any MetricsFactory) -> ProviderCaller {
+        ProviderCaller(configuration: .init(callTimeout: settings.callTimeout, backoff: Backoff(maxAttempts: settings.maxAttempts)), metrics: metrics)
+    }
+
     public init(_ settings: Settings, logger: Logger) throws {
+        self.settings = settings
         let httpClient = ProviderHTTPClient(stallTimeout: settings.callTimeout)
         client = ProviderClientService(client: httpClient)
         let directory = ProviderDirectory(
@@ -67,4 +84,12 @@ public struct ProviderClientService: Service {
         try? await gracefulShutdown()
         try await client.shutdown()
     }
+}
+
+/// The client a job calls, and the family whose wire format and span attributes it uses.
+struct ResolvedModel: Sendable {
+    let family: ProviderFamily
+    let provider: any ChatProvider
+    /// The organization's prices as the job started; nil with cost tracking off.
+    let prices: PriceBook?
 }

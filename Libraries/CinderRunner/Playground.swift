@@ -12,10 +12,19 @@ public struct Playground: Sendable {
     /// Prices for the calls' spans; nil with cost tracking off.
     let prices: OrganizationPrices?
 
-    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: OrganizationPrices?) {
+    /// Runs evaluators for a person (previews): judges are called like the playground's own calls.
+    public let evaluators: EvaluatorExecutor
+
+    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: OrganizationPrices?, caller: ProviderCaller) {
         self.credentials = credentials
         self.spans = spans
         self.prices = prices
+        self.evaluators = EvaluatorExecutor(caller: caller, credentials: credentials)
+    }
+
+    /// The organization's prices now; nil with cost tracking off.
+    public func prices(for organization: OrganizationID) async -> PriceBook? {
+        await prices?.book(for: organization)
     }
 
     /// One call, streamed or whole, handing each piece of the answer to `emit` as it arrives, then

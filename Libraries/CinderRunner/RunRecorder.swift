@@ -17,7 +17,7 @@ actor RunRecorder {
 
     struct Entry {
         let run: RunnerRun
-        let span: Span?
+        let spans: [Span]
         let continuation: CheckedContinuation<Bool, Never>
     }
 
@@ -40,9 +40,9 @@ actor RunRecorder {
 
     /// Whether the run was written (false: one was there already, or the write failed and the run stays
     /// missing, to be run again).
-    func record(_ run: RunnerRun, span: Span?) async -> Bool {
+    func record(_ run: RunnerRun, spans: [Span]) async -> Bool {
         await withCheckedContinuation { continuation in
-            pending.append(Entry(run: run, span: span, continuation: continuation))
+            pending.append(Entry(run: run, spans: spans, continuation: continuation))
             if !writing {
                 writing = true
                 Task { await self.drain() }
@@ -73,7 +73,7 @@ actor RunRecorder {
         }
         // Spans only with the runs they belong to: a replica that lost the job and finished the same
         // calls records neither.
-        let traced = batch.filter { written.contains(RunKey(exampleID: $0.run.run.exampleID, repetition: $0.run.run.repetition)) }.compactMap(\.span)
+        let traced = batch.filter { written.contains(RunKey(exampleID: $0.run.run.exampleID, repetition: $0.run.run.repetition)) }.flatMap(\.spans)
         if !traced.isEmpty {
             spanQueue += traced
             if !writingSpans {

@@ -22,7 +22,8 @@ extension CinderBuilder {
         let models = try ModelAccess(
             .init(
                 installationSecret: configuration.secret, localKeyFile: nil, environment: configuration.environment,
-                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds)),
+                environmentCredentials: configuration.environmentCredentialsAllowed, callTimeout: .seconds(configuration.providerTimeoutSeconds),
+                maxAttempts: configuration.providerMaxAttempts),
             logger: logger)
         let runner = experimentRunner(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
 
@@ -51,10 +52,7 @@ extension CinderBuilder {
                 concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
                 pollInterval: .milliseconds(configuration.runnerPollMillis), prices: organizationPrices(configuration, database: database, logger: logger)),
             queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
-            caller: ProviderCaller(
-                configuration: .init(
-                    callTimeout: .seconds(configuration.providerTimeoutSeconds), backoff: Backoff(maxAttempts: configuration.providerMaxAttempts)),
-                metrics: metrics),
+            caller: models.caller(metrics: metrics),
             spans: SpanIngestStore(database: database, logger: logger), metrics: metrics, logger: logger)
     }
 }

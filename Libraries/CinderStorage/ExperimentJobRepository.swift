@@ -52,16 +52,50 @@ public struct PendingRun: Sendable, Hashable {
     public var metadata: JSONValue
 }
 
-/// A run the runner produced, with its token counts.
+/// A run the runner produced, with its token counts and what its evaluators concluded.
 public struct RunnerRun: Sendable {
     public var run: ExperimentRunInput
     public var promptTokens: Int?
     public var completionTokens: Int?
+    public var evaluations: [RunEvaluation]
 
-    public init(run: ExperimentRunInput, promptTokens: Int?, completionTokens: Int?) {
+    public init(run: ExperimentRunInput, promptTokens: Int?, completionTokens: Int?, evaluations: [RunEvaluation] = []) {
         self.run = run
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.evaluations = evaluations
+    }
+}
+
+/// An evaluator's result on a run, recorded as the run's annotation named `name`.
+public struct RunEvaluation: Sendable {
+    public var name: String
+    /// `LLM` or `CODE`.
+    public var annotatorKind: String
+    public var label: String?
+    public var score: Double?
+    public var explanation: String?
+    public var error: String?
+    public var metadata: JSONValue
+    /// The evaluator's own trace.
+    public var traceID: String?
+    public var startMicros: Int64
+    public var endMicros: Int64
+
+    public init(
+        name: String, annotatorKind: String, label: String?, score: Double?, explanation: String?, error: String?, metadata: JSONValue,
+        traceID: String?, startMicros: Int64, endMicros: Int64
+    ) {
+        self.name = name
+        self.annotatorKind = annotatorKind
+        self.label = label
+        self.score = score
+        self.explanation = explanation
+        self.error = error
+        self.metadata = metadata
+        self.traceID = traceID
+        self.startMicros = startMicros
+        self.endMicros = endMicros
     }
 }
 
@@ -241,9 +275,9 @@ extension ExperimentJobRepository {
         }
     }
 
-    /// Records runs once each, in one statement: a run already there for its example and repetition
-    /// stays (a runner that lost its lease and the one that took over may both finish the same call).
-    /// Returns the keys of the runs this call wrote.
+    /// Records runs once each, with their evaluations, in one statement: a run already there for its
+    /// example and repetition stays, and so do its annotations (a runner that lost its lease and the one
+    /// that took over may both finish the same call). Returns the keys of the runs this call wrote.
     public func recordRuns(experimentID: Int64, _ runs: [RunnerRun]) async throws -> Set<RunKey> {
         guard !runs.isEmpty else { return [] }
         let org = org
@@ -257,17 +291,40 @@ extension ExperimentJobRepository {
         let completions = runs.map { Int64($0.completionTokens ?? -1) }
         let failed = runs.map { $0.run.error != nil }
         let errors = runs.map { $0.run.error.map(SQLText.clean) ?? "" }
+        let evaluated = runs.flatMap { run in run.evaluations.map { (run.run, $0) } }
+        let evaluation = (
+            examples: evaluated.map(\.0.exampleID), repetitions: evaluated.map { Int64($0.0.repetition) },
+            names: evaluated.map { SQLText.clean($0.1.name) }, kinds: evaluated.map(\.1.annotatorKind),
+            // Absent values travel as '' (and a score as NaN): arrays of optionals do not bind.
+            labels: evaluated.map { $0.1.label.map(SQLText.clean) ?? "" }, scores: evaluated.map { $0.1.score.flatMap { $0.isFinite ? $0 : nil } ?? .nan },
+            explanations: evaluated.map { $0.1.explanation.map(SQLText.clean) ?? "" }, traces: evaluated.map { $0.1.traceID ?? "" },
+            errors: evaluated.map { $0.1.error.map(SQLText.clean) ?? "" }, metadata: evaluated.map { $0.1.metadata.jsonString },
+            starts: evaluated.map(\.1.startMicros), ends: evaluated.map(\.1.endMicros))
         let rows = try await scope.write { tx in
             try await tx.query(
                 """
-                INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time,
-                    prompt_token_count, completion_token_count, error)
-                SELECT \(org), \(experimentID), u.e, u.r, nullif(u.t, ''), u.o::jsonb, to_timestamp(0) + u.s * interval '1 microsecond',
-                    to_timestamp(0) + u.f * interval '1 microsecond', nullif(u.p, -1), nullif(u.c, -1), CASE WHEN u.x THEN u.m END
-                FROM unnest(\(examples)::int8[], \(repetitions)::int8[], \(traces)::text[], \(outputs)::text[], \(starts)::int8[], \(ends)::int8[],
-                    \(prompts)::int8[], \(completions)::int8[], \(failed)::bool[], \(errors)::text[]) AS u(e, r, t, o, s, f, p, c, x, m)
-                ON CONFLICT (org_id, experiment_id, dataset_example_id, repetition_number) DO NOTHING
-                RETURNING dataset_example_id, repetition_number::int8
+                WITH written AS (
+                    INSERT INTO experiment_runs (org_id, experiment_id, dataset_example_id, repetition_number, trace_id, output, start_time, end_time,
+                        prompt_token_count, completion_token_count, error)
+                    SELECT \(org), \(experimentID), u.e, u.r, nullif(u.t, ''), u.o::jsonb, to_timestamp(0) + u.s * interval '1 microsecond',
+                        to_timestamp(0) + u.f * interval '1 microsecond', nullif(u.p, -1), nullif(u.c, -1), CASE WHEN u.x THEN u.m END
+                    FROM unnest(\(examples)::int8[], \(repetitions)::int8[], \(traces)::text[], \(outputs)::text[], \(starts)::int8[], \(ends)::int8[],
+                        \(prompts)::int8[], \(completions)::int8[], \(failed)::bool[], \(errors)::text[]) AS u(e, r, t, o, s, f, p, c, x, m)
+                    ON CONFLICT (org_id, experiment_id, dataset_example_id, repetition_number) DO NOTHING
+                    RETURNING id, dataset_example_id, repetition_number
+                ), annotated AS (
+                    INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
+                        error, metadata, start_time, end_time)
+                    SELECT \(org), w.id, a.n, a.k, nullif(a.l, ''), nullif(a.sc, 'NaN'), nullif(a.ex, ''), nullif(a.t, ''), nullif(a.er, ''), a.md::jsonb, to_timestamp(0) + a.s * interval '1 microsecond',
+                        to_timestamp(0) + a.f * interval '1 microsecond'
+                    FROM unnest(\(evaluation.examples)::int8[], \(evaluation.repetitions)::int8[], \(evaluation.names)::text[], \(evaluation.kinds)::text[],
+                        \(evaluation.labels)::text[], \(evaluation.scores)::float8[], \(evaluation.explanations)::text[], \(evaluation.traces)::text[],
+                        \(evaluation.errors)::text[], \(evaluation.metadata)::text[], \(evaluation.starts)::int8[], \(evaluation.ends)::int8[])
+                        AS a(e, r, n, k, l, sc, ex, t, er, md, s, f)
+                    JOIN written w ON w.dataset_example_id = a.e AND w.repetition_number = a.r
+                    ON CONFLICT (org_id, experiment_run_id, name) DO NOTHING
+                )
+                SELECT dataset_example_id, repetition_number::int8 FROM written
                 """
             ).decode((Int64, Int64).self).all()
         }

@@ -66,6 +66,15 @@ public struct ExperimentEvaluationRow: Sendable {
     public var endMicros: Int64
 }
 
+extension ExperimentEvaluationRow {
+    /// An evaluation that was computed but not stored (a preview): it has no id and no run.
+    public init(unsaved e: RunEvaluation) {
+        self.init(
+            id: 0, runID: 0, name: e.name, annotatorKind: e.annotatorKind, label: e.label, score: e.score, explanation: e.explanation, traceID: nil,
+            error: e.error, metadata: e.metadata, startMicros: e.startMicros, endMicros: e.endMicros)
+    }
+}
+
 public struct ExperimentEvaluationInput: Sendable {
     public var runID: Int64
     public var name: String
@@ -297,15 +306,32 @@ extension ExperimentRepository {
 
     /// Evaluations of an experiment's runs, by run id.
     public func experimentEvaluations(experimentID: Int64) async throws -> [Int64: [ExperimentEvaluationRow]] {
-        var out: [Int64: [ExperimentEvaluationRow]] = [:]
-        for c in try await scope.read(
-            """
+        var q = SQLBuilder()
+        q.append("r.experiment_id = \(q.bind(experimentID))")
+        return try await evaluations(q)
+    }
+
+    /// Evaluations of the runs of `runIDs`, by run id.
+    public func experimentEvaluations(runIDs: [Int64]) async throws -> [Int64: [ExperimentEvaluationRow]] {
+        guard !runIDs.isEmpty else { return [:] }
+        var q = SQLBuilder()
+        q.append("r.id = ANY(\(q.bind(runIDs))::int8[])")
+        return try await evaluations(q)
+    }
+
+    /// The evaluations of the runs `condition` (over `r`, binds already in `q`) selects.
+    private func evaluations(_ condition: SQLBuilder) async throws -> [Int64: [ExperimentEvaluationRow]] {
+        var q = condition
+        let selected = q.sql
+        q.sql = """
             SELECT a.id, a.experiment_run_id, a.name, a.annotator_kind, a.label, a.score, a.explanation, a.trace_id, a.error,
-                a.metadata::text, \(unescaped: micros("a.start_time")), \(unescaped: micros("a.end_time"))
+                a.metadata::text, \(micros("a.start_time")), \(micros("a.end_time"))
             FROM experiment_run_annotations a JOIN experiment_runs r ON r.org_id = a.org_id AND r.id = a.experiment_run_id
-            WHERE r.org_id = \(org) AND r.experiment_id = \(experimentID)
+            WHERE r.org_id = \(q.bind(org)) AND \(selected)
             ORDER BY a.id
-            """) { try await $0.decode((Int64, Int64, String, String, String?, Double?, String?, String?, String?, String, Int64, Int64).self).all() } {
+            """
+        var out: [Int64: [ExperimentEvaluationRow]] = [:]
+        for c in try await scope.read(q.query, { try await $0.decode((Int64, Int64, String, String, String?, Double?, String?, String?, String?, String, Int64, Int64).self).all() }) {
             out[c.1, default: []].append(
                 ExperimentEvaluationRow(
                     id: c.0, runID: c.1, name: c.2, annotatorKind: c.3, label: c.4, score: c.5, explanation: c.6, traceID: c.7, error: c.8,

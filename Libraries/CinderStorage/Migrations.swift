@@ -38,6 +38,7 @@ public enum Migrations {
         Migration(10, PackageResources._010_secrets_experiment_jobs_leases_sql),
         Migration(11, PackageResources._011_custom_providers_job_credentials_sql),
         Migration(12, PackageResources._012_generative_models_sql),
+        Migration(13, PackageResources._013_evaluators_sql),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -4,7 +4,8 @@ wire formats — JSON or server-sent events, tool calls, usage, error bodies and
 
 It answers deterministically ("echo: <last user message>"), checks the API key, counts requests and the
 most it saw at once, and can be scripted: latency, a number of failures with a status (429 with
-retry-after, 500, 401), stalls (the head is sent, then nothing), malformed chunks. Runs in a thread of
+retry-after, 500, 401), stalls (the head is sent, then nothing), malformed chunks, and a judge (the arguments
+of a call to the tool a request forces, as an LLM judge is asked to answer). Runs in a thread of
 the test process, so tests script it directly.
 """
 
@@ -15,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from conftest import free_port
 
@@ -41,6 +42,8 @@ class FakeLLM:
         self.stall_next = 0
         self.malformed_next = 0
         self.failures: list[Failure] = []
+        # A judge: given a request's messages, the arguments (JSON text) of its call to the tool it was told to call.
+        self.judge: Optional[Callable[[list[dict]], str]] = None
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -67,6 +70,7 @@ class FakeLLM:
     def reset(self) -> None:
         with self.lock:
             self.latency, self.stall_next, self.malformed_next = 0.0, 0, 0
+            self.judge = None
             self.failures.clear()
             self.requests.clear()
             self.in_flight = self.max_in_flight = 0
@@ -197,13 +201,16 @@ class FakeLLM:
                 prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
                 completion_tokens = len(answer.split())
                 usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
-                wants_tool = bool(body.get("tools")) and "use tool" in answer
+                forced = ((body.get("tool_choice") or {}).get("function") or {}).get("name") if isinstance(body.get("tool_choice"), dict) else None
+                judging = fake.judge is not None and forced is not None
+                wants_tool = judging or (bool(body.get("tools")) and "use tool" in answer)
+                tool_name = forced if judging else (body["tools"][0]["function"]["name"] if wants_tool else None)
+                args = fake.judge(messages) if judging else json.dumps({"q": answer})
                 base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model", "")}
                 if not body.get("stream"):
                     message: dict[str, Any] = {"role": "assistant", "content": None if wants_tool else answer}
                     if wants_tool:
-                        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
-                            "name": body["tools"][0]["function"]["name"], "arguments": json.dumps({"q": answer})}}]
+                        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": tool_name, "arguments": args}}]
                     return self._json(200, base | {"object": "chat.completion", "choices": [
                         {"index": 0, "message": message, "finish_reason": "tool_calls" if wants_tool else "stop"}], "usage": usage})
                 self._sse_start()
@@ -214,8 +221,7 @@ class FakeLLM:
                     self._sse_end()
                     return
                 if wants_tool:
-                    name = body["tools"][0]["function"]["name"]
-                    args = json.dumps({"q": answer})
+                    name = tool_name
                     self._sse(json.dumps(chunk | {"choices": [{"index": 0, "delta": {"tool_calls": [
                         {"index": 0, "id": "call_1", "type": "function", "function": {"name": name, "arguments": args[:5]}}]}, "finish_reason": None}]}))
                     self._sse(json.dumps(chunk | {"choices": [{"index": 0, "delta": {"tool_calls": [

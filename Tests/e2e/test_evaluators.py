@@ -1,0 +1,245 @@
+"""Evaluators against `cinder serve`: the built-in ones and the shipped judge prompts listed over GraphQL,
+evaluators attached to a dataset (Phoenix's `createDatasetBuiltinEvaluator`, `createDatasetLlmEvaluator`,
+`updateDataset…`, `deleteDatasetEvaluators`), previews on a hand-made context, and every server-side
+experiment over the dataset scored by them: one annotation per run and evaluator, read with the official
+client, each with its own trace (an EVALUATOR span, and the judge's LLM span under it).
+
+The judge is `fake_llm.FakeLLM` answering the forced `record_judgement` tool call with arguments the test
+scripts; a malformed answer must become the annotation's error, never a crash or a lost run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+
+from conftest import unique_name
+from test_models import VALID_KEY, fake, fresh, graphql, make_dataset, prompt, psql, wait_job  # noqa: F401 (fixtures)
+from test_playground import OVER_DATASET, prompt_version, subscribe
+
+DATASET_EVALUATOR_FIELDS = """
+  id name description
+  inputMapping { pathMapping literalMapping }
+  outputConfigs { __typename ... on CategoricalAnnotationConfig { name optimizationDirection values { label score } }
+                  ... on ContinuousAnnotationConfig { name optimizationDirection lowerBound } }
+  evaluator { __typename id name kind isBuiltin }
+"""
+
+ATTACH_BUILTIN = """mutation($input: CreateDatasetBuiltinEvaluatorInput!) {
+  createDatasetBuiltinEvaluator(input: $input) { evaluator { %s } } }""" % DATASET_EVALUATOR_FIELDS
+ATTACH_JUDGE = """mutation($input: CreateDatasetLLMEvaluatorInput!) {
+  createDatasetLlmEvaluator(input: $input) { evaluator { %s } } }""" % DATASET_EVALUATOR_FIELDS
+
+
+def gql(cinder, query: str, **variables) -> dict:
+    """The whole answer (data and errors), for the cases that must fail."""
+    r = requests.post(cinder.base_url + "/graphql", json={"query": query, "variables": variables}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def builtin_ids(cinder) -> dict[str, str]:
+    listed = graphql(cinder, "{ builtInEvaluators { id name kind isBuiltin inputSchema outputConfigs { __typename } } }")["builtInEvaluators"]
+    return {e["name"]: e["id"] for e in listed}
+
+
+def correctness_judge(name: str = "correctness") -> dict:
+    """The shipped correctness judge prompt on the fake's OpenAI model, as Phoenix's UI would send it."""
+    return {
+        "name": name,
+        "promptVersion": prompt_version("Question: {{input}}\nReference: {{reference}}\nAnswer: {{output}}"),
+        "outputConfigs": [{"categorical": {"name": name, "optimizationDirection": "MAXIMIZE",
+                                           "values": [{"label": "correct", "score": 1}, {"label": "incorrect", "score": 0}]}}],
+    }
+
+
+def judge_by_marker(messages: list[dict]) -> str:
+    """Correct when the answer names an even question, malformed for q3, incorrect otherwise."""
+    text = " ".join(m["content"] if isinstance(m["content"], str) else "" for m in messages)
+    answer = text.rsplit("Answer:", 1)[-1]
+    if "q3" in answer:
+        return "{not json"
+    even = any(f"q{i}" in answer for i in (0, 2, 4))
+    return json.dumps({"label": "correct" if even else "incorrect", "explanation": f"checked {answer.strip()}"})
+
+
+def test_builtin_evaluators_and_judge_templates_are_listed(cinder):
+    listed = graphql(cinder, "{ builtInEvaluators { id name kind isBuiltin inputSchema outputConfigs { __typename } } }")["builtInEvaluators"]
+    assert [e["name"] for e in listed] == ["exact_match", "contains", "regex", "json_distance", "levenshtein_distance"]
+    assert all(e["kind"] == "BUILTIN" and e["isBuiltin"] for e in listed)
+    assert set(listed[0]["inputSchema"]["required"]) == {"expected", "actual"}
+    node = graphql(cinder, "query($id: ID!) { node(id: $id) { ... on BuiltInEvaluator { name } } }", id=listed[2]["id"])
+    assert node["node"]["name"] == "regex"
+    configs = graphql(cinder, "{ classificationEvaluatorConfigs { name optimizationDirection choices messages { role content { ... on TextContentPart { text { text } } } } } }")
+    by_name = {c["name"]: c for c in configs["classificationEvaluatorConfigs"]}
+    assert {"correctness", "hallucination", "document_relevance", "toxicity", "tool_selection", "conciseness"} <= set(by_name)
+    assert by_name["hallucination"]["choices"] == {"hallucinated": 1.0, "factual": 0.0}
+    assert by_name["hallucination"]["optimizationDirection"] == "MINIMIZE"
+    assert "{{documents}}" in by_name["hallucination"]["messages"][1]["content"][0]["text"]["text"]
+    only = graphql(cinder, '{ classificationEvaluatorConfigs(labels: ["toxic"]) { name } }')["classificationEvaluatorConfigs"]
+    assert [c["name"] for c in only] == ["toxicity"]
+
+
+def test_previews_score_a_hand_made_context_without_saving(cinder, fake):
+    ids = builtin_ids(cinder)
+    context = {"input": {"question": "capital?"}, "output": "Paris", "reference": {"answer": "paris"}}
+    fake.judge = lambda messages: json.dumps({"label": "correct", "explanation": "same city"})
+    query = """mutation($input: EvaluatorPreviewsInput!) { evaluatorPreviews(input: $input) {
+      results { evaluatorName error annotation { name label score explanation annotatorKind } } } }"""
+    previews = [
+        {"evaluator": {"builtInEvaluatorId": ids["exact_match"]}, "context": context,
+         "inputMapping": {"pathMapping": {"expected": "$.reference.answer"}, "literalMapping": {"case_sensitive": False}}},
+        {"evaluator": {"builtInEvaluatorId": ids["regex"]}, "context": context,
+         "inputMapping": {"pathMapping": {}, "literalMapping": {"pattern": "^[a-z]+$"}}},
+        {"evaluator": {"builtInEvaluatorId": ids["levenshtein_distance"]}, "context": context,
+         "inputMapping": {"pathMapping": {"expected": "reference.answer"}, "literalMapping": {}}},
+        {"evaluator": {"inlineLlmEvaluator": correctness_judge()}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+    ]
+    results = graphql(cinder, query, input={"previews": previews})["evaluatorPreviews"]["results"]
+    assert [(r["annotation"] or {}).get("score") for r in results] == [1.0, 0.0, 1.0, 1.0]
+    assert results[0]["annotation"]["label"] == "true" and results[0]["annotation"]["annotatorKind"] == "CODE"
+    assert results[3]["annotation"] == {"name": "correctness", "label": "correct", "score": 1.0, "explanation": "same city", "annotatorKind": "LLM"}
+    sent = fake.completions[-1].body
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "record_judgement"}}
+    assert sent["tools"][0]["function"]["parameters"]["properties"]["label"]["enum"] == ["correct", "incorrect"]
+    assert "Reference: {\"answer\":\"paris\"}" in sent["messages"][1]["content"] and "Answer: Paris" in sent["messages"][1]["content"]
+    # Unusable inputs and answers are the result's error, not the request's.
+    fake.judge = lambda messages: json.dumps({"label": "maybe"})
+    bad = graphql(cinder, query, input={"previews": [
+        {"evaluator": {"builtInEvaluatorId": ids["regex"]}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {"pattern": "(x"}}},
+        {"evaluator": {"builtInEvaluatorId": ids["exact_match"]}, "context": {"output": "x"}, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+        {"evaluator": {"inlineLlmEvaluator": correctness_judge()}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+    ]})["evaluatorPreviews"]["results"]
+    assert all(r["annotation"] is None for r in bad)
+    assert "Invalid regular expression" in bad[0]["error"] and "Missing input 'expected'" in bad[1]["error"]
+    assert "'maybe'" in bad[2]["error"] and "not one of" in bad[2]["error"]
+    # Nothing was stored.
+    assert psql(cinder, "SELECT count(*) FROM experiment_run_annotations WHERE name = 'correctness'") == ["0"]
+    # A bad path is refused up front.
+    refused = gql(cinder, query, input={"previews": [{"evaluator": {"builtInEvaluatorId": ids["regex"]}, "context": {},
+                                                       "inputMapping": {"pathMapping": {"text": "$.a["}, "literalMapping": {}}}]})
+    assert "Invalid JSONPath" in refused["errors"][0]["message"]
+
+
+def test_dataset_evaluators_score_every_server_experiment(cinder, client, fake):
+    ds = make_dataset(client, 6, "eval-ds")
+    ids = builtin_ids(cinder)
+    exact = graphql(cinder, ATTACH_BUILTIN, input={
+        "datasetId": ds.id, "evaluatorId": ids["exact_match"], "name": "answer-matches",
+        "inputMapping": {"pathMapping": {"expected": "$.reference.answer", "actual": "$.output"}, "literalMapping": {}}})
+    attached = exact["createDatasetBuiltinEvaluator"]["evaluator"]
+    assert attached["evaluator"] == {"__typename": "BuiltInEvaluator", "id": ids["exact_match"], "name": "exact_match", "kind": "BUILTIN", "isBuiltin": True}
+    assert attached["outputConfigs"][0]["values"] == [{"label": "true", "score": 1.0}, {"label": "false", "score": 0.0}]
+    contains = graphql(cinder, ATTACH_BUILTIN, input={
+        "datasetId": ds.id, "evaluatorId": ids["contains"], "name": "mentions-q1",
+        "inputMapping": {"pathMapping": {}, "literalMapping": {"words": "q1"}}})["createDatasetBuiltinEvaluator"]["evaluator"]
+    judge = graphql(cinder, ATTACH_JUDGE, input={"datasetId": ds.id, **correctness_judge()})["createDatasetLlmEvaluator"]["evaluator"]
+    assert judge["evaluator"]["__typename"] == "LLMEvaluator" and judge["evaluator"]["kind"] == "LLM"
+    listed = graphql(cinder, "query($id: ID!) { node(id: $id) { ... on Dataset { evaluatorCount datasetEvaluators { edges { node { name } } } } } }", id=ds.id)
+    assert listed["node"]["evaluatorCount"] == 3
+    assert [e["node"]["name"] for e in listed["node"]["datasetEvaluators"]["edges"]] == ["answer-matches", "mentions-q1", "correctness"]
+    evaluators = graphql(cinder, "{ evaluators { edges { node { __typename name kind } } } }")["evaluators"]["edges"]
+    assert {"__typename": "LLMEvaluator", "name": "correctness", "kind": "LLM"} in [e["node"] for e in evaluators]
+
+    fake.judge = judge_by_marker
+    r = requests.post(cinder.base_url + "/v1/experiment_jobs", json={
+        "dataset_id": ds.id, "prompt": prompt(), "repetitions": 1, "max_concurrency": 3, "name": unique_name("scored")}, timeout=30)
+    assert r.status_code == 200, r.text
+    experiment_id = r.json()["data"]["experiment_id"]
+    assert [e["name"] for e in r.json()["data"]["task"]["evaluators"]] == ["answer-matches", "mentions-q1", "correctness"]
+    assert wait_job(cinder.base_url, experiment_id)["status"] == "COMPLETED"
+
+    experiment = client.experiments.get_experiment(experiment_id=experiment_id)
+    runs = {run["id"]: run for run in experiment["task_runs"]}
+    assert len(runs) == 6
+    evaluations = experiment["evaluation_runs"]
+    assert len(evaluations) == 17  # one per run and evaluator; the client leaves out the one that is only an error
+    by_name: dict[str, list] = {}
+    for e in evaluations:
+        by_name.setdefault(e.name, []).append(e)
+    assert all(e.result["score"] == 1.0 and e.result["label"] == "true" for e in by_name["answer-matches"])
+    assert sorted(e.result["score"] for e in by_name["mentions-q1"]) == [0.0] * 5 + [1.0]
+    judged = sorted(by_name["correctness"], key=lambda e: runs[e.experiment_run_id]["output"]["messages"][0]["content"])
+    assert [e.result["label"] for e in judged] == ["correct", "incorrect", "correct", "correct", "incorrect"]
+    assert [e.result["score"] for e in judged] == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert judged[0].result["explanation"] == "checked echo: q0" and judged[0].annotator_kind == "LLM"
+    # Annotator kinds as Phoenix records them, and each evaluation's own trace in the experiment's project.
+    experiment_row = base64.b64decode(experiment_id).decode().split(":")[1]
+    kinds = psql(cinder, f"""SELECT a.name, a.annotator_kind, count(*), count(DISTINCT a.trace_id) FROM experiment_run_annotations a
+        JOIN experiment_runs r ON r.id = a.experiment_run_id WHERE r.experiment_id = {experiment_row} GROUP BY 1, 2 ORDER BY 1""")
+    assert kinds == ["answer-matches|CODE|6|6", "correctness|LLM|6|6", "mentions-q1|CODE|6|6"]
+    # The malformed judgement is recorded as the run's evaluation error; its run is there like the others.
+    errors = psql(cinder, f"""SELECT r.output->'messages'->0->>'content', a.label IS NULL, a.score IS NULL, a.error FROM experiment_run_annotations a
+        JOIN experiment_runs r ON r.id = a.experiment_run_id WHERE r.experiment_id = {experiment_row} AND a.error IS NOT NULL""")
+    assert len(errors) == 1 and errors[0].startswith("echo: q3|t|t|") and "not a JSON object" in errors[0], errors
+    trace_id = judged[0].trace_id
+    spans = psql(cinder, f"SELECT s.span_kind, s.parent_id IS NULL, s.name FROM spans s JOIN traces t ON t.id = s.trace_rowid WHERE t.trace_id = '{trace_id}' ORDER BY s.start_time")
+    assert spans == ["EVALUATOR|t|Evaluation: correctness", "LLM|f|ChatCompletion"], spans
+    builtin_trace = by_name["answer-matches"][0].trace_id
+    assert psql(cinder, f"SELECT s.span_kind FROM spans s JOIN traces t ON t.id = s.trace_rowid WHERE t.trace_id = '{builtin_trace}'") == ["EVALUATOR"]
+
+    # Edited and detached: the next experiment runs what is attached then.
+    updated = graphql(cinder, """mutation($input: UpdateDatasetBuiltinEvaluatorInput!) { updateDatasetBuiltinEvaluator(input: $input) {
+        evaluator { name inputMapping { literalMapping } } } }""", input={
+        "datasetEvaluatorId": contains["id"], "name": "mentions-q2", "inputMapping": {"pathMapping": {}, "literalMapping": {"words": "q2"}}})
+    assert updated["updateDatasetBuiltinEvaluator"]["evaluator"] == {"name": "mentions-q2", "inputMapping": {"literalMapping": {"words": "q2"}}}
+    deleted = graphql(cinder, """mutation($input: DeleteDatasetEvaluatorsInput!) { deleteDatasetEvaluators(input: $input) { datasetEvaluatorIds } }""",
+                      input={"datasetEvaluatorIds": [judge["id"], attached["id"]]})
+    assert sorted(deleted["deleteDatasetEvaluators"]["datasetEvaluatorIds"]) == sorted([judge["id"], attached["id"]])
+    assert psql(cinder, "SELECT count(*) FROM evaluators WHERE definition->'output_config'->>'name' = 'correctness' AND "
+                        f"NOT EXISTS (SELECT 1 FROM dataset_evaluators d WHERE d.evaluator_id = evaluators.id)") == ["0"]
+    r = requests.post(cinder.base_url + "/v1/experiment_jobs", json={"dataset_id": ds.id, "prompt": prompt(), "name": unique_name("rescored")}, timeout=30)
+    second = r.json()["data"]["experiment_id"]
+    assert wait_job(cinder.base_url, second)["status"] == "COMPLETED"
+    names = [e.name for e in client.experiments.get_experiment(experiment_id=second)["evaluation_runs"]]
+    assert names == ["mentions-q2"] * 6
+
+
+def test_playground_experiments_stream_their_evaluations(cinder, client, fake):
+    ds = make_dataset(client, 3, "eval-pg")
+    ids = builtin_ids(cinder)
+    attached = graphql(cinder, ATTACH_BUILTIN, input={
+        "datasetId": ds.id, "evaluatorId": ids["exact_match"], "name": "exact",
+        "inputMapping": {"pathMapping": {"expected": "$.reference.answer"}, "literalMapping": {}}})["createDatasetBuiltinEvaluator"]["evaluator"]
+    fields = "__typename datasetExampleId ... on EvaluationChunk { evaluatorName error experimentRunEvaluation { name label score } }"
+    query = OVER_DATASET.replace("__typename datasetExampleId repetitionNumber", fields + " repetitionNumber", 1)
+    base = {"promptVersion": prompt_version("{{question}}"), "repetitions": 1, "datasetId": ds.id, "experimentName": unique_name("pg-eval")}
+    # No selection: the dataset's evaluators.
+    results = subscribe(cinder, query, {"input": base})
+    chunks = [r for r in results if r["__typename"] == "EvaluationChunk"]
+    assert len(chunks) == 3 and all(c["experimentRunEvaluation"] == {"name": "exact", "label": "true", "score": 1.0} for c in chunks)
+    # A selection: a built-in one under a name of the run's own, and the dataset's under another name.
+    selection = [{"id": ids["levenshtein_distance"], "name": "distance", "inputMapping": {"pathMapping": {"expected": "$.input.question"}, "literalMapping": {}}},
+                 {"id": attached["id"], "name": "exact-again", "inputMapping": {"pathMapping": {"expected": "$.reference.answer"}, "literalMapping": {}}}]
+    results = subscribe(cinder, query, {"input": base | {"experimentName": unique_name("pg-eval"), "evaluators": selection}})
+    chunks = [r for r in results if r["__typename"] == "EvaluationChunk"]
+    assert sorted((c["evaluatorName"], c["experimentRunEvaluation"]["score"]) for c in chunks) == [("distance", 6.0)] * 3 + [("exact-again", 1.0)] * 3
+
+
+def test_bad_evaluator_input_is_refused_clearly(cinder, client):
+    ds = make_dataset(client, 1, "eval-bad")
+    ids = builtin_ids(cinder)
+    ok = {"datasetId": ds.id, "evaluatorId": ids["regex"], "name": "has-digits", "inputMapping": {"pathMapping": {}, "literalMapping": {"pattern": "\\d"}}}
+    graphql(cinder, ATTACH_BUILTIN, input=ok)
+    cases = [
+        (ok, "already has an evaluator named has-digits"),
+        (ok | {"name": "Bad Name"}, "Invalid name"),
+        (ok | {"name": "x1", "evaluatorId": "QnVpbHRJbkV2YWx1YXRvcjotOTk="}, "Built-in evaluator not found"),
+        (ok | {"name": "x2", "datasetId": "RGF0YXNldDo5OTk5OTk5"}, "Dataset not found"),
+        (ok | {"name": "x3", "inputMapping": {"pathMapping": {"text": 7}, "literalMapping": {}}}, "must be a string"),
+        (ok | {"name": "x4", "outputConfigs": [{"categorical": {"name": "c", "optimizationDirection": "MAXIMIZE", "values": []}}]}, "at least one value"),
+    ]
+    for given, message in cases:
+        answer = gql(cinder, ATTACH_BUILTIN, input=given)
+        assert answer.get("errors") and message in answer["errors"][0]["message"], (given, answer)
+    judge = correctness_judge("judge") | {"datasetId": ds.id}
+    freeform = judge | {"outputConfigs": [{"freeform": {"name": "judge"}}]}
+    assert "categorical output config" in gql(cinder, ATTACH_JUDGE, input=freeform)["errors"][0]["message"]
+    two = judge | {"outputConfigs": judge["outputConfigs"] * 2}
+    assert "exactly one output config" in gql(cinder, ATTACH_JUDGE, input=two)["errors"][0]["message"]
+    unknown = gql(cinder, """mutation { deleteDatasetEvaluators(input: {datasetEvaluatorIds: ["RGF0YXNldEV2YWx1YXRvcjo5OTk5OTk="]}) { datasetEvaluatorIds } }""")
+    assert "not found" in unknown["errors"][0]["message"]
+    assert psql(cinder, f"SELECT count(*) FROM dataset_evaluators WHERE name LIKE 'x%' OR name = 'judge'") == ["0"]
