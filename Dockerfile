@@ -33,11 +33,12 @@ LABEL org.opencontainers.image.title="Cinder" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 # The shared libraries the binaries load: librdkafka with what it links (SASL, TLS, compression), C++ and
-# the C library. Debian's security updates replace these, so versions are not pinned.
+# the C library; bubblewrap and Python for the sandbox code evaluators run in. Debian's security updates
+# replace these, so versions are not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates libgcc-s1 liblz4-1 librdkafka1 libsasl2-2 libssl3 libstdc++6 libzstd1 tzdata zlib1g \
+      bubblewrap ca-certificates libgcc-s1 liblz4-1 librdkafka1 libsasl2-2 libssl3 libstdc++6 libzstd1 python3 tzdata zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 cinder \
  && useradd --system --uid 10001 --gid cinder --home-dir /var/lib/cinder --create-home --shell /usr/sbin/nologin cinder

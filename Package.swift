@@ -180,13 +180,20 @@ let package = Package(
         .target(
             name: "CinderRunner",
             dependencies: [
-                "CinderAuth", "CinderCosts", "CinderEvaluators", "CinderModel", "CinderProviders", "CinderResilience", "CinderStorage",
+                "CinderAuth", "CinderCosts", "CinderEvaluators", "CinderModel", "CinderProviders", "CinderResilience", "CinderSandbox", "CinderStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Libraries/CinderRunner",
+            swiftSettings: swiftSettings
+        ),
+        // Isolated execution of code users wrote (code evaluators): bubblewrap namespaces and kernel limits.
+        .target(
+            name: "CinderSandbox",
+            dependencies: ["CinderModel"],
+            path: "Libraries/CinderSandbox",
             swiftSettings: swiftSettings
         ),
         // Evaluators: the built-in ones, LLM-as-judge (its tool, its verdicts, the shipped judge prompts),
@@ -563,7 +570,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CinderEvaluatorsTests",
-            dependencies: ["CinderEvaluators", "CinderModel", "CinderProviders"],
+            dependencies: ["CinderEvaluators", "CinderModel", "CinderProviders", "CinderSandbox"],
             path: "Tests/CinderEvaluatorsTests",
             swiftSettings: swiftSettings
         ),

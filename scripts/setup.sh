@@ -14,6 +14,9 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || need_apt+=(librdkafka-dev)
 # The UI tests drive Debian's Chromium (Playwright never downloads a browser here).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The sandbox of code evaluators: bubblewrap, and the Python the evaluators are written in.
+[ -x /usr/bin/bwrap ] || need_apt+=(bubblewrap)
+/usr/bin/python3 -c "import resource" 2>/dev/null || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
