@@ -102,7 +102,8 @@ extension CinderBuilder {
         PhoenixAPI(database: db, spanQueue: pricing(queue, with: prices), authenticator: accessControl.authenticator, credentials: models.credentials)
             .addRoutes(to: router)
         let playground = Playground(
-            credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: prices, caller: models.caller(metrics: metrics))
+            credentials: models.credentials, spans: SpanIngestStore(database: db, logger: logger), prices: prices,
+            evaluators: models.evaluators(metrics: metrics))
         try await GraphQLEndpoint(
             database: db, authenticator: accessControl.authenticator, playground: playground, prices: prices, explorer: webUI.page
         ).addRoutes(to: router)

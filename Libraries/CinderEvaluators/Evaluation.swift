@@ -120,6 +120,12 @@ public struct OutputConfig: Sendable, Hashable {
         }
     }
 
+    /// A config that may be absent (nil or JSON null).
+    public static func optional(json: JSONValue?) throws(EvaluatorFailure) -> OutputConfig? {
+        guard let json, json != .null else { return nil }
+        return try OutputConfig(json: json)
+    }
+
     /// The labels a judge may answer with (categorical configs only).
     public var labels: [String] {
         if case .categorical(let values) = shape { return values.map(\.label) }

@@ -17,6 +17,7 @@ enum CinderSchema {
         addPlayground(builder)
         addModelPrices(builder)
         addEvaluators(builder)
+        addCodeEvaluators(builder)
         addCustomProviderConfigs(builder)
         addCustomProviders(builder)
         addPrompts(builder)
@@ -96,6 +97,11 @@ enum CinderSchema {
             Field("updateDatasetLlmEvaluator", at: QueryRoot.updateDatasetLlmEvaluator) { Argument("input", at: \.input) }
             Field("deleteDatasetEvaluators", at: QueryRoot.deleteDatasetEvaluators) { Argument("input", at: \.input) }
             Field("evaluatorPreviews", at: QueryRoot.evaluatorPreviews) { Argument("input", at: \.input) }
+            Field("createCodeEvaluator", at: QueryRoot.createCodeEvaluator) { Argument("input", at: \.input) }
+            Field("patchCodeEvaluator", at: QueryRoot.patchCodeEvaluator) { Argument("input", at: \.input) }
+            Field("createCodeEvaluatorVersion", at: QueryRoot.createCodeEvaluatorVersion) { Argument("input", at: \.input) }
+            Field("createDatasetCodeEvaluator", at: QueryRoot.createDatasetCodeEvaluator) { Argument("input", at: \.input) }
+            Field("updateDatasetCodeEvaluator", at: QueryRoot.updateDatasetCodeEvaluator) { Argument("input", at: \.input) }
         }
         return try builder.build()
     }

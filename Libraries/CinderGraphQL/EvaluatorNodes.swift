@@ -142,7 +142,7 @@ struct DatasetEvaluatorNode: RelayNode {
     }
     var evaluatorNode: (any EvaluatorFields)? {
         if let key = row.builtinKey { return BuiltInEvaluator.named(key).map(BuiltInEvaluatorNode.init) }
-        return row.evaluator.map(LLMEvaluatorNode.init)
+        return row.evaluator?.node
     }
 
     func evaluator(context: GraphQLContext, arguments: NoArguments) throws -> any EvaluatorFields {
@@ -301,6 +301,7 @@ struct EvaluatorPreviewInput: Codable, Sendable {
     var builtInEvaluatorId: NodeID?
     var inlineLlmEvaluator: InlineLLMEvaluatorInput?
     var codeEvaluatorId: NodeID?
+    var inlineCodeEvaluator: InlineCodeEvaluatorInput?
 }
 struct EvaluatorPreviewItemInput: Codable, Sendable {
     var evaluator: EvaluatorPreviewInput
@@ -367,7 +368,7 @@ extension QueryRoot {
         let rows = try await context.scope.evaluators.evaluators(beforeID: cursor, limit: arguments.limit + 1)
         return NodeConnection(
             rows: rows, limit: arguments.limit, hadCursor: arguments.after != nil, cursor: { Cursor.encode($0.id) },
-            node: { row, _ in LLMEvaluatorNode(row: row) as any EvaluatorFields })
+            node: { row, _ in row.node })
     }
 
     static func datasetEvaluatorID(_ id: NodeID) throws -> Int64 {
@@ -492,7 +493,7 @@ extension QueryRoot {
         let input = arguments.input
         guard input.previews.count <= Self.maxPreviews else { throw GraphQLFailure("At most \(Self.maxPreviews) previews at a time") }
         var specs: [EvaluatorSpec] = []
-        var needsModel = false
+        var needsExecutor = false
         for preview in input.previews {
             let mapping = try preview.inputMapping.mapping()
             if let id = preview.evaluator.builtInEvaluatorId {
@@ -505,13 +506,30 @@ extension QueryRoot {
                 } catch {
                     throw GraphQLFailure(error.description)
                 }
-                needsModel = true
+                needsExecutor = true
+            } else if let inline = preview.evaluator.inlineCodeEvaluator {
+                let code = try Self.codeEvaluator(language: inline.language, source: inline.sourceCode, configs: inline.outputConfigs)
+                specs.append(EvaluatorSpec(name: inline.name, runs: .code(code), mapping: mapping))
+                needsExecutor = true
+            } else if let id = preview.evaluator.codeEvaluatorId {
+                guard let row = try await context.scope.evaluators.evaluator(id: try Self.codeEvaluatorID(id)), row.kind == "CODE" else {
+                    throw GraphQLFailure("Code evaluator not found: \(id.value)")
+                }
+                do {
+                    let code = try CodeEvaluator(
+                        language: row.definition["language"]?.stringValue ?? "", source: row.sourceCode ?? "",
+                        outputConfig: try OutputConfig.optional(json: row.definition["output_config"]))
+                    specs.append(EvaluatorSpec(name: row.name, runs: .code(code), mapping: mapping))
+                } catch {
+                    throw GraphQLFailure(error.description)
+                }
+                needsExecutor = true
             } else {
-                throw GraphQLFailure("A preview names a built-in evaluator or gives an inline LLM evaluator (code evaluators are not supported by this server yet)")
+                throw GraphQLFailure("A preview names a built-in or code evaluator, or gives an inline LLM or code evaluator")
             }
         }
         var outcomes: [EvaluatorExecutor.Outcome] = []
-        if needsModel {
+        if needsExecutor {
             let playground = try context.requirePlayground()
             let given = try CallSettings(credentials: input.credentials, connection: nil, headers: nil, family: nil).given
             let prepared = await playground.evaluators.prepare(specs, scope: context.scope, given: given, prices: await playground.prices(for: context.scope.organization))
@@ -723,6 +741,7 @@ extension CinderSchema {
                 InputField("builtInEvaluatorId", at: \.builtInEvaluatorId)
                 InputField("inlineLlmEvaluator", at: \.inlineLlmEvaluator)
                 InputField("codeEvaluatorId", at: \.codeEvaluatorId)
+                InputField("inlineCodeEvaluator", at: \.inlineCodeEvaluator)
             }
             Input(EvaluatorPreviewItemInput.self, as: "EvaluatorPreviewItemInput") {
                 InputField("evaluator", at: \.evaluator)

@@ -39,6 +39,11 @@ struct QueryRoot: Sendable {
             return try await GenerativeModelNode.find(row, context)
         case DatasetEvaluatorNode.typeName:
             return try await scope.evaluators.datasetEvaluator(id: row).map(DatasetEvaluatorNode.init)
+        case CodeEvaluatorNode.typeName, LLMEvaluatorNode.typeName:
+            guard let row = try await scope.evaluators.evaluator(id: row), row.kind == (id.typeName == LLMEvaluatorNode.typeName ? "LLM" : "CODE") else {
+                return nil
+            }
+            return row.node
         case BuiltInEvaluatorNode.typeName:
             return BuiltInEvaluator.with(id: row).map(BuiltInEvaluatorNode.init)
         case CustomProviderNode.typeName:

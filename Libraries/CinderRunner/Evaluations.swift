@@ -2,6 +2,7 @@ import CinderCosts
 import CinderEvaluators
 import CinderModel
 import CinderProviders
+import CinderSandbox
 import CinderStorage
 
 /// A dataset evaluator as a job runs it: copied into the job's task when the experiment starts, so a
@@ -10,6 +11,7 @@ public struct EvaluatorSpec: Sendable {
     public enum Runs: Sendable {
         case builtIn(BuiltInEvaluator)
         case judge(LLMJudge, prompt: PromptTask, stored: JSONValue)
+        case code(CodeEvaluator)
     }
 
     /// The annotation name its results are recorded under.
@@ -18,8 +20,11 @@ public struct EvaluatorSpec: Sendable {
     public let mapping: InputMapping
 
     public var kind: EvaluatorKind {
-        if case .judge = runs { return .llm }
-        return .builtIn
+        switch runs {
+        case .builtIn: .builtIn
+        case .judge: .llm
+        case .code: .code
+        }
     }
 
     public init(name: String, runs: Runs, mapping: InputMapping) {
@@ -39,6 +44,11 @@ public struct EvaluatorSpec: Sendable {
         } else if let evaluator = row.evaluator, evaluator.kind == "LLM" {
             let config = try OutputConfig(json: ownConfig ?? evaluator.definition["output_config"] ?? .null)
             try self.init(name: row.name, judgePrompt: evaluator.definition["prompt"] ?? .null, config: config, mapping: mapping)
+        } else if let evaluator = row.evaluator, evaluator.kind == "CODE" {
+            let stored = ownConfig ?? evaluator.definition["output_config"]
+            let config = try OutputConfig.optional(json: stored)
+            let definition = evaluator.definition.adding("source_code", .string(evaluator.sourceCode ?? ""))
+            self.init(name: row.name, runs: .code(try Self.code(definition, config: config)), mapping: mapping)
         } else {
             throw EvaluatorFailure("Evaluator \(row.name) is of a kind this server cannot run yet")
         }
@@ -54,6 +64,12 @@ public struct EvaluatorSpec: Sendable {
         self.init(name: name, runs: .judge(try LLMJudge(outputConfig: config), prompt: prompt, stored: judgePrompt), mapping: mapping)
     }
 
+    /// A code evaluator from its stored definition (`language`, `source_code`).
+    static func code(_ definition: JSONValue, config: OutputConfig?) throws(EvaluatorFailure) -> CodeEvaluator {
+        try CodeEvaluator(
+            language: definition["language"]?.stringValue ?? "", source: definition["source_code"]?.stringValue ?? "", outputConfig: config)
+    }
+
     /// The form a job's task holds (`task.evaluators`).
     public var json: JSONValue {
         var out: [String: JSONValue] = ["name": .string(name), "input_mapping": mapping.json]
@@ -65,6 +81,11 @@ public struct EvaluatorSpec: Sendable {
             out["kind"] = "LLM"
             out["prompt"] = stored
             out["output_config"] = judge.outputConfig.json
+        case .code(let code):
+            out["kind"] = "CODE"
+            out["language"] = .string(code.language)
+            out["source_code"] = .string(code.source)
+            out["output_config"] = code.outputConfig?.json ?? .null
         }
         return .object(out)
     }
@@ -80,6 +101,9 @@ public struct EvaluatorSpec: Sendable {
             self.init(name: name, runs: .builtIn(builtIn), mapping: mapping)
         case "LLM":
             try self.init(name: name, judgePrompt: json["prompt"] ?? .null, config: OutputConfig(json: json["output_config"] ?? .null), mapping: mapping)
+        case "CODE":
+            let config = try OutputConfig.optional(json: json["output_config"])
+            self.init(name: name, runs: .code(try Self.code(json, config: config)), mapping: mapping)
         default:
             throw EvaluatorFailure("Evaluator \(name) is of a kind this server cannot run")
         }
@@ -114,15 +138,20 @@ public enum EvaluationContext {
 }
 
 /// Runs evaluators: built-ins in place, judges through the provider caller (with its retries and
-/// limits). Each evaluation has its own trace — an EVALUATOR span with what it was given and what it
-/// concluded, and under it the judge's LLM span — written where the caller writes its spans.
+/// limits), code in the sandbox. Each evaluation has its own trace — an EVALUATOR span with what it was
+/// given and what it concluded, and under it the judge's LLM span — written where the caller writes its spans.
 public struct EvaluatorExecutor: Sendable {
     let caller: ProviderCaller
     let credentials: ProviderCredentials
+    /// Nil where code evaluators are not run.
+    let sandbox: (any CodeSandbox)?
+    let limits: SandboxLimits
 
-    public init(caller: ProviderCaller, credentials: ProviderCredentials) {
+    public init(caller: ProviderCaller, credentials: ProviderCredentials, sandbox: (any CodeSandbox)?, limits: SandboxLimits = SandboxLimits()) {
         self.caller = caller
         self.credentials = credentials
+        self.sandbox = sandbox
+        self.limits = limits
     }
 
     public func prepare(_ specs: [EvaluatorSpec], scope: TenantScope, given: [String: String], prices: PriceBook?) async -> [PreparedEvaluator] {
@@ -171,6 +200,19 @@ public struct EvaluatorExecutor: Sendable {
             var spans: [Span] = []
             let result = await self.judge(judge, prompt: prompt, variables: variables, model: evaluator.model, trace: trace, spans: &spans)
             return Self.outcome(evaluator.spec, inputs: .object(variables), result: result, trace: trace, judgeSpans: spans)
+        case .code(let code):
+            let trace = Trace()
+            let arguments = code.arguments(mapping: evaluator.spec.mapping, context: context)
+            let result: Result<Verdict, EvaluatorFailure>
+            if let sandbox {
+                switch await sandbox.call(source: code.source, function: CodeEvaluator.function, arguments: arguments, limits: limits) {
+                case .success(let returned): result = Result { () throws(EvaluatorFailure) in try code.verdict(from: returned) }
+                case .failure(let failure): result = .failure(EvaluatorFailure(failure.description))
+                }
+            } else {
+                result = .failure(EvaluatorFailure("Code evaluators do not run in this process"))
+            }
+            return Self.outcome(evaluator.spec, inputs: .object(arguments), result: result, trace: trace, judgeSpans: [])
         }
     }
 

@@ -2,6 +2,7 @@ import CinderCosts
 import CinderModel
 import CinderProviders
 import CinderResilience
+import CinderSandbox
 import CinderStorage
 import Foundation
 import Logging
@@ -53,14 +54,14 @@ public final class ExperimentRunner: Service, Sendable {
     private let held = Mutex<Set<Int64>>([])
 
     public init(
-        configuration: Configuration, queue: JobQueue, credentials: ProviderCredentials, caller: ProviderCaller, spans: SpanIngestStore,
-        metrics: any MetricsFactory, logger: Logger
+        configuration: Configuration, queue: JobQueue, credentials: ProviderCredentials, caller: ProviderCaller, sandbox: (any CodeSandbox)?,
+        spans: SpanIngestStore, metrics: any MetricsFactory, logger: Logger
     ) {
         self.configuration = configuration
         self.queue = queue
         self.credentials = credentials
         self.caller = caller
-        self.executor = EvaluatorExecutor(caller: caller, credentials: credentials)
+        self.executor = EvaluatorExecutor(caller: caller, credentials: credentials, sandbox: sandbox)
         self.spans = spans
         self.logger = logger
         self.slots = Permits(configuration.concurrency)
@@ -71,6 +72,9 @@ public final class ExperimentRunner: Service, Sendable {
 
     public func run() async throws {
         logger.info("runner started", metadata: ["cinder.runner": "\(queue.runner)", "cinder.concurrency": "\(configuration.concurrency)"])
+        if let reason = await executor.sandbox?.unavailableReason() {
+            logger.warning("code evaluators cannot run on this runner; their evaluations record the reason", metadata: ["cinder.reason": "\(reason)"])
+        }
         // Jobs are cancelled on shutdown: their calls stop, their leases are handed back at once, and
         // the runs they had not recorded stay missing for the next runner.
         try await cancelWhenGracefulShutdown { await self.claimLoop() }

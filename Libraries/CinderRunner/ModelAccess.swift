@@ -6,13 +6,15 @@ import Foundation
 import Logging
 import Metrics
 import CinderResilience
+import CinderSandbox
 import ServiceLifecycle
 
-/// What a process needs to call models: the HTTP client (a service, shut down last), the provider
-/// directory and the cipher of the secret store.
+/// What a process needs to call models and run evaluators: the HTTP client (a service, shut down last),
+/// the provider directory, the cipher of the secret store, and the sandbox of code evaluators.
 public struct ModelAccess: Sendable {
     public let credentials: ProviderCredentials
     public let client: ProviderClientService
+    public let sandbox: any CodeSandbox
 
     public struct Settings: Sendable {
         public var installationSecret: String?
@@ -44,8 +46,14 @@ public struct ModelAccess: Sendable {
         ProviderCaller(configuration: .init(callTimeout: settings.callTimeout, backoff: Backoff(maxAttempts: settings.maxAttempts)), metrics: metrics)
     }
 
+    /// Runs evaluators with this process's providers, keys and sandbox.
+    public func evaluators(metrics: any MetricsFactory) -> EvaluatorExecutor {
+        EvaluatorExecutor(caller: caller(metrics: metrics), credentials: credentials, sandbox: sandbox)
+    }
+
     public init(_ settings: Settings, logger: Logger) throws {
         self.settings = settings
+        self.sandbox = BubblewrapSandbox()
         let httpClient = ProviderHTTPClient(stallTimeout: settings.callTimeout)
         client = ProviderClientService(client: httpClient)
         let directory = ProviderDirectory(

@@ -15,11 +15,11 @@ public struct Playground: Sendable {
     /// Runs evaluators for a person (previews): judges are called like the playground's own calls.
     public let evaluators: EvaluatorExecutor
 
-    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: OrganizationPrices?, caller: ProviderCaller) {
+    public init(credentials: ProviderCredentials, spans: SpanIngestStore, prices: OrganizationPrices?, evaluators: EvaluatorExecutor) {
         self.credentials = credentials
         self.spans = spans
         self.prices = prices
-        self.evaluators = EvaluatorExecutor(caller: caller, credentials: credentials)
+        self.evaluators = evaluators
     }
 
     /// The organization's prices now; nil with cost tracking off.

@@ -52,7 +52,7 @@ extension CinderBuilder {
                 concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
                 pollInterval: .milliseconds(configuration.runnerPollMillis), prices: organizationPrices(configuration, database: database, logger: logger)),
             queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
-            caller: models.caller(metrics: metrics),
+            caller: models.caller(metrics: metrics), sandbox: models.sandbox,
             spans: SpanIngestStore(database: database, logger: logger), metrics: metrics, logger: logger)
     }
 }

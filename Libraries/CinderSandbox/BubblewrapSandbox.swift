@@ -4,6 +4,7 @@ import Glibc
 import CinderModel
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Python code in a bubblewrap sandbox, one process per call: new user, PID, network, IPC and mount
 /// namespaces (no network at all, only `/usr` of the host, read-only, and nothing of the host's
@@ -29,28 +30,14 @@ public final class BubblewrapSandbox: CodeSandbox {
     /// A small private /tmp (Python's own libraries need none; code may use it as scratch).
     static let scratchBytes = 1 << 20
 
-    public let unavailableReason: String?
     let prefix: [String]
     let python: String
+    let configuration: Configuration
+    /// The trial call, made once, on first use: nil when it answered.
+    private let probe = Mutex<Task<String?, Never>?>(nil)
 
-    /// A sandbox, tried once with a trivial call: when that fails, every call fails with the reason.
-    public static func make(_ configuration: Configuration = .init()) async -> BubblewrapSandbox {
-        let unprobed = BubblewrapSandbox(configuration, unavailableReason: nil)
-        for path in [configuration.bubblewrap, configuration.python] where access(path, X_OK) != 0 {
-            return BubblewrapSandbox(configuration, unavailableReason: "\(path) is not installed")
-        }
-        switch await unprobed.call(source: "def probe():\n    return 1\n", function: "probe", arguments: [:], limits: SandboxLimits()) {
-        case .success(.int(1)):
-            return unprobed
-        case .success(let other):
-            return BubblewrapSandbox(configuration, unavailableReason: "the sandbox answered \(other.jsonString) to a probe")
-        case .failure(let failure):
-            return BubblewrapSandbox(configuration, unavailableReason: failure.description)
-        }
-    }
-
-    init(_ configuration: Configuration, unavailableReason: String?) {
-        self.unavailableReason = unavailableReason
+    public init(_ configuration: Configuration = .init()) {
+        self.configuration = configuration
         self.python = configuration.python
         var prefix: [String] = []
         if geteuid() == 0 { prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] }
@@ -73,8 +60,33 @@ public final class BubblewrapSandbox: CodeSandbox {
         self.prefix = prefix
     }
 
+    public func unavailableReason() async -> String? {
+        let task = probe.withLock { current in
+            if let current { return current }
+            let started = Task { await self.tryOnce() }
+            current = started
+            return started
+        }
+        return await task.value
+    }
+
+    private func tryOnce() async -> String? {
+        for path in [configuration.bubblewrap, configuration.python] where access(path, X_OK) != 0 {
+            return "\(path) is not installed"
+        }
+        switch await run(source: "def probe():\n    return 1\n", function: "probe", arguments: [:], limits: SandboxLimits()) {
+        case .success(.int(1)): return nil
+        case .success(let other): return "the sandbox answered \(other.jsonString) to a trial call"
+        case .failure(let failure): return failure.description
+        }
+    }
+
     public func call(source: String, function: String, arguments: [String: JSONValue], limits: SandboxLimits) async -> Result<JSONValue, SandboxFailure> {
-        if let unavailableReason { return .failure(SandboxFailure(.unavailable, "Code evaluators cannot run here: \(unavailableReason)")) }
+        if let reason = await unavailableReason() { return .failure(SandboxFailure(.unavailable, "Code evaluators cannot run here: \(reason)")) }
+        return await run(source: source, function: function, arguments: arguments, limits: limits)
+    }
+
+    func run(source: String, function: String, arguments: [String: JSONValue], limits: SandboxLimits) async -> Result<JSONValue, SandboxFailure> {
         var stdin = ""
         PythonHarness.literal(.object(arguments), into: &stdin)
         stdin += PythonHarness.separator + source

@@ -46,8 +46,8 @@ public struct SandboxFailure: Error, Sendable, Hashable, CustomStringConvertible
 /// The seam to isolated execution of code users wrote: a function called with JSON arguments that
 /// answers JSON, with no network, no files of the host, and the limits given.
 public protocol CodeSandbox: Sendable {
-    /// Why code cannot run here (nil when it can), checked once when the process starts.
-    var unavailableReason: String? { get }
+    /// Why code cannot run here (nil when it can), found by a trial call made once.
+    func unavailableReason() async -> String?
 
     /// Calls `function` defined by `source` with `arguments` (by parameter name) and returns its result.
     func call(source: String, function: String, arguments: [String: JSONValue], limits: SandboxLimits) async -> Result<JSONValue, SandboxFailure>

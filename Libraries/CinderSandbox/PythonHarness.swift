@@ -3,13 +3,14 @@ import CinderModel
 /// The Python that runs inside the sandbox around a user's code: it sets the limits the kernel
 /// enforces, reads the arguments (a Python literal) and the source from standard input, calls the
 /// function with the arguments its parameters name, and writes `{"ok": result}` or `{"error": why}` as
-/// JSON. It imports nothing but `resource`: interpreter start-up is most of a trivial call's cost, and
+/// JSON. It imports nothing but `posix` and `resource`: interpreter start-up is most of a trivial call's cost, and
 /// `json` alone would double it.
 enum PythonHarness {
     static let separator = "\n\u{0}\n"
 
     static let source = #"""
-import resource, sys
+import posix, resource, sys
+_pid = posix.getpid()
 def _limit(which, value):
     try:
         resource.setrlimit(which, (value, value))
@@ -92,6 +93,9 @@ try:
     _out = _enc(_main())
 except MemoryError:
     _out = '{"error": "MemoryError: the evaluator used more memory than it may"}'
+if posix.getpid() != _pid:
+    # A process the code forked got here too: only the first one answers.
+    posix._exit(0)
 sys.stdout.write(_out)
 sys.stdout.flush()
 """#

@@ -11,6 +11,18 @@ public struct EvaluatorRow: Sendable {
     public var definition: JSONValue
     public var createdMicros: Int64
     public var updatedMicros: Int64
+    /// A code evaluator's current source (its newest version).
+    public var sourceCode: String?
+}
+
+/// A version of a code evaluator's source; versions are never changed, only added.
+public struct CodeVersionRow: Sendable {
+    public var id: Int64
+    public var evaluatorID: Int64
+    public var sourceCode: String
+    public var createdMicros: Int64
+    /// 1 for the first version.
+    public var sequenceNumber: Int
 }
 
 /// An evaluator attached to a dataset: a built-in one (`builtinKey`) or the organization's (`evaluator`).
@@ -31,6 +43,8 @@ public struct DatasetEvaluatorRow: Sendable {
 public enum EvaluatorChoice: Sendable {
     case builtIn(key: String)
     case defined(kind: String, definition: JSONValue, metadata: JSONValue)
+    /// One of the organization's evaluators, already there.
+    case existing(id: Int64)
 }
 
 public struct EvaluatorRepository: TenantRepository { let scope: TenantScope }
@@ -43,19 +57,35 @@ extension EvaluatorRepository {
     static let columns = """
         d.id, d.dataset_id, d.builtin_key, d.name, d.description, d.input_mapping::text, d.output_configs::text, \(micros("d.created_at")), \
         \(micros("d.updated_at")), e.id, e.kind, e.name, e.description, e.metadata::text, e.definition::text, \(micros("e.created_at")), \
-        \(micros("e.updated_at"))
+        \(micros("e.updated_at")), \(Self.currentSource)
         """
+    /// A code evaluator's newest source.
+    static let currentSource =
+        "(SELECT v.source_code FROM code_evaluator_versions v WHERE v.org_id = e.org_id AND v.evaluator_id = e.id ORDER BY v.id DESC LIMIT 1)"
+    static let evaluatorColumns = """
+        e.id, e.kind, e.name, e.description, e.metadata::text, e.definition::text, \(micros("e.created_at")), \(micros("e.updated_at")), \(currentSource)
+        """
+
+    @Sendable static func evaluatorRows(_ rows: PostgresRowSequence) async throws -> [EvaluatorRow] {
+        try await rows.decode((Int64, String, String, String?, String, String, Int64, Int64, String?).self).all().map {
+            EvaluatorRow(
+                id: $0.0, kind: $0.1, name: $0.2, description: $0.3, metadata: JSONValue(storedJSON: $0.4), definition: JSONValue(storedJSON: $0.5),
+                createdMicros: $0.6, updatedMicros: $0.7, sourceCode: $0.8)
+        }
+    }
     static let from = "dataset_evaluators d LEFT JOIN evaluators e ON e.org_id = d.org_id AND e.id = d.evaluator_id"
 
     @Sendable static func rows(_ rows: PostgresRowSequence) async throws -> [DatasetEvaluatorRow] {
         var out: [DatasetEvaluatorRow] = []
-        typealias Columns = (Int64, Int64, String?, String, String?, String, String, Int64, Int64, Int64?, String?, String?, String?, String?, String?, Int64?, Int64?)
+        typealias Columns = (
+            Int64, Int64, String?, String, String?, String, String, Int64, Int64, Int64?, String?, String?, String?, String?, String?, Int64?, Int64?, String?
+        )
         for try await c in rows.decode(Columns.self) {
             var evaluator: EvaluatorRow?
             if let id = c.9, let kind = c.10, let name = c.11 {
                 evaluator = EvaluatorRow(
                     id: id, kind: kind, name: name, description: c.12, metadata: JSONValue(storedJSON: c.13 ?? "{}"),
-                    definition: JSONValue(storedJSON: c.14 ?? "{}"), createdMicros: c.15 ?? 0, updatedMicros: c.16 ?? 0)
+                    definition: JSONValue(storedJSON: c.14 ?? "{}"), createdMicros: c.15 ?? 0, updatedMicros: c.16 ?? 0, sourceCode: c.17)
             }
             out.append(
                 DatasetEvaluatorRow(
@@ -91,21 +121,87 @@ extension EvaluatorRepository {
         return Dictionary(uniqueKeysWithValues: pairs.map { ($0.0, Int($0.1)) })
     }
 
-    /// The organization's evaluators (its LLM judges), newest first, from before `cursor`.
+    /// The organization's evaluators (its LLM judges and code evaluators), newest first, from before `cursor`.
     public func evaluators(beforeID cursor: Int64?, limit: Int) async throws -> [EvaluatorRow] {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.evaluatorColumns) FROM evaluators e WHERE e.org_id = \(q.bind(org))")
+        if let cursor { q.append(" AND e.id < \(q.bind(cursor))") }
+        q.append(" ORDER BY e.id DESC LIMIT \(q.bind(Int64(limit)))")
+        return try await scope.read(q.query, Self.evaluatorRows)
+    }
+
+    public func evaluator(id: Int64) async throws -> EvaluatorRow? {
+        var q = SQLBuilder()
+        q.append("SELECT \(Self.evaluatorColumns) FROM evaluators e WHERE e.org_id = \(q.bind(org)) AND e.id = \(q.bind(id))")
+        return try await scope.read(q.query, Self.evaluatorRows).first
+    }
+
+    /// A code evaluator, with its source as version 1.
+    public func createCodeEvaluator(name: String, description: String?, definition: JSONValue, sourceCode: String, userID: Int64?) async throws -> EvaluatorRow {
+        let org = org
+        return try await scope.write { tx in
+            let id = try await tx.query(
+                """
+                INSERT INTO evaluators (org_id, kind, name, description, metadata, definition, user_id)
+                VALUES (\(org), 'CODE', \(name), \(description), '{}'::jsonb, \(definition.jsonString)::jsonb, \(userID)) RETURNING id
+                """
+            ).decode(Int64.self).all()[0]
+            try await tx.query(
+                "INSERT INTO code_evaluator_versions (org_id, evaluator_id, source_code, user_id) VALUES (\(org), \(id), \(sourceCode), \(userID))")
+            return try await Self.evaluatorRows(
+                tx.query(PostgresQuery(unsafeSQL: "SELECT \(Self.evaluatorColumns) FROM evaluators e WHERE e.org_id = $1 AND e.id = $2", binds: SQLBuilder.binds(org, id)))
+            )[0]
+        }
+    }
+
+    /// Renames an evaluator or replaces its description or definition (what is nil stays).
+    public func patchEvaluator(id: Int64, name: String?, description: String?, definition: JSONValue?) async throws -> EvaluatorRow? {
+        let org = org
+        return try await scope.write { tx in
+            let updated = try await tx.query(
+                """
+                UPDATE evaluators SET name = coalesce(\(name), name), description = coalesce(\(description), description),
+                    definition = coalesce(\(definition?.jsonString)::jsonb, definition), updated_at = now()
+                WHERE org_id = \(org) AND id = \(id) RETURNING id
+                """
+            ).decode(Int64.self).all()
+            guard !updated.isEmpty else { return nil }
+            return try await Self.evaluatorRows(
+                tx.query(PostgresQuery(unsafeSQL: "SELECT \(Self.evaluatorColumns) FROM evaluators e WHERE e.org_id = $1 AND e.id = $2", binds: SQLBuilder.binds(org, id)))
+            ).first
+        }
+    }
+
+    /// Adds a version of a code evaluator's source, unless it is the current one's; nil when there is
+    /// no such code evaluator. Returns whether a version was added.
+    public func addCodeVersion(evaluatorID: Int64, sourceCode: String, userID: Int64?) async throws -> Bool? {
+        let org = org
+        return try await scope.write { tx in
+            let current = try await tx.query(
+                """
+                SELECT \(unescaped: Self.currentSource) FROM evaluators e WHERE e.org_id = \(org) AND e.id = \(evaluatorID) AND e.kind = 'CODE' FOR UPDATE
+                """
+            ).decode(String?.self).all()
+            guard let tip = current.first else { return nil }
+            guard tip != sourceCode else { return false }
+            try await tx.query(
+                "INSERT INTO code_evaluator_versions (org_id, evaluator_id, source_code, user_id) VALUES (\(org), \(evaluatorID), \(sourceCode), \(userID))")
+            try await tx.query("UPDATE evaluators SET updated_at = now() WHERE org_id = \(org) AND id = \(evaluatorID)")
+            return true
+        }
+    }
+
+    /// A code evaluator's versions, newest first.
+    public func codeVersions(evaluatorID: Int64) async throws -> [CodeVersionRow] {
         var q = SQLBuilder()
         q.append(
             """
-            SELECT e.id, e.kind, e.name, e.description, e.metadata::text, e.definition::text, \(micros("e.created_at")), \(micros("e.updated_at"))
-            FROM evaluators e WHERE e.org_id = \(q.bind(org))
+            SELECT v.id, v.evaluator_id, v.source_code, \(micros("v.created_at")), (row_number() OVER (ORDER BY v.id))::int8
+            FROM code_evaluator_versions v WHERE v.org_id = \(q.bind(org)) AND v.evaluator_id = \(q.bind(evaluatorID)) ORDER BY v.id DESC
             """)
-        if let cursor { q.append(" AND e.id < \(q.bind(cursor))") }
-        q.append(" ORDER BY e.id DESC LIMIT \(q.bind(Int64(limit)))")
         return try await scope.read(q.query) { rows in
-            try await rows.decode((Int64, String, String, String?, String, String, Int64, Int64).self).all().map {
-                EvaluatorRow(
-                    id: $0.0, kind: $0.1, name: $0.2, description: $0.3, metadata: JSONValue(storedJSON: $0.4), definition: JSONValue(storedJSON: $0.5),
-                    createdMicros: $0.6, updatedMicros: $0.7)
+            try await rows.decode((Int64, Int64, String, Int64, Int64).self).all().map {
+                CodeVersionRow(id: $0.0, evaluatorID: $0.1, sourceCode: $0.2, createdMicros: $0.3, sequenceNumber: Int($0.4))
             }
         }
     }
@@ -123,6 +219,9 @@ extension EvaluatorRepository {
             switch choice {
             case .builtIn(let key):
                 builtinKey = key
+            case .existing(let id):
+                try await tx.requireRows("evaluators", ids: [id], "Evaluator not found")
+                evaluatorID = id
             case .defined(let kind, let definition, let metadata):
                 evaluatorID = try await tx.query(
                     """
@@ -183,8 +282,8 @@ extension EvaluatorRepository {
         }
     }
 
-    /// Detaches dataset evaluators; with `deleteEvaluators`, the organization's evaluators they ran go too
-    /// when no dataset uses them any more. Returns the ids that were there.
+    /// Detaches dataset evaluators; with `deleteEvaluators`, the LLM judges they ran (made for them) go
+    /// too when no dataset uses them any more; code evaluators, made on their own, stay. Returns the ids that were there.
     public func delete(ids: [Int64], deleteEvaluators: Bool) async throws -> [Int64] {
         let org = org
         return try await scope.write { tx in
@@ -195,7 +294,7 @@ extension EvaluatorRepository {
             if deleteEvaluators, !evaluatorIDs.isEmpty {
                 try await tx.query(
                     """
-                    DELETE FROM evaluators e WHERE e.org_id = \(org) AND e.id = ANY(\(evaluatorIDs)::int8[])
+                    DELETE FROM evaluators e WHERE e.org_id = \(org) AND e.id = ANY(\(evaluatorIDs)::int8[]) AND e.kind = 'LLM'
                         AND NOT EXISTS (SELECT 1 FROM dataset_evaluators d WHERE d.org_id = e.org_id AND d.evaluator_id = e.id)
                     """)
             }

@@ -53,3 +53,29 @@ import Testing
         }
     }
 }
+
+@Suite struct CodeEvaluatorResultTests {
+    let evaluator = try! CodeEvaluator(
+        language: "PYTHON", source: "def evaluate(output):\n    return True\n",
+        outputConfig: OutputConfig(name: "q", direction: .maximize, shape: .categorical([("good", 1), ("bad", 0)])))
+
+    @Test func returnedValuesBecomeVerdicts() throws {
+        #expect(try evaluator.verdict(from: true) == Verdict(label: "true", score: 1))
+        #expect(try evaluator.verdict(from: 0.25) == Verdict(score: 0.25))
+        #expect(try evaluator.verdict(from: "good") == Verdict(label: "good", score: 1))
+        #expect(try evaluator.verdict(from: ["label": "bad", "explanation": "too long", "metadata": ["n": 3]])
+            == Verdict(label: "bad", score: 0, explanation: "too long", metadata: ["n": 3]))
+        #expect(try evaluator.verdict(from: ["score": false]) == Verdict(score: 0))
+        for bad: JSONValue in [nil, [1, 2], ["label": 3], ["score": "high"], ["other": 1]] {
+            #expect(throws: EvaluatorFailure.self) { try evaluator.verdict(from: bad) }
+        }
+    }
+
+    @Test func argumentsIncludeTheReferenceAsExpected() {
+        let arguments = evaluator.arguments(
+            mapping: InputMapping(pathMapping: ["answer": "$.reference.answer"]), context: ["output": "x", "reference": ["answer": "y"], "input": [:]])
+        #expect(arguments["expected"] == ["answer": "y"] && arguments["answer"] == "y" && arguments["output"] == "x")
+        #expect(throws: EvaluatorFailure.self) { try CodeEvaluator(language: "TYPESCRIPT", source: "def evaluate(): pass", outputConfig: nil) }
+        #expect(throws: EvaluatorFailure.self) { try CodeEvaluator(language: "PYTHON", source: "def other(): pass", outputConfig: nil) }
+    }
+}

@@ -243,3 +243,92 @@ def test_bad_evaluator_input_is_refused_clearly(cinder, client):
     unknown = gql(cinder, """mutation { deleteDatasetEvaluators(input: {datasetEvaluatorIds: ["RGF0YXNldEV2YWx1YXRvcjo5OTk5OTk="]}) { datasetEvaluatorIds } }""")
     assert "not found" in unknown["errors"][0]["message"]
     assert psql(cinder, f"SELECT count(*) FROM dataset_evaluators WHERE name LIKE 'x%' OR name = 'judge'") == ["0"]
+
+
+CODE_FIELDS = "id name kind language sourceCode versionCount currentVersion { sequenceNumber sourceCode } outputConfigs { __typename }"
+CREATE_CODE = "mutation($input: CreateCodeEvaluatorInput!) { createCodeEvaluator(input: $input) { evaluator { %s } } }" % CODE_FIELDS
+ATTACH_CODE = """mutation($input: CreateDatasetCodeEvaluatorInput!) {
+  createDatasetCodeEvaluator(input: $input) { evaluator { %s } } }""" % DATASET_EVALUATOR_FIELDS
+
+MATCHES = '''
+def evaluate(output, expected):
+    answer = expected["answer"]
+    return {"score": 1.0 if output == answer else 0.0, "label": "same" if output == answer else "different",
+            "explanation": "compared %r with %r" % (output, answer)}
+'''
+
+
+def test_code_evaluators_are_versioned_sandboxed_and_score_experiments(cinder, client, fake):
+    created = graphql(cinder, CREATE_CODE, input={"name": unique_name("matches"), "sourceCode": "def evaluate(output):\n    return len(output)\n",
+                                                  "language": "PYTHON"})["createCodeEvaluator"]["evaluator"]
+    assert created["kind"] == "CODE" and created["versionCount"] == 1 and created["currentVersion"]["sequenceNumber"] == 1
+    version = """mutation($input: CreateCodeEvaluatorVersionInput!) { createCodeEvaluatorVersion(input: $input) {
+        wasCreated evaluator { versionCount sourceCode versions { edges { node { sequenceNumber } } } } } }"""
+    second = graphql(cinder, version, input={"codeEvaluatorId": created["id"], "sourceCode": MATCHES})["createCodeEvaluatorVersion"]
+    assert second["wasCreated"] and second["evaluator"]["versionCount"] == 2 and second["evaluator"]["sourceCode"] == MATCHES
+    assert [e["node"]["sequenceNumber"] for e in second["evaluator"]["versions"]["edges"]] == [2, 1]
+    same = graphql(cinder, version, input={"codeEvaluatorId": created["id"], "sourceCode": MATCHES})["createCodeEvaluatorVersion"]
+    assert not same["wasCreated"] and same["evaluator"]["versionCount"] == 2
+
+    ds = make_dataset(client, 4, "code-eval")
+    attached = graphql(cinder, ATTACH_CODE, input={"datasetId": ds.id, "evaluatorId": created["id"], "name": "matches"})
+    assert attached["createDatasetCodeEvaluator"]["evaluator"]["evaluator"]["kind"] == "CODE"
+    r = requests.post(cinder.base_url + "/v1/experiment_jobs", json={
+        "dataset_id": ds.id, "prompt": prompt(), "repetitions": 1, "name": unique_name("code-scored")}, timeout=30)
+    assert r.status_code == 200, (r.status_code, r.text)
+    experiment_id = r.json()["data"]["experiment_id"]
+    assert wait_job(cinder.base_url, experiment_id)["status"] == "COMPLETED"
+    evaluations = client.experiments.get_experiment(experiment_id=experiment_id)["evaluation_runs"]
+    assert len(evaluations) == 4 and {e.annotator_kind for e in evaluations} == {"CODE"}
+    assert {(e.result["label"], e.result["score"]) for e in evaluations} == {("same", 1.0)}
+    assert evaluations[0].result["explanation"].startswith("compared 'echo: q")
+
+    # Previews: inline code, and the stored evaluator by id.
+    query = """mutation($input: EvaluatorPreviewsInput!) { evaluatorPreviews(input: $input) { results { evaluatorName error annotation { label score } } } }"""
+    context = {"output": "abc", "reference": {"answer": "abc"}}
+    results = graphql(cinder, query, input={"previews": [
+        {"evaluator": {"codeEvaluatorId": created["id"]}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+        {"evaluator": {"inlineCodeEvaluator": {"name": "len", "language": "PYTHON", "sourceCode": "def evaluate(output):\n    return len(output) > 2\n",
+                                               "outputConfigs": []}}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+        {"evaluator": {"inlineCodeEvaluator": {"name": "boom", "language": "PYTHON", "sourceCode": "def evaluate(output):\n    return 1 / 0\n",
+                                               "outputConfigs": []}}, "context": context, "inputMapping": {"pathMapping": {}, "literalMapping": {}}},
+    ]})["evaluatorPreviews"]["results"]
+    assert results[0]["annotation"] == {"label": "same", "score": 1.0}
+    assert results[1]["annotation"] == {"label": "true", "score": 1.0}
+    assert results[2]["annotation"] is None and results[2]["error"] == "ZeroDivisionError: division by zero (line 2)"
+    refused = gql(cinder, CREATE_CODE, input={"name": "ts", "sourceCode": "export function evaluate() {}", "language": "TYPESCRIPT"})
+    assert "written in PYTHON" in refused["errors"][0]["message"]
+    refused = gql(cinder, CREATE_CODE, input={"name": "nofn", "sourceCode": "x = 1", "language": "PYTHON"})
+    assert "function named evaluate" in refused["errors"][0]["message"]
+
+
+def test_a_hostile_code_evaluator_fails_alone_and_the_server_keeps_serving(cinder, client, fake):
+    hostile = {
+        "spins": "def evaluate(output):\n    while True:\n        pass\n",
+        "reads-files": "def evaluate(output):\n    return open('/etc/passwd').read()\n",
+        "opens-sockets": "import socket\ndef evaluate(output):\n    socket.create_connection(('127.0.0.1', 5432), timeout=1)\n",
+        "forks": "import os\ndef evaluate(output):\n    while True:\n        os.fork()\n",
+    }
+    ds = make_dataset(client, 2, "hostile")
+    for name, source in hostile.items():
+        created = graphql(cinder, CREATE_CODE, input={"name": unique_name(name), "sourceCode": source, "language": "PYTHON"})["createCodeEvaluator"]["evaluator"]
+        graphql(cinder, ATTACH_CODE, input={"datasetId": ds.id, "evaluatorId": created["id"], "name": name})
+    r = requests.post(cinder.base_url + "/v1/experiment_jobs", json={"dataset_id": ds.id, "prompt": prompt(), "name": unique_name("hostile")}, timeout=30)
+    experiment_id = r.json()["data"]["experiment_id"]
+    assert wait_job(cinder.base_url, experiment_id)["status"] == "COMPLETED"
+    experiment_row = base64.b64decode(experiment_id).decode().split(":")[1]
+    rows = psql(cinder, f"""SELECT a.name, a.error FROM experiment_run_annotations a JOIN experiment_runs r ON r.id = a.experiment_run_id
+        WHERE r.experiment_id = {experiment_row} AND r.error IS NULL ORDER BY a.name""")
+    errors = {}
+    for row in rows:
+        name, _, error = row.partition("|")
+        errors.setdefault(name, set()).add(error)
+    assert set(errors) == set(hostile) and all(len(e) == 1 for e in errors.values()) and len(rows) == 8, rows
+    assert "CPU time" in next(iter(errors["spins"]))
+    assert "FileNotFoundError" in next(iter(errors["reads-files"]))
+    assert "OSError" in next(iter(errors["opens-sockets"])) or "Error" in next(iter(errors["opens-sockets"]))
+    assert "Resource temporarily unavailable" in next(iter(errors["forks"]))
+    # The runs themselves are recorded, and the server answers as before.
+    assert len(client.experiments.get_experiment(experiment_id=experiment_id)["task_runs"]) == 2
+    assert requests.get(cinder.base_url + "/healthz", timeout=5).status_code == 200
+    assert psql(cinder, "SELECT 1") == ["1"]

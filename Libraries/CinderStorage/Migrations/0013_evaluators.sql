@@ -1,7 +1,9 @@
 -- evaluators an organization defines, and the evaluators attached to its datasets
 --
--- An evaluator row is reusable (an LLM judge now; code evaluators later): `definition` holds what runs
--- it (for LLM: the judge's prompt in a prompt version's shape and its categorical output config).
+-- An evaluator row is reusable (an LLM judge, or code a user wrote): `definition` holds what runs it (for
+-- LLM: the judge's prompt in a prompt version's shape and its categorical output config; for CODE: its
+-- language and output config, the source being in `code_evaluator_versions`, one immutable row per
+-- version, the newest current).
 -- Built-in evaluators are not rows: a dataset evaluator names one by `builtin_key`. A dataset evaluator
 -- is an evaluator attached to a dataset under a name (the name of the annotations it records), with
 -- the mapping from a run to the evaluator's parameters; every server-side experiment over the dataset
@@ -22,6 +24,19 @@ CREATE INDEX ix_evaluators_org ON evaluators (org_id, id);
 ALTER TABLE evaluators ENABLE ROW LEVEL SECURITY;
 ALTER TABLE evaluators FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON evaluators USING (org_id = cinder_org()) WITH CHECK (org_id = cinder_org());
+
+CREATE TABLE code_evaluator_versions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id bigint NOT NULL,
+    evaluator_id bigint NOT NULL REFERENCES evaluators (id) ON DELETE CASCADE,
+    source_code text NOT NULL,
+    user_id bigint REFERENCES users (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ix_code_evaluator_versions_evaluator ON code_evaluator_versions (evaluator_id, id);
+ALTER TABLE code_evaluator_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE code_evaluator_versions FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON code_evaluator_versions USING (org_id = cinder_org()) WITH CHECK (org_id = cinder_org());
 
 CREATE TABLE dataset_evaluators (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
