@@ -18,6 +18,7 @@ enum CinderSchema {
         addModelPrices(builder)
         addEvaluators(builder)
         addCodeEvaluators(builder)
+        addOnlineEvaluation(builder)
         addCustomProviderConfigs(builder)
         addCustomProviders(builder)
         addPrompts(builder)
@@ -102,6 +103,10 @@ enum CinderSchema {
             Field("createCodeEvaluatorVersion", at: QueryRoot.createCodeEvaluatorVersion) { Argument("input", at: \.input) }
             Field("createDatasetCodeEvaluator", at: QueryRoot.createDatasetCodeEvaluator) { Argument("input", at: \.input) }
             Field("updateDatasetCodeEvaluator", at: QueryRoot.updateDatasetCodeEvaluator) { Argument("input", at: \.input) }
+            Field("createOnlineEvaluationRule", at: QueryRoot.createOnlineEvaluationRule) { Argument("input", at: \.input) }
+            Field("updateOnlineEvaluationRule", at: QueryRoot.updateOnlineEvaluationRule) { Argument("input", at: \.input) }
+            Field("deleteOnlineEvaluationRule", at: QueryRoot.deleteOnlineEvaluationRule) { Argument("input", at: \.input) }
+            Field("backfillOnlineEvaluationRule", at: QueryRoot.backfillOnlineEvaluationRule) { Argument("input", at: \.input) }
         }
         return try builder.build()
     }
@@ -341,6 +346,7 @@ enum CinderSchema {
         builder.add {
             Type(ProjectNode.self, as: "Project", interfaces: [(any RelayNode).self]) {
                 Field("id", at: \.id)
+                Field("onlineEvaluationRules", at: ProjectNode.onlineEvaluationRules)
                 Field("name", at: \.name)
                 Field("description", at: \.description)
                 Field("gradientStartColor", at: \.gradientStartColor)

@@ -44,6 +44,8 @@ struct QueryRoot: Sendable {
                 return nil
             }
             return row.node
+        case OnlineRuleNode.typeName:
+            return try await scope.onlineEvaluation.rules(ids: [row]).first.map(OnlineRuleNode.init)
         case BuiltInEvaluatorNode.typeName:
             return BuiltInEvaluator.with(id: row).map(BuiltInEvaluatorNode.init)
         case CustomProviderNode.typeName:

@@ -26,6 +26,7 @@ extension CinderBuilder {
                 maxAttempts: configuration.providerMaxAttempts),
             logger: logger)
         let runner = experimentRunner(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
+        let online = onlineEvaluator(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
 
         let router = Router(context: CinderRequestContext.self)
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
@@ -38,20 +39,32 @@ extension CinderBuilder {
             ]
         }
         // Stopped in reverse: jobs hand their leases back while the database is still there.
-        let services: [any Service] = [client, models.client, runner, app]
+        let services: [any Service] = [client, models.client, runner, online, app]
         return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: url, httpPort: httpPort)
     }
+
+    /// The online evaluation service over `database` (it runs wherever experiments run).
+    package static func onlineEvaluator(
+        _ configuration: CinderConfiguration, database: Database, models: ModelAccess, metrics: any MetricsFactory, logger: Logger
+    ) -> OnlineEvaluator {
+        OnlineEvaluator(
+            configuration: .init(), queue: EvaluationQueue(database: database, runner: runnerName, logger: logger), executor: models.evaluators(metrics: metrics),
+            spans: SpanIngestStore(database: database, logger: logger), prices: organizationPrices(configuration, database: database, logger: logger),
+            metrics: metrics, logger: logger)
+    }
+
+    /// This process's name in leases: host, process and a random part.
+    static let runnerName = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
 
     /// The runner service over `database`, named after this host and process.
     package static func experimentRunner(
         _ configuration: CinderConfiguration, database: Database, models: ModelAccess, metrics: any MetricsFactory, logger: Logger
     ) -> ExperimentRunner {
-        let name = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
         return ExperimentRunner(
             configuration: .init(
                 concurrency: configuration.runnerConcurrency, lease: .seconds(configuration.runnerLeaseSeconds),
                 pollInterval: .milliseconds(configuration.runnerPollMillis), prices: organizationPrices(configuration, database: database, logger: logger)),
-            queue: JobQueue(database: database, runner: name, logger: logger), credentials: models.credentials,
+            queue: JobQueue(database: database, runner: runnerName, logger: logger), credentials: models.credentials,
             caller: models.caller(metrics: metrics), sandbox: models.sandbox,
             spans: SpanIngestStore(database: database, logger: logger), metrics: metrics, logger: logger)
     }

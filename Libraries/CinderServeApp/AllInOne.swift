@@ -46,7 +46,10 @@ extension CinderBuilder {
     static func runner(_ configuration: CinderConfiguration, logger: Logger) -> (Database, ModelAccess, any MetricsFactory) -> [any Service] {
         { database, models, metrics in
             guard configuration.serveRunsExperiments else { return [] }
-            return [experimentRunner(configuration, database: database, models: models, metrics: metrics, logger: logger)]
+            return [
+                experimentRunner(configuration, database: database, models: models, metrics: metrics, logger: logger),
+                onlineEvaluator(configuration, database: database, models: models, metrics: metrics, logger: logger),
+            ]
         }
     }
 

@@ -39,6 +39,7 @@ public enum Migrations {
         Migration(11, PackageResources._011_custom_providers_job_credentials_sql),
         Migration(12, PackageResources._012_generative_models_sql),
         Migration(13, PackageResources._013_evaluators_sql),
+        Migration(14, PackageResources._014_online_evaluation_sql),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

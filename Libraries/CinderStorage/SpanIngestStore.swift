@@ -296,7 +296,14 @@ public struct SpanIngestStore: Sendable {
                             \(promptCosts)::float8[], \(completionCosts)::float8[], \(totalCosts)::float8[])
                      AS u(p, t, id, par, n, k, b, e, a, ev, sc, sm, tp, tc, cp, cc, ct)
                 ON CONFLICT (org_id, span_id) DO NOTHING
-                RETURNING 1
+                RETURNING id, project_id, span_id
+            ), queued AS (
+                -- Spans online evaluation rules sample, queued with them (see migration 0014).
+                INSERT INTO online_evaluation_queue (organization_id, rule_id, span_rowid)
+                SELECT \(org), r.id, rows.id FROM rows
+                JOIN online_evaluation_rules r ON r.org_id = \(org) AND r.project_id = rows.project_id AND r.enabled
+                WHERE cinder_sampled(rows.span_id, r.id, r.sampling_rate)
+                ON CONFLICT DO NOTHING
             )
             SELECT count(*) FROM rows
             """, logger: logger

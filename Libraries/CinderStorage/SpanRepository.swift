@@ -219,6 +219,19 @@ extension SpanRepository {
         q.append(" LIMIT \(q.bind(Int64(limit)))")
     }
 
+    /// The spans of `rowIDs` that match `condition` (all of them without one).
+    public func spans(rowIDs: [Int64], matching condition: SpanFilterCondition?) async throws -> [SpanRow] {
+        guard !rowIDs.isEmpty else { return [] }
+        // On the primary: the spans were queued as they were written, maybe not on a replica yet.
+        return try await selectSpans(onPrimary: true) { q in
+            q.append("s.id = ANY(\(q.bind(rowIDs))::int8[])")
+            if let condition {
+                q.append(" AND ")
+                try condition.appendSQL(&q)
+            }
+        }
+    }
+
     /// Spans of the given traces (by row id), in start order, for trace pages with `include_spans`.
     public func spans(traceRowIDs: [Int64]) async throws -> [SpanRow] {
         guard !traceRowIDs.isEmpty else { return [] }

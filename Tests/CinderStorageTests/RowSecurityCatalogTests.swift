@@ -8,7 +8,9 @@ import Testing
 /// The second wall of tenancy, read from PostgreSQL's catalog: whatever a statement forgets, the
 /// database itself admits only the organization the transaction set.
 @Suite struct RowSecurityCatalogTests {
-    static let installationTables: Set<String> = ["organizations", "users", "cinder_schema_migrations", "ingestion_receivers", "job_leases"]
+    static let installationTables: Set<String> = [
+        "organizations", "users", "cinder_schema_migrations", "ingestion_receivers", "job_leases", "online_evaluation_queue",
+    ]
 
     @Test func everyTenantTableHasForcedRowSecurityAndOrgFirstUniqueness() async throws {
         let db = try await TestDatabase.create()

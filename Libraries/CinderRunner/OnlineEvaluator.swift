@@ -1,0 +1,221 @@
+import CinderCosts
+import CinderEvaluators
+import CinderModel
+import CinderStorage
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Scores live traffic: drains the online evaluation queue (spans queued by ingestion for the rules of
+/// their project), runs each rule's evaluator on the spans that match its filter, and records the
+/// results as span annotations named after the rule. Ingestion never waits for it: a stopped runner
+/// leaves a backlog (`cinder_online_evaluation_backlog`), which drains when one runs again.
+public final class OnlineEvaluator: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Queue entries claimed at a time (one organization's).
+        public var batch: Int
+        /// Evaluations in flight at once.
+        public var concurrency: Int
+        public var lease: Duration
+        public var pollInterval: Duration
+        /// How often the backlog gauge is read.
+        public var backlogInterval: Duration
+        /// Where the evaluations' own traces go, in each organization.
+        public var projectName: String
+
+        public init(
+            batch: Int = 64, concurrency: Int = 16, lease: Duration = .seconds(120), pollInterval: Duration = .seconds(1),
+            backlogInterval: Duration = .seconds(5), projectName: String = "online-evaluations"
+        ) {
+            self.batch = batch
+            self.concurrency = concurrency
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.backlogInterval = backlogInterval
+            self.projectName = projectName
+        }
+    }
+
+    let configuration: Configuration
+    let queue: EvaluationQueue
+    let executor: EvaluatorExecutor
+    let spans: SpanIngestStore
+    let prices: OrganizationPrices?
+    let logger: Logger
+    let backlog: Gauge
+    let scored: Counter
+    let failed: Counter
+    let skipped: Counter
+
+    public init(
+        configuration: Configuration, queue: EvaluationQueue, executor: EvaluatorExecutor, spans: SpanIngestStore, prices: OrganizationPrices?,
+        metrics: any MetricsFactory, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.queue = queue
+        self.executor = executor
+        self.spans = spans
+        self.prices = prices
+        self.logger = logger
+        self.backlog = Gauge(label: "cinder_online_evaluation_backlog", factory: metrics)
+        self.scored = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "scored")], factory: metrics)
+        self.failed = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "error")], factory: metrics)
+        self.skipped = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "filtered_out")], factory: metrics)
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.watchBacklog() }
+                group.addTask { await self.drain() }
+            }
+        }
+    }
+
+    private func watchBacklog() async {
+        while !Task.isCancelled {
+            if let count = try? await queue.backlog() { backlog.record(count) }
+            try? await Task.sleep(for: configuration.backlogInterval)
+        }
+    }
+
+    private func drain() async {
+        while !Task.isCancelled {
+            let batch: [QueuedEvaluation]
+            do {
+                batch = try await queue.claim(limit: configuration.batch, lease: configuration.lease)
+            } catch {
+                logger.warning("cannot claim spans to evaluate", metadata: ["cinder.error": "\(error)"])
+                try? await Task.sleep(for: configuration.pollInterval)
+                continue
+            }
+            guard let organization = batch.first?.organization else {
+                try? await Task.sleep(for: configuration.pollInterval)
+                continue
+            }
+            do {
+                try await process(batch, scope: queue.tenant(organization))
+                try await queue.complete(batch.map(\.id))
+            } catch {
+                if Task.isCancelled { return }
+                // The lease runs out and the entries are claimed again.
+                logger.error("cannot evaluate queued spans", metadata: ["cinder.org": "\(organization.rawValue)", "cinder.error": "\(error)"])
+            }
+        }
+    }
+
+    /// One organization's entries: each rule's matching spans scored, the rest left out.
+    func process(_ batch: [QueuedEvaluation], scope: TenantScope) async throws {
+        let rules = try await scope.onlineEvaluation.rules(ids: Array(Set(batch.map(\.ruleID))), onPrimary: true)
+        let book = await prices?.book(for: scope.organization)
+        var annotations: [AnnotationInput] = []
+        var traces: [Span] = []
+        // A rule turned off keeps what it queued from being scored; the entries are let go.
+        for rule in rules where rule.enabled {
+            let rowIDs = batch.filter { $0.ruleID == rule.id }.map(\.spanRowID)
+            let condition = rule.filterCondition.isEmpty ? nil : try? SpanFilterCondition.parse(rule.filterCondition)
+            let matching = try await scope.spans.spans(rowIDs: rowIDs, matching: condition)
+            skipped.increment(by: rowIDs.count - matching.count)
+            guard !matching.isEmpty else { continue }
+            let prepared: [PreparedEvaluator]
+            do {
+                prepared = await executor.prepare([try EvaluatorSpec(json: rule.evaluator)], scope: scope, given: [:], prices: book)
+            } catch {
+                for span in matching { annotations.append(Self.failure(rule, span: span, error.description)) }
+                failed.increment(by: matching.count)
+                continue
+            }
+            let outcomes = await evaluate(prepared, spans: matching)
+            for (span, outcome) in outcomes {
+                annotations.append(Self.annotation(rule, span: span, outcome.evaluation))
+                traces += outcome.spans
+                if outcome.evaluation.error == nil { scored.increment() } else { failed.increment() }
+            }
+        }
+        try await record(annotations, scope: scope)
+        if !traces.isEmpty {
+            do {
+                _ = try await spans.insert([ProjectSpans(organizationID: scope.organization, projectName: configuration.projectName, spans: traces)])
+            } catch {
+                logger.warning("cannot record the online evaluations' traces", metadata: ["cinder.error": "\(error)"])
+            }
+        }
+    }
+
+    private func evaluate(_ prepared: [PreparedEvaluator], spans: [SpanRow]) async -> [(SpanRow, EvaluatorExecutor.Outcome)] {
+        await withTaskGroup(of: (SpanRow, EvaluatorExecutor.Outcome)?.self) { group in
+            var results: [(SpanRow, EvaluatorExecutor.Outcome)] = []
+            var next = 0
+            func start() {
+                guard next < spans.count else { return }
+                let span = spans[next]
+                next += 1
+                group.addTask { await self.executor.evaluate(prepared, context: EvaluationContext.span(span)).first.map { (span, $0) } }
+            }
+            for _ in 0..<min(configuration.concurrency, spans.count) { start() }
+            while let result = await group.next() {
+                if let result { results.append(result) }
+                start()
+            }
+            return results
+        }
+    }
+
+    /// Annotations on spans deleted since they were queued are dropped, the others written.
+    private func record(_ annotations: [AnnotationInput], scope: TenantScope) async throws {
+        var pending = annotations
+        while !pending.isEmpty {
+            switch try await scope.annotations.upsert(.span, pending) {
+            case .missingEntities(let missing):
+                let gone = Set(missing)
+                pending.removeAll { gone.contains($0.entityID) }
+            default:
+                return
+            }
+        }
+    }
+
+    static func annotation(_ rule: OnlineRuleRow, span: SpanRow, _ evaluation: RunEvaluation) -> AnnotationInput {
+        var metadata: [String: JSONValue] = ["online_rule": .string(rule.name)]
+        if case .object(let given) = evaluation.metadata { metadata.merge(given) { own, _ in own } }
+        if let trace = evaluation.traceID { metadata["evaluator_trace_id"] = .string(trace) }
+        if let error = evaluation.error {
+            metadata["error"] = .string(error)
+            return AnnotationInput(
+                entityID: span.spanID, name: rule.name, annotatorKind: evaluation.annotatorKind == "LLM" ? .llm : .code, label: nil, score: nil,
+                explanation: "The evaluation failed: \(error)", metadata: .object(metadata), identifier: identifier(rule))
+        }
+        return AnnotationInput(
+            entityID: span.spanID, name: rule.name, annotatorKind: evaluation.annotatorKind == "LLM" ? .llm : .code, label: evaluation.label,
+            score: evaluation.score, explanation: evaluation.explanation, metadata: .object(metadata), identifier: identifier(rule))
+    }
+
+    static func failure(_ rule: OnlineRuleRow, span: SpanRow, _ error: String) -> AnnotationInput {
+        AnnotationInput(
+            entityID: span.spanID, name: rule.name, annotatorKind: .code, label: nil, score: nil, explanation: "The evaluation failed: \(error)",
+            metadata: ["online_rule": .string(rule.name), "error": .string(error)], identifier: identifier(rule))
+    }
+
+    /// Each rule's annotations have an identifier of their own, so a person's annotation of the same
+    /// name is never overwritten by a rule.
+    static func identifier(_ rule: OnlineRuleRow) -> String { "online-rule-\(rule.id)" }
+}
+
+extension EvaluationContext {
+    /// The context evaluators read for a span: its input and output values (parsed when they are JSON),
+    /// its metadata, and the span itself (`name`, `span_kind`, `status_code`, `attributes`).
+    public static func span(_ row: SpanRow) -> JSONValue {
+        let attributes = (try? JSONValue(parsing: row.attributesJSON)) ?? .object([:])
+        func value(_ key: String) -> JSONValue {
+            guard let value = attributes[path: [key, "value"]] else { return .null }
+            if attributes[path: [key, "mime_type"]]?.stringValue == "application/json", let text = value.stringValue, let parsed = try? JSONValue(parsing: text) {
+                return parsed
+            }
+            return value
+        }
+        return [
+            "input": value("input"), "output": value("output"), "reference": .null, "metadata": attributes["metadata"] ?? .object([:]),
+            "name": .string(row.name), "span_kind": .string(row.spanKind), "status_code": .string(row.statusCode), "attributes": attributes,
+        ]
+    }
+}
