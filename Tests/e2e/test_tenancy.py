@@ -514,3 +514,42 @@ def test_an_organizations_model_prices_price_only_its_own_spans(tenants):
         assert not (r.json().get("data") or {}).get("node")
         listed = caller.post("/graphql", json={"query": "{ generativeModels(first: 500) { edges { node { name } } } }"})
         assert "tenant-house" not in listed.text
+
+
+def test_evaluators_and_online_rules_stay_in_their_organization(tenants):
+    first, second, first_ids, second_ids, _, _, _ = tenants
+    builtins = first.member.ok("post", "/graphql", json={"query": "{ builtInEvaluators { id name } }"})["data"]["builtInEvaluators"]
+    contains = next(e["id"] for e in builtins if e["name"] == "contains")
+    attach = """mutation($input: CreateDatasetBuiltinEvaluatorInput!) { createDatasetBuiltinEvaluator(input: $input) { evaluator { id } } }"""
+    create_code = """mutation($input: CreateCodeEvaluatorInput!) { createCodeEvaluator(input: $input) { evaluator { id name } } }"""
+    attach_code = """mutation($input: CreateDatasetCodeEvaluatorInput!) { createDatasetCodeEvaluator(input: $input) { evaluator { id } } }"""
+    create_rule = """mutation($input: OnlineEvaluationRuleInput!) { createOnlineEvaluationRule(input: $input) { rule { id } } }"""
+    code_name = f"tenant-code-{uuid.uuid4().hex[:8]}"
+
+    def data(r: requests.Response, field: str) -> Any:
+        return (r.json().get("data") or {}).get(field)
+
+    attached = data(first.member.graphql(attach, input={"datasetId": first_ids["dataset"], "evaluatorId": contains, "name": "first-contains",
+                                                        "inputMapping": {"pathMapping": {}, "literalMapping": {"words": "x"}}}), "createDatasetBuiltinEvaluator")
+    code = data(first.member.graphql(create_code, input={"name": code_name, "sourceCode": "def evaluate(output):\n    return True\n",
+                                                         "language": "PYTHON"}), "createCodeEvaluator")
+    rule = data(first.member.graphql(create_rule, input={"projectId": first_ids["project"], "name": "first-rule",
+                                                         "evaluator": {"builtInEvaluatorId": contains}}), "createOnlineEvaluationRule")
+    assert attached and code and rule
+    # Viewers read, and never write.
+    assert not data(first.viewer.graphql(create_code, input={"name": "viewer-code", "sourceCode": "def evaluate():\n    return 1\n",
+                                                            "language": "PYTHON"}), "createCodeEvaluator")
+    for caller in second.principals:
+        for node in (attached["evaluator"]["id"], code["evaluator"]["id"], rule["rule"]["id"]):
+            assert not data(caller.graphql("query($id: ID!) { node(id: $id) { id } }", id=node), "node"), (caller.name, node)
+        listed = caller.graphql("{ evaluators(first: 100) { edges { node { name } } } }")
+        assert code_name not in listed.text
+        # The first organization's dataset, code evaluator and project are not there to use.
+        assert not data(caller.graphql(attach, input={"datasetId": first_ids["dataset"], "evaluatorId": contains, "name": "intruder",
+                                                      "inputMapping": {"pathMapping": {}, "literalMapping": {"words": "x"}}}), "createDatasetBuiltinEvaluator")
+        assert not data(caller.graphql(attach_code, input={"datasetId": second_ids["dataset"], "evaluatorId": code["evaluator"]["id"],
+                                                           "name": "borrowed"}), "createDatasetCodeEvaluator")
+        assert not data(caller.graphql(create_rule, input={"projectId": first_ids["project"], "name": "intruder-rule",
+                                                           "evaluator": {"builtInEvaluatorId": contains}}), "createOnlineEvaluationRule")
+    mine = first.member.ok("post", "/graphql", json={"query": "{ evaluators(first: 100) { edges { node { name } } } }"})
+    assert code_name in json.dumps(mine)
