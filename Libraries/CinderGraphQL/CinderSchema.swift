@@ -103,6 +103,7 @@ enum CinderSchema {
             Field("createCodeEvaluatorVersion", at: QueryRoot.createCodeEvaluatorVersion) { Argument("input", at: \.input) }
             Field("createDatasetCodeEvaluator", at: QueryRoot.createDatasetCodeEvaluator) { Argument("input", at: \.input) }
             Field("updateDatasetCodeEvaluator", at: QueryRoot.updateDatasetCodeEvaluator) { Argument("input", at: \.input) }
+            Field("evaluateExperiment", at: QueryRoot.evaluateExperiment) { Argument("input", at: \.input) }
             Field("createOnlineEvaluationRule", at: QueryRoot.createOnlineEvaluationRule) { Argument("input", at: \.input) }
             Field("updateOnlineEvaluationRule", at: QueryRoot.updateOnlineEvaluationRule) { Argument("input", at: \.input) }
             Field("deleteOnlineEvaluationRule", at: QueryRoot.deleteOnlineEvaluationRule) { Argument("input", at: \.input) }

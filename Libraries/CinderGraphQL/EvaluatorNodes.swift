@@ -551,6 +551,37 @@ extension QueryRoot {
     }
 }
 
+struct EvaluateExperimentInput: Codable, Sendable {
+    var experimentId: NodeID
+    /// The dataset's evaluators to run; all of them when none are named.
+    var datasetEvaluatorIds: [NodeID]?
+}
+
+struct EvaluateExperimentPayload: Sendable {
+    let experiment: ExperimentNode
+    /// Runs queued to be scored (the runner writes their annotations, replacing those of the same name).
+    let queued: Int
+}
+
+extension QueryRoot {
+    struct EvaluateExperimentArguments: Codable, Sendable { var input: EvaluateExperimentInput }
+
+    /// Runs evaluators again on an experiment's recorded runs (Cinder's addition).
+    func evaluateExperiment(context: GraphQLContext, arguments: EvaluateExperimentArguments) async throws -> EvaluateExperimentPayload {
+        let input = arguments.input
+        guard let id = GlobalID(encoded: input.experimentId.value, type: NodeType.experiment)?.rowID,
+            let experiment = try await context.scope.experiments.experiment(id: id)
+        else { throw GraphQLFailure("Experiment not found: \(input.experimentId.value)") }
+        let selection = try (input.datasetEvaluatorIds ?? []).map { EvaluatorSpec.Selected(.datasetEvaluator(id: try Self.datasetEvaluatorID($0)), name: nil, mapping: nil) }
+        let evaluators = try await EvaluatorSpec.forJob(scope: context.scope, datasetID: experiment.datasetID, selection: selection)
+        guard case .array(let list) = evaluators, !list.isEmpty else { throw GraphQLFailure("The experiment's dataset has no evaluators to run") }
+        guard let queued = try await context.scope.onlineEvaluation.requestEvaluation(
+            experimentID: experiment.id, evaluators: evaluators, userID: context.access.user?.rawValue)
+        else { throw GraphQLFailure("Experiment not found: \(input.experimentId.value)") }
+        return EvaluateExperimentPayload(experiment: ExperimentNode(row: experiment), queued: queued)
+    }
+}
+
 extension CinderSchema {
     static func addEvaluators(_ builder: Builder) {
         builder.add {
@@ -760,6 +791,14 @@ extension CinderSchema {
                 Field("error", at: \.error)
             }
             Type(EvaluatorPreviewsPayload.self, as: "EvaluatorPreviewsPayload") { Field("results", at: \.results) }
+            Input(EvaluateExperimentInput.self, as: "EvaluateExperimentInput") {
+                InputField("experimentId", at: \.experimentId)
+                InputField("datasetEvaluatorIds", at: \.datasetEvaluatorIds)
+            }
+            Type(EvaluateExperimentPayload.self, as: "EvaluateExperimentPayload") {
+                Field("experiment", at: \.experiment)
+                Field("queued", at: \.queued)
+            }
         }
         addConnection(builder, DatasetEvaluatorNode.self, "DatasetEvaluator")
         addConnection(builder, (any EvaluatorFields).self, "Evaluator")

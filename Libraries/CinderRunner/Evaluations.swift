@@ -135,6 +135,16 @@ public enum EvaluationContext {
     static func answer(text: String, toolCalls: [JSONValue]) -> JSONValue {
         toolCalls.isEmpty ? .string(text) : ["content": .string(text), "tool_calls": .array(toolCalls)]
     }
+
+    /// A recorded run's output as evaluators read it: for a run of a prompt (`{"messages": [one
+    /// assistant message]}`) its answer, as when the run was scored live; any other output as it is.
+    public static func runOutput(_ stored: JSONValue) -> JSONValue {
+        guard case .object(let members) = stored, members.count == 1, case .array(let messages)? = members["messages"], messages.count == 1,
+            messages[0]["role"]?.stringValue == "assistant"
+        else { return stored }
+        let toolCalls: [JSONValue] = if case .array(let calls)? = messages[0]["tool_calls"] { calls } else { [] }
+        return answer(text: messages[0]["content"]?.stringValue ?? "", toolCalls: toolCalls)
+    }
 }
 
 /// Runs evaluators: built-ins in place, judges through the provider caller (with its retries and

@@ -341,8 +341,7 @@ public final class ExperimentRunner: Service, Sendable {
             if !evaluators.isEmpty {
                 // Evaluated before the run is recorded, so that a run and its scores are written together.
                 let context = EvaluationContext.experimentRun(
-                    input: item.input, output: EvaluationContext.answer(text: completion.text, toolCalls: { if case .array(let calls)? = message["tool_calls"] { calls } else { [] } }()),
-                    reference: item.reference, metadata: item.metadata)
+                    input: item.input, output: EvaluationContext.runOutput(recorded.run.output), reference: item.reference, metadata: item.metadata)
                 for outcome in await executor.evaluate(evaluators, context: context) {
                     recorded.evaluations.append(outcome.evaluation)
                     spans += outcome.spans

@@ -26,7 +26,7 @@ extension CinderBuilder {
                 maxAttempts: configuration.providerMaxAttempts),
             logger: logger)
         let runner = experimentRunner(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
-        let online = onlineEvaluator(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
+        let evaluations = evaluationWorker(configuration, database: Database(primary: client), models: models, metrics: metrics, logger: logger)
 
         let router = Router(context: CinderRequestContext.self)
         OperationalRoutes.add(to: router, registry: registry) { await databaseReadiness(client, logger: logger) }
@@ -39,16 +39,17 @@ extension CinderBuilder {
             ]
         }
         // Stopped in reverse: jobs hand their leases back while the database is still there.
-        let services: [any Service] = [client, models.client, runner, online, app]
+        let services: [any Service] = [client, models.client, runner, evaluations, app]
         return CinderServer(serviceGroup: group(services, configuration: configuration, logger: logger), registry: registry, database: url, httpPort: httpPort)
     }
 
-    /// The online evaluation service over `database` (it runs wherever experiments run).
-    package static func onlineEvaluator(
+    /// The service that makes queued evaluations (online rules, experiments evaluated again) over
+    /// `database`; it runs wherever experiments run.
+    package static func evaluationWorker(
         _ configuration: CinderConfiguration, database: Database, models: ModelAccess, metrics: any MetricsFactory, logger: Logger
-    ) -> OnlineEvaluator {
-        OnlineEvaluator(
-            configuration: .init(), queue: EvaluationQueue(database: database, runner: runnerName, logger: logger), executor: models.evaluators(metrics: metrics),
+    ) -> EvaluationWorker {
+        EvaluationWorker(
+            configuration: .init(), database: database, runner: runnerName, executor: models.evaluators(metrics: metrics),
             spans: SpanIngestStore(database: database, logger: logger), prices: organizationPrices(configuration, database: database, logger: logger),
             metrics: metrics, logger: logger)
     }

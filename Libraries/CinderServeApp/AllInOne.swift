@@ -48,7 +48,7 @@ extension CinderBuilder {
             guard configuration.serveRunsExperiments else { return [] }
             return [
                 experimentRunner(configuration, database: database, models: models, metrics: metrics, logger: logger),
-                onlineEvaluator(configuration, database: database, models: models, metrics: metrics, logger: logger),
+                evaluationWorker(configuration, database: database, models: models, metrics: metrics, logger: logger),
             ]
         }
     }

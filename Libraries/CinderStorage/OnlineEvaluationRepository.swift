@@ -148,22 +148,37 @@ extension OnlineEvaluationRepository {
     }
 }
 
-/// One queued (rule, span) a runner holds.
+/// One queued entry a runner holds: a (rule, span) of online evaluation, or a (request, run) of an
+/// experiment evaluated again.
 public struct QueuedEvaluation: Sendable {
     public let id: Int64
     public let organization: OrganizationID
-    public let ruleID: Int64
-    public let spanRowID: Int64
+    /// The rule, or the request.
+    public let ownerID: Int64
+    /// The span row, or the experiment run.
+    public let targetID: Int64
 }
 
-/// The installation's queue of spans to score, claimed with leases like the job queue: what a runner
-/// that stopped held goes back to the others when its lease runs out.
+/// An installation's queue of evaluations to make, claimed with leases like the job queue: what a
+/// runner that stopped held goes back to the others when its lease runs out.
 public struct EvaluationQueue: Sendable {
+    public enum Kind: Sendable {
+        /// Spans queued for online evaluation rules.
+        case spans
+        /// Experiment runs queued to be evaluated again.
+        case experimentRuns
+
+        var table: String { self == .spans ? "online_evaluation_queue" : "experiment_evaluation_queue" }
+        var columns: String { self == .spans ? "rule_id, span_rowid" : "request_id, experiment_run_id" }
+    }
+
     let database: Database
     let logger: Logger
+    public let kind: Kind
     public let runner: String
 
-    public init(database: Database, runner: String, logger: Logger) {
+    public init(_ kind: Kind, database: Database, runner: String, logger: Logger) {
+        self.kind = kind
         self.database = database
         self.runner = runner
         self.logger = logger
@@ -172,41 +187,145 @@ public struct EvaluationQueue: Sendable {
     /// Up to `limit` of the oldest free entries, one organization's at a time (the oldest entry's).
     public func claim(limit: Int, lease: Duration) async throws -> [QueuedEvaluation] {
         let seconds = JobQueue.seconds(lease)
-        let runner = runner
-        let rows = try await database.installation(logger: logger).write { tx in
-            try await tx.query(
-                """
+        let table = kind.table
+        let query = PostgresQuery(
+            unsafeSQL: """
                 WITH first AS (
-                    SELECT organization_id FROM online_evaluation_queue WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT 1
+                    SELECT organization_id FROM \(table) WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT 1
                 )
-                UPDATE online_evaluation_queue SET claimed_by = \(runner), lease_until = now() + \(seconds) * interval '1 second'
+                UPDATE \(table) SET claimed_by = $1, lease_until = now() + $2 * interval '1 second'
                 WHERE id IN (
-                    SELECT id FROM online_evaluation_queue
+                    SELECT id FROM \(table)
                     WHERE (lease_until IS NULL OR lease_until < now()) AND organization_id = (SELECT organization_id FROM first)
-                    ORDER BY id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
-                RETURNING id, organization_id, rule_id, span_rowid
-                """
-            ).decode((Int64, Int64, Int64, Int64).self).all()
+                    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING id, organization_id, \(kind.columns)
+                """, binds: SQLBuilder.binds(runner, seconds, Int64(limit)))
+        let rows = try await database.installation(logger: logger).write { tx in
+            try await tx.query(query).decode((Int64, Int64, Int64, Int64).self).all()
         }
-        return rows.map { QueuedEvaluation(id: $0.0, organization: OrganizationID($0.1), ruleID: $0.2, spanRowID: $0.3) }
+        return rows.map { QueuedEvaluation(id: $0.0, organization: OrganizationID($0.1), ownerID: $0.2, targetID: $0.3) }
     }
 
-    /// Removes entries that are done (scored, or no longer matching their rule).
+    /// Removes entries that are done (scored, or no longer to be).
     public func complete(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        let runner = runner
-        try await database.installation(logger: logger).write { tx -> Void in
-            try await tx.query("DELETE FROM online_evaluation_queue WHERE id = ANY(\(ids)::int8[]) AND claimed_by = \(runner)")
-        }
+        let query = PostgresQuery(
+            unsafeSQL: "DELETE FROM \(kind.table) WHERE id = ANY($1::int8[]) AND claimed_by = $2", binds: SQLBuilder.binds(ids, runner))
+        try await database.installation(logger: logger).write { tx -> Void in try await tx.query(query) }
     }
 
     /// Entries waiting or in progress, across the installation.
     public func backlog() async throws -> Int {
-        let counts = try await database.installation(logger: logger).write { tx in
-            try await tx.query("SELECT count(*) FROM online_evaluation_queue").decode(Int64.self).all()
-        }
+        let query = PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(kind.table)")
+        let counts = try await database.installation(logger: logger).write { tx in try await tx.query(query).decode(Int64.self).all() }
         return Int(counts.first ?? 0)
     }
 
     public func tenant(_ organization: OrganizationID) -> TenantScope { database.installation(logger: logger).tenant(organization) }
+}
+
+/// An experiment run as an evaluator reads it: the run and its example (at the experiment's version).
+public struct RunToEvaluate: Sendable {
+    public var run: ExperimentRunRow
+    public var input: JSONValue
+    public var reference: JSONValue
+    public var metadata: JSONValue
+    public var projectName: String?
+}
+
+extension OnlineEvaluationRepository {
+    /// Queues the experiment's recorded runs (not the failed ones) to be scored by `evaluators`.
+    /// Returns how many runs were queued; nil when there is no such experiment.
+    public func requestEvaluation(experimentID: Int64, evaluators: JSONValue, userID: Int64?) async throws -> Int? {
+        let org = org
+        return try await scope.write { tx in
+            let found = try await tx.query("SELECT id FROM experiments WHERE org_id = \(org) AND id = \(experimentID) FOR KEY SHARE").decode(Int64.self).all()
+            guard !found.isEmpty else { return nil }
+            let request = try await tx.query(
+                """
+                INSERT INTO experiment_evaluation_requests (org_id, experiment_id, evaluators, user_id)
+                VALUES (\(org), \(experimentID), \(evaluators.jsonString)::jsonb, \(userID)) RETURNING id
+                """
+            ).decode(Int64.self).all()[0]
+            let queued = try await tx.query(
+                """
+                WITH queued AS (
+                    INSERT INTO experiment_evaluation_queue (organization_id, request_id, experiment_run_id)
+                    SELECT \(org), \(request), r.id FROM experiment_runs r WHERE r.org_id = \(org) AND r.experiment_id = \(experimentID) AND r.error IS NULL
+                    RETURNING 1
+                )
+                SELECT count(*) FROM queued
+                """
+            ).decode(Int64.self).all()
+            return Int(queued.first ?? 0)
+        }
+    }
+
+    /// Requests' evaluators, by request id.
+    public func requestedEvaluators(ids: [Int64]) async throws -> [Int64: JSONValue] {
+        let pairs = try await scope.readPrimary { tx in
+            try await tx.query(
+                "SELECT id, evaluators::text FROM experiment_evaluation_requests WHERE org_id = \(org) AND id = ANY(\(ids)::int8[])"
+            ).decode((Int64, String).self).all()
+        }
+        return Dictionary(uniqueKeysWithValues: pairs.map { ($0.0, JSONValue(storedJSON: $0.1)) })
+    }
+
+    /// Runs with their examples as of the experiment's dataset version, and the experiment's project.
+    public func runsToEvaluate(runIDs: [Int64]) async throws -> [RunToEvaluate] {
+        let org = org
+        let rows = try await scope.readPrimary { tx in
+            try await tx.query(
+                """
+                SELECT r.id, r.experiment_id, r.dataset_example_id, r.repetition_number::int8, r.output::text, \(unescaped: micros("r.start_time")),
+                    \(unescaped: micros("r.end_time")), r.trace_id, r.error, v.input::text, v.output::text, v.metadata::text, e.project_name
+                FROM experiment_runs r JOIN experiments e ON e.org_id = r.org_id AND e.id = r.experiment_id
+                JOIN LATERAL (
+                    SELECT x.input, x.output, x.metadata FROM dataset_example_revisions x
+                    WHERE x.org_id = r.org_id AND x.dataset_example_id = r.dataset_example_id AND x.dataset_version_id <= e.dataset_version_id
+                    ORDER BY x.dataset_version_id DESC LIMIT 1
+                ) v ON true
+                WHERE r.org_id = \(org) AND r.id = ANY(\(runIDs)::int8[])
+                """
+            ).decode((Int64, Int64, Int64, Int64, String, Int64, Int64, String?, String?, String, String, String, String?).self).all()
+        }
+        return rows.map {
+            RunToEvaluate(
+                run: ExperimentRunRow(
+                    id: $0.0, experimentID: $0.1, exampleID: $0.2, repetition: Int($0.3), output: JSONValue(storedJSON: $0.4), startMicros: $0.5,
+                    endMicros: $0.6, traceID: $0.7, error: $0.8, promptTokens: nil, completionTokens: nil),
+                input: JSONValue(storedJSON: $0.9), reference: JSONValue(storedJSON: $0.10), metadata: JSONValue(storedJSON: $0.11), projectName: $0.12)
+        }
+    }
+}
+
+extension ExperimentRepository {
+    /// Records evaluations of existing runs, replacing an earlier one of the same name.
+    public func recordEvaluations(_ evaluations: [(runID: Int64, evaluation: RunEvaluation)]) async throws {
+        guard !evaluations.isEmpty else { return }
+        let org = org
+        let runs = evaluations.map(\.runID), names = evaluations.map { SQLText.clean($0.evaluation.name) }
+        let kinds = evaluations.map(\.evaluation.annotatorKind), labels = evaluations.map { $0.evaluation.label.map(SQLText.clean) ?? "" }
+        let scores = evaluations.map { $0.evaluation.score.flatMap { $0.isFinite ? $0 : nil } ?? .nan }
+        let explanations = evaluations.map { $0.evaluation.explanation.map(SQLText.clean) ?? "" }
+        let traces = evaluations.map { $0.evaluation.traceID ?? "" }, errors = evaluations.map { $0.evaluation.error.map(SQLText.clean) ?? "" }
+        let metadata = evaluations.map(\.evaluation.metadata.jsonString)
+        let starts = evaluations.map(\.evaluation.startMicros), ends = evaluations.map(\.evaluation.endMicros)
+        try await scope.write { tx -> Void in
+            try await tx.query(
+                """
+                INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
+                    error, metadata, start_time, end_time)
+                SELECT \(org), r.id, a.n, a.k, nullif(a.l, ''), nullif(a.sc, 'NaN'), nullif(a.ex, ''), nullif(a.t, ''), nullif(a.er, ''), a.md::jsonb,
+                    to_timestamp(0) + a.s * interval '1 microsecond', to_timestamp(0) + a.f * interval '1 microsecond'
+                FROM unnest(\(runs)::int8[], \(names)::text[], \(kinds)::text[], \(labels)::text[], \(scores)::float8[], \(explanations)::text[],
+                    \(traces)::text[], \(errors)::text[], \(metadata)::text[], \(starts)::int8[], \(ends)::int8[]) AS a(run, n, k, l, sc, ex, t, er, md, s, f)
+                JOIN experiment_runs r ON r.org_id = \(org) AND r.id = a.run
+                ON CONFLICT (org_id, experiment_run_id, name) DO UPDATE SET
+                    annotator_kind = excluded.annotator_kind, label = excluded.label, score = excluded.score, explanation = excluded.explanation,
+                    trace_id = excluded.trace_id, error = excluded.error, metadata = excluded.metadata, start_time = excluded.start_time,
+                    end_time = excluded.end_time
+                """)
+        }
+    }
 }

@@ -10,6 +10,7 @@ import Testing
 @Suite struct RowSecurityCatalogTests {
     static let installationTables: Set<String> = [
         "organizations", "users", "cinder_schema_migrations", "ingestion_receivers", "job_leases", "online_evaluation_queue",
+        "experiment_evaluation_queue",
     ]
 
     @Test func everyTenantTableHasForcedRowSecurityAndOrgFirstUniqueness() async throws {

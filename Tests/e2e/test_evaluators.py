@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 import requests
@@ -332,3 +333,39 @@ def test_a_hostile_code_evaluator_fails_alone_and_the_server_keeps_serving(cinde
     assert len(client.experiments.get_experiment(experiment_id=experiment_id)["task_runs"]) == 2
     assert requests.get(cinder.base_url + "/healthz", timeout=5).status_code == 200
     assert psql(cinder, "SELECT 1") == ["1"]
+
+
+def test_evaluators_run_again_on_an_existing_experiment(cinder, client, fake):
+    ds = make_dataset(client, 4, "rerun")
+    # A client-side experiment: the official client ran the task; nothing on the server scored it.
+    ran = client.experiments.run_experiment(dataset=ds, task=lambda input: f"echo: {input['question']}",
+                                            experiment_name=unique_name("client-side"), print_summary=False)
+    experiment_id = ran["experiment_id"]
+    ids = builtin_ids(cinder)
+    attached = graphql(cinder, ATTACH_BUILTIN, input={
+        "datasetId": ds.id, "evaluatorId": ids["exact_match"], "name": "answer-matches",
+        "inputMapping": {"pathMapping": {"expected": "$.reference.answer"}, "literalMapping": {}}})["createDatasetBuiltinEvaluator"]["evaluator"]
+    evaluate = """mutation($input: EvaluateExperimentInput!) { evaluateExperiment(input: $input) { queued experiment { id } } }"""
+    assert graphql(cinder, evaluate, input={"experimentId": experiment_id})["evaluateExperiment"]["queued"] == 4
+
+    def scores() -> list:
+        return sorted(e.result["score"] for e in client.experiments.get_experiment(experiment_id=experiment_id)["evaluation_runs"])
+    wait_for_value(lambda: scores() == [1.0] * 4, "re-evaluation scored")
+    # Changed, and run again: the annotations are replaced, not added.
+    graphql(cinder, """mutation($input: UpdateDatasetBuiltinEvaluatorInput!) { updateDatasetBuiltinEvaluator(input: $input) { evaluator { id } } }""",
+            input={"datasetEvaluatorId": attached["id"], "name": "answer-matches",
+                   "inputMapping": {"pathMapping": {"expected": "$.input.question"}, "literalMapping": {}}})
+    assert graphql(cinder, evaluate, input={"experimentId": experiment_id, "datasetEvaluatorIds": [attached["id"]]})["evaluateExperiment"]["queued"] == 4
+    wait_for_value(lambda: scores() == [0.0] * 4, "second re-evaluation scored")
+    assert psql(cinder, "SELECT count(*) FROM experiment_evaluation_queue") == ["0"]
+    bare = client.datasets.create_dataset(name=unique_name("no-evaluators"), examples=[{"input": {"q": 1}, "output": {}}])
+    other = client.experiments.run_experiment(dataset=bare, task=lambda input: 1, experiment_name=unique_name("bare"), print_summary=False)
+    refused = gql(cinder, evaluate, input={"experimentId": other["experiment_id"]})
+    assert "no evaluators" in refused["errors"][0]["message"]
+
+
+def wait_for_value(condition, message: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.25)

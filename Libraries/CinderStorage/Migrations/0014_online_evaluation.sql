@@ -42,3 +42,30 @@ CREATE INDEX ix_online_evaluation_queue_span ON online_evaluation_queue (span_ro
 CREATE FUNCTION cinder_sampled(span_id text, rule_id bigint, rate double precision) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT rate >= 1 OR (hashtext(span_id || ':' || rule_id::text)::bigint + 2147483648) < rate * 4294967296 $$;
+
+-- Evaluators run again on an existing experiment: a request names the evaluators (copied, as a job's
+-- are), and the queue holds its runs until a runner has scored them.
+CREATE TABLE experiment_evaluation_requests (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id bigint NOT NULL,
+    experiment_id bigint NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+    evaluators jsonb NOT NULL,
+    user_id bigint REFERENCES users (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE experiment_evaluation_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE experiment_evaluation_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON experiment_evaluation_requests USING (org_id = cinder_org()) WITH CHECK (org_id = cinder_org());
+
+CREATE TABLE experiment_evaluation_queue (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    organization_id bigint NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    request_id bigint NOT NULL REFERENCES experiment_evaluation_requests (id) ON DELETE CASCADE,
+    experiment_run_id bigint NOT NULL REFERENCES experiment_runs (id) ON DELETE CASCADE,
+    claimed_by text,
+    lease_until timestamptz,
+    enqueued_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (request_id, experiment_run_id)
+);
+CREATE INDEX ix_experiment_evaluation_queue_lease ON experiment_evaluation_queue (lease_until NULLS FIRST, id);
+CREATE INDEX ix_experiment_evaluation_queue_run ON experiment_evaluation_queue (experiment_run_id);

@@ -6,11 +6,12 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// Scores live traffic: drains the online evaluation queue (spans queued by ingestion for the rules of
-/// their project), runs each rule's evaluator on the spans that match its filter, and records the
-/// results as span annotations named after the rule. Ingestion never waits for it: a stopped runner
-/// leaves a backlog (`cinder_online_evaluation_backlog`), which drains when one runs again.
-public final class OnlineEvaluator: Service, Sendable {
+/// Makes the evaluations that are queued: live spans for the online evaluation rules of their project
+/// (queued by ingestion; each rule's evaluator runs on the spans that match its filter, into span
+/// annotations named after the rule), and runs of existing experiments evaluated again (into run
+/// annotations). Ingestion never waits for it: a stopped runner leaves a backlog
+/// (`cinder_online_evaluation_backlog`), which drains when one runs again.
+public final class EvaluationWorker: Service, Sendable {
     public struct Configuration: Sendable {
         /// Queue entries claimed at a time (one organization's).
         public var batch: Int
@@ -38,26 +39,30 @@ public final class OnlineEvaluator: Service, Sendable {
 
     let configuration: Configuration
     let queue: EvaluationQueue
+    let rerunQueue: EvaluationQueue
     let executor: EvaluatorExecutor
     let spans: SpanIngestStore
     let prices: OrganizationPrices?
     let logger: Logger
     let backlog: Gauge
+    let rerunBacklog: Gauge
     let scored: Counter
     let failed: Counter
     let skipped: Counter
 
     public init(
-        configuration: Configuration, queue: EvaluationQueue, executor: EvaluatorExecutor, spans: SpanIngestStore, prices: OrganizationPrices?,
-        metrics: any MetricsFactory, logger: Logger
+        configuration: Configuration, database: Database, runner: String, executor: EvaluatorExecutor, spans: SpanIngestStore,
+        prices: OrganizationPrices?, metrics: any MetricsFactory, logger: Logger
     ) {
         self.configuration = configuration
-        self.queue = queue
+        self.queue = EvaluationQueue(.spans, database: database, runner: runner, logger: logger)
+        self.rerunQueue = EvaluationQueue(.experimentRuns, database: database, runner: runner, logger: logger)
         self.executor = executor
         self.spans = spans
         self.prices = prices
         self.logger = logger
         self.backlog = Gauge(label: "cinder_online_evaluation_backlog", factory: metrics)
+        self.rerunBacklog = Gauge(label: "cinder_experiment_evaluation_backlog", factory: metrics)
         self.scored = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "scored")], factory: metrics)
         self.failed = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "error")], factory: metrics)
         self.skipped = Counter(label: "cinder_online_evaluations_total", dimensions: [("outcome", "filtered_out")], factory: metrics)
@@ -67,7 +72,8 @@ public final class OnlineEvaluator: Service, Sendable {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.watchBacklog() }
-                group.addTask { await self.drain() }
+                group.addTask { await self.drain(self.queue) { batch, scope in try await self.process(batch, scope: scope) } }
+                group.addTask { await self.drain(self.rerunQueue) { batch, scope in try await self.processRuns(batch, scope: scope) } }
             }
         }
     }
@@ -75,11 +81,12 @@ public final class OnlineEvaluator: Service, Sendable {
     private func watchBacklog() async {
         while !Task.isCancelled {
             if let count = try? await queue.backlog() { backlog.record(count) }
+            if let count = try? await rerunQueue.backlog() { rerunBacklog.record(count) }
             try? await Task.sleep(for: configuration.backlogInterval)
         }
     }
 
-    private func drain() async {
+    private func drain(_ queue: EvaluationQueue, _ process: (_ batch: [QueuedEvaluation], _ scope: TenantScope) async throws -> Void) async {
         while !Task.isCancelled {
             let batch: [QueuedEvaluation]
             do {
@@ -94,7 +101,7 @@ public final class OnlineEvaluator: Service, Sendable {
                 continue
             }
             do {
-                try await process(batch, scope: queue.tenant(organization))
+                try await process(batch, queue.tenant(organization))
                 try await queue.complete(batch.map(\.id))
             } catch {
                 if Task.isCancelled { return }
@@ -106,13 +113,13 @@ public final class OnlineEvaluator: Service, Sendable {
 
     /// One organization's entries: each rule's matching spans scored, the rest left out.
     func process(_ batch: [QueuedEvaluation], scope: TenantScope) async throws {
-        let rules = try await scope.onlineEvaluation.rules(ids: Array(Set(batch.map(\.ruleID))), onPrimary: true)
+        let rules = try await scope.onlineEvaluation.rules(ids: Array(Set(batch.map(\.ownerID))), onPrimary: true)
         let book = await prices?.book(for: scope.organization)
         var annotations: [AnnotationInput] = []
         var traces: [Span] = []
         // A rule turned off keeps what it queued from being scored; the entries are let go.
         for rule in rules where rule.enabled {
-            let rowIDs = batch.filter { $0.ruleID == rule.id }.map(\.spanRowID)
+            let rowIDs = batch.filter { $0.ownerID == rule.id }.map(\.targetID)
             let condition = rule.filterCondition.isEmpty ? nil : try? SpanFilterCondition.parse(rule.filterCondition)
             let matching = try await scope.spans.spans(rowIDs: rowIDs, matching: condition)
             skipped.increment(by: rowIDs.count - matching.count)
@@ -125,7 +132,7 @@ public final class OnlineEvaluator: Service, Sendable {
                 failed.increment(by: matching.count)
                 continue
             }
-            let outcomes = await evaluate(prepared, spans: matching)
+            let outcomes = await evaluateAll(prepared, matching) { EvaluationContext.span($0) }
             for (span, outcome) in outcomes {
                 annotations.append(Self.annotation(rule, span: span, outcome.evaluation))
                 traces += outcome.spans
@@ -142,19 +149,62 @@ public final class OnlineEvaluator: Service, Sendable {
         }
     }
 
-    private func evaluate(_ prepared: [PreparedEvaluator], spans: [SpanRow]) async -> [(SpanRow, EvaluatorExecutor.Outcome)] {
-        await withTaskGroup(of: (SpanRow, EvaluatorExecutor.Outcome)?.self) { group in
-            var results: [(SpanRow, EvaluatorExecutor.Outcome)] = []
+    /// Experiment runs evaluated again: each request's evaluators on its runs, into run annotations
+    /// (replacing earlier ones of the same name), their traces in the experiment's project.
+    func processRuns(_ batch: [QueuedEvaluation], scope: TenantScope) async throws {
+        let requests = try await scope.onlineEvaluation.requestedEvaluators(ids: Array(Set(batch.map(\.ownerID))))
+        let runs = Dictionary(
+            try await scope.onlineEvaluation.runsToEvaluate(runIDs: batch.map(\.targetID)).map { ($0.run.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let book = await prices?.book(for: scope.organization)
+        var evaluations: [(runID: Int64, evaluation: RunEvaluation)] = []
+        var traces: [String: [Span]] = [:]
+        for (requestID, stored) in requests {
+            let targets = batch.filter { $0.ownerID == requestID }.compactMap { runs[$0.targetID] }
+            guard !targets.isEmpty else { continue }
+            let specs: [EvaluatorSpec]
+            do {
+                specs = try EvaluatorSpec.ofTask(["evaluators": stored])
+            } catch {
+                logger.error("an evaluation request's evaluators cannot run", metadata: ["cinder.error": "\(error)"])
+                continue
+            }
+            let prepared = await executor.prepare(specs, scope: scope, given: [:], prices: book)
+            let outcomes = await evaluateAll(prepared, targets) { target in
+                EvaluationContext.experimentRun(
+                    input: target.input, output: EvaluationContext.runOutput(target.run.output), reference: target.reference, metadata: target.metadata)
+            }
+            for (target, outcome) in outcomes {
+                evaluations.append((target.run.id, outcome.evaluation))
+                traces[target.projectName ?? configuration.projectName, default: []] += outcome.spans
+                if outcome.evaluation.error == nil { scored.increment() } else { failed.increment() }
+            }
+        }
+        try await scope.experiments.recordEvaluations(evaluations)
+        for (project, spans) in traces {
+            do {
+                _ = try await self.spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: spans)])
+            } catch {
+                logger.warning("cannot record the evaluations' traces", metadata: ["cinder.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Every evaluator on each item, at most `concurrency` items at once.
+    private func evaluateAll<Item: Sendable>(
+        _ prepared: [PreparedEvaluator], _ items: [Item], context: @escaping @Sendable (Item) -> JSONValue
+    ) async -> [(Item, EvaluatorExecutor.Outcome)] {
+        await withTaskGroup(of: [(Item, EvaluatorExecutor.Outcome)].self) { group in
+            var results: [(Item, EvaluatorExecutor.Outcome)] = []
             var next = 0
             func start() {
-                guard next < spans.count else { return }
-                let span = spans[next]
+                guard next < items.count else { return }
+                let item = items[next]
                 next += 1
-                group.addTask { await self.executor.evaluate(prepared, context: EvaluationContext.span(span)).first.map { (span, $0) } }
+                group.addTask { await self.executor.evaluate(prepared, context: context(item)).map { (item, $0) } }
             }
-            for _ in 0..<min(configuration.concurrency, spans.count) { start() }
+            for _ in 0..<min(configuration.concurrency, items.count) { start() }
             while let result = await group.next() {
-                if let result { results.append(result) }
+                results += result
                 start()
             }
             return results
