@@ -52,7 +52,7 @@ CREATE TABLE dataset_evaluators (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CHECK ((evaluator_id IS NULL) <> (builtin_key IS NULL)),
-    UNIQUE (dataset_id, name)
+    UNIQUE (org_id, dataset_id, name)
 );
 CREATE INDEX ix_dataset_evaluators_evaluator ON dataset_evaluators (evaluator_id);
 ALTER TABLE dataset_evaluators ENABLE ROW LEVEL SECURITY;
