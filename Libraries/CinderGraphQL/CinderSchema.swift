@@ -693,6 +693,7 @@ enum CinderSchema {
         builder.add {
             Type(ExperimentNode.self, as: "Experiment", interfaces: [(any RelayNode).self]) {
                 Field("id", at: \.id)
+                Field("costSummary", at: ExperimentNode.costSummary)
                 Field("name", at: \.name)
                 Field("projectName", at: \.projectName)
                 Field("description", at: \.description)
@@ -724,6 +725,7 @@ enum CinderSchema {
                 Field("endTime", at: \.endTime)
                 Field("error", at: \.error)
                 Field("latencyMs", at: \.latencyMs)
+                Field("costSummary", at: ExperimentRunNode.costSummary)
                 Field("annotations", at: ExperimentRunNode.annotations) {
                     Argument("first", at: \.first).defaultValue(50)
                     Argument("after", at: \.after)

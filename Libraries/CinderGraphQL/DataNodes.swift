@@ -182,6 +182,11 @@ struct DatasetLabelNode: Sendable {
 struct ExperimentNode: RelayNode {
     let row: ExperimentRow
 
+    /// Phoenix's `Experiment.costSummary`: what all its runs' tasks spent.
+    func costSummary(context: GraphQLContext, arguments: NoArguments) async throws -> SpanCostSummaryValue {
+        SpanCostSummaryValue(try await context.scope.spans.experimentTotals(experimentIDs: [row.id])[row.id] ?? .init())
+    }
+
     var id: NodeID { NodeID(NodeType.experiment, row.id) }
     var name: String { row.name }
     var projectName: String? { row.projectName }
@@ -239,6 +244,14 @@ struct ExperimentRunNode: RelayNode {
     var endTime: DateTime { DateTime(micros: row.endMicros) }
     var error: String? { row.error }
     var latencyMs: Double { Double(row.endMicros - row.startMicros) / 1000 }
+
+    /// Phoenix's `ExperimentRun.costSummary`: what the run's task spent (its trace's LLM spans), for every
+    /// sibling run in one statement.
+    func costSummary(context: GraphQLContext, arguments: NoArguments) async throws -> SpanCostSummaryValue {
+        let scope = context.scope
+        let totals = try await context.loads.load("ExperimentRun.costs", for: siblings) { rows in try await scope.spans.runTotals(runIDs: rows.map(\.id)) }
+        return SpanCostSummaryValue(totals[row.id] ?? .init())
+    }
 
     func annotations(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<ExperimentRunAnnotationNode> {
         let scope = context.scope

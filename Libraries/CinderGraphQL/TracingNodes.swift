@@ -141,6 +141,16 @@ struct SpanCostSummaryValue: Sendable {
     var total: CostBreakdownValue
 }
 
+extension SpanCostSummaryValue {
+    /// Tokens and recorded costs summed over spans (of a trace, a run's trace, an experiment's runs).
+    init(_ t: SpanRepository.TraceTotals) {
+        self.init(
+            prompt: CostBreakdownValue(tokens: Double(t.promptTokens), cost: t.promptCost),
+            completion: CostBreakdownValue(tokens: Double(t.completionTokens), cost: t.completionCost),
+            total: CostBreakdownValue(tokens: Double(t.promptTokens + t.completionTokens), cost: t.totalCost))
+    }
+}
+
 // MARK: - Project
 
 struct ProjectNode: RelayNode {
@@ -554,11 +564,7 @@ final class TraceNode: RelayNode {
 
     /// Phoenix's `Trace.costSummary`: tokens and recorded costs over all of the trace's spans.
     func costSummary(context: GraphQLContext, arguments: NoArguments) async throws -> SpanCostSummaryValue {
-        let t = try await totals(context)
-        return SpanCostSummaryValue(
-            prompt: CostBreakdownValue(tokens: Double(t.promptTokens), cost: t.promptCost),
-            completion: CostBreakdownValue(tokens: Double(t.completionTokens), cost: t.completionCost),
-            total: CostBreakdownValue(tokens: Double(t.promptTokens + t.completionTokens), cost: t.totalCost))
+        SpanCostSummaryValue(try await totals(context))
     }
 
     func spans(context: GraphQLContext, arguments required: RequiredPageArguments) async throws -> NodeConnection<SpanNode> {

@@ -344,14 +344,45 @@ extension SpanRepository {
     /// Span counts, token and cost totals per trace row id.
     public func traceTotals(traceRowIDs: [Int64]) async throws -> [Int64: TraceTotals] {
         guard !traceRowIDs.isEmpty else { return [:] }
-        let rows = try await scope.read(
+        return try await totals(
             """
             SELECT trace_rowid, count(*), coalesce(sum(llm_token_count_prompt), 0)::int8, coalesce(sum(llm_token_count_completion), 0)::int8,
                    sum(llm_cost_prompt)::float8, sum(llm_cost_completion)::float8, sum(llm_cost_total)::float8
             FROM spans WHERE org_id = \(org) AND trace_rowid = ANY(\(traceRowIDs)::int8[])
             GROUP BY trace_rowid
+            """)
+    }
+
+    /// Token and cost totals of the traces of experiment runs, by run id (what each run's task spent).
+    public func runTotals(runIDs: [Int64]) async throws -> [Int64: TraceTotals] {
+        guard !runIDs.isEmpty else { return [:] }
+        return try await totals(
             """
-        ) { try await $0.decode((Int64, Int64, Int64, Int64, Double?, Double?, Double?).self).all() }
+            SELECT r.id, count(s.id), coalesce(sum(s.llm_token_count_prompt), 0)::int8, coalesce(sum(s.llm_token_count_completion), 0)::int8,
+                   sum(s.llm_cost_prompt)::float8, sum(s.llm_cost_completion)::float8, sum(s.llm_cost_total)::float8
+            FROM experiment_runs r JOIN traces t ON t.org_id = r.org_id AND t.trace_id = r.trace_id
+            JOIN spans s ON s.org_id = t.org_id AND s.trace_rowid = t.id
+            WHERE r.org_id = \(org) AND r.id = ANY(\(runIDs)::int8[])
+            GROUP BY r.id
+            """)
+    }
+
+    /// Token and cost totals of all the runs' traces of each experiment, by experiment id.
+    public func experimentTotals(experimentIDs: [Int64]) async throws -> [Int64: TraceTotals] {
+        guard !experimentIDs.isEmpty else { return [:] }
+        return try await totals(
+            """
+            SELECT r.experiment_id, count(s.id), coalesce(sum(s.llm_token_count_prompt), 0)::int8, coalesce(sum(s.llm_token_count_completion), 0)::int8,
+                   sum(s.llm_cost_prompt)::float8, sum(s.llm_cost_completion)::float8, sum(s.llm_cost_total)::float8
+            FROM experiment_runs r JOIN traces t ON t.org_id = r.org_id AND t.trace_id = r.trace_id
+            JOIN spans s ON s.org_id = t.org_id AND s.trace_rowid = t.id
+            WHERE r.org_id = \(org) AND r.experiment_id = ANY(\(experimentIDs)::int8[])
+            GROUP BY r.experiment_id
+            """)
+    }
+
+    private func totals(_ query: PostgresQuery) async throws -> [Int64: TraceTotals] {
+        let rows = try await scope.read(query) { try await $0.decode((Int64, Int64, Int64, Int64, Double?, Double?, Double?).self).all() }
         var totals: [Int64: TraceTotals] = [:]
         for c in rows {
             var t = TraceTotals()

@@ -369,3 +369,29 @@ def wait_for_value(condition, message: str, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, message
         time.sleep(0.25)
+
+
+def test_experiment_and_run_costs_are_what_their_tasks_spent(cinder, client, fake):
+    ds = make_dataset(client, 3, "eval-costs")
+    graphql(cinder, ATTACH_JUDGE, input={"datasetId": ds.id, **correctness_judge()})
+    fake.judge = lambda messages: json.dumps({"label": "correct", "explanation": "fine"})
+    r = requests.post(cinder.base_url + "/v1/experiment_jobs", json={"dataset_id": ds.id, "prompt": prompt(), "name": unique_name("costed")}, timeout=30)
+    experiment_id = r.json()["data"]["experiment_id"]
+    assert wait_job(cinder.base_url, experiment_id)["status"] == "COMPLETED"
+    query = """query($id: ID!) { node(id: $id) { ... on Experiment {
+        costSummary { prompt { tokens cost } completion { tokens cost } total { tokens cost } }
+        runs(first: 10) { edges { node { traceId costSummary { total { tokens cost } } } } } } } }"""
+    experiment = graphql(cinder, query, id=experiment_id)["node"]
+    runs = [e["node"] for e in experiment["runs"]["edges"]]
+    assert len(runs) == 3 and all(r["costSummary"]["total"]["cost"] > 0 for r in runs)  # gpt-4o-mini is in the price table
+    total = experiment["costSummary"]["total"]
+    assert total["cost"] == pytest.approx(sum(r["costSummary"]["total"]["cost"] for r in runs))
+    assert total["tokens"] == sum(r["costSummary"]["total"]["tokens"] for r in runs)
+    # Only the tasks' spans count: the judges' calls (priced too, in their own traces) are not the experiment's.
+    traces = ", ".join(f"'{r['traceId']}'" for r in runs)
+    task_cost = psql(cinder, f"SELECT sum(s.llm_cost_total) FROM spans s JOIN traces t ON t.id = s.trace_rowid WHERE t.trace_id IN ({traces})")
+    assert float(task_cost[0]) == pytest.approx(total["cost"])
+    experiment_row = base64.b64decode(experiment_id).decode().split(":")[1]
+    judged = psql(cinder, f"""SELECT count(*), sum(s.llm_cost_total) > 0 FROM experiment_run_annotations a JOIN experiment_runs r ON r.id = a.experiment_run_id
+        JOIN traces t ON t.trace_id = a.trace_id JOIN spans s ON s.trace_rowid = t.id AND s.span_kind = 'LLM' WHERE r.experiment_id = {experiment_row}""")
+    assert judged == ["3|t"]

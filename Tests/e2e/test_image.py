@@ -17,6 +17,9 @@ BIN_DIR = Path(os.environ.get("CINDER_BIN", str(REPO / ".build" / "debug" / "cin
 EXECUTABLES = ["cinder", "cinder-api", "cinder-collector", "cinder-writer", "cinder-runner"]
 # Packages the runtime needs for reasons other than linking: TLS roots, time zones.
 DATA_PACKAGES = {"ca-certificates", "tzdata"}
+# Programs the binaries run rather than link: the code evaluators' sandbox (bubblewrap, and the Python the
+# evaluators are written in), at the paths `BubblewrapSandbox` runs by default.
+EXECUTED_PACKAGES = {"bubblewrap": "/usr/bin/bwrap", "python3": "/usr/bin/python3"}
 # In every Debian base image.
 BASE_PACKAGES = {"libc6"}
 
@@ -72,9 +75,13 @@ def test_runtime_packages_are_exactly_what_the_binaries_link():
         needed |= linked_packages(binary)
     installed = runtime_packages()
     assert "librdkafka1" in needed  # the check sees through to the libraries that matter
-    assert needed - BASE_PACKAGES == installed - DATA_PACKAGES, (
+    assert needed - BASE_PACKAGES == installed - DATA_PACKAGES - set(EXECUTED_PACKAGES), (
         f"missing from the image: {sorted(needed - BASE_PACKAGES - installed)}; "
-        f"installed but not linked: {sorted(installed - DATA_PACKAGES - needed)}")
+        f"installed but not linked: {sorted(installed - DATA_PACKAGES - set(EXECUTED_PACKAGES) - needed)}")
+    assert set(EXECUTED_PACKAGES) <= installed
+    sandbox = (REPO / "Libraries" / "CinderSandbox" / "BubblewrapSandbox.swift").read_text()
+    for path in EXECUTED_PACKAGES.values():
+        assert f'"{path}"' in sandbox, path
 
 
 def test_the_image_runs_as_a_non_root_user_with_backtraces():
