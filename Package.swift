@@ -192,7 +192,7 @@ let package = Package(
         // Isolated execution of code users wrote (code evaluators): bubblewrap namespaces and kernel limits.
         .target(
             name: "CinderSandbox",
-            dependencies: ["CinderModel"],
+            dependencies: ["CinderModel", "CinderResilience"],
             path: "Libraries/CinderSandbox",
             swiftSettings: swiftSettings
         ),

@@ -123,8 +123,54 @@ struct LLMEvaluatorNode: EvaluatorFields {
         ])
     }
     var outputConfigs: [any OutputConfigValue] { OutputConfig.nodes(.array([row.definition["output_config"] ?? .null])) }
-    /// The judge's prompt, in a prompt version's stored shape (Cinder's: Phoenix links a prompt instead).
-    var promptTemplate: JSONScalar { JSONScalar(row.definition["prompt"] ?? .null) }
+
+    /// The organization's prompt that keeps the judge's versions (one per save).
+    func prompt(context: GraphQLContext, arguments: NoArguments) async throws -> PromptNode {
+        guard let id = row.definition["prompt_id"]?.integerValue, let prompt = try await context.scope.prompts.prompt(id: id, name: nil) else {
+            throw GraphQLFailure("The prompt of evaluator \(row.name) is gone")
+        }
+        return PromptNode(row: prompt, siblings: Siblings([prompt]))
+    }
+
+    /// The version the judge runs: its prompt's newest.
+    func promptVersion(context: GraphQLContext, arguments: NoArguments) async throws -> PromptVersionNode {
+        guard let id = row.definition["prompt_id"]?.integerValue,
+            let version = try await context.scope.prompts.promptVersions(promptID: id, atOrBeforeID: nil, limit: 1).first
+        else { throw GraphQLFailure("The prompt of evaluator \(row.name) is gone") }
+        return PromptVersionNode(row: version, siblings: Siblings([version]))
+    }
+}
+
+/// An LLM judge's history: its prompt is one of the organization's prompts (as Phoenix keeps it), with a
+/// version for each save, so the judge's past prompts are its prompt's versions.
+enum JudgePrompts {
+    /// Adds the judge's prompt as a version of its prompt (made on the first save) and returns the
+    /// definition with the prompt's id.
+    static func record(_ definition: JSONValue, evaluator: EvaluatorRow, description: String?, _ context: GraphQLContext) async throws -> JSONValue {
+        let task = definition["prompt"] ?? .null
+        func present(_ key: String) -> JSONValue? {
+            guard let value = task[key], value != .null else { return nil }
+            return value
+        }
+        let content = PromptVersionContent(
+            description: description, metadata: .object([:]), modelProvider: task["model_provider"]?.stringValue ?? "",
+            modelName: task["model_name"]?.stringValue ?? "", templateType: "CHAT", templateFormat: task["template_format"]?.stringValue ?? "MUSTACHE",
+            template: task["template"] ?? .null, invocationParameters: task["invocation_parameters"] ?? .object([:]),
+            tools: present("tools"), responseFormat: present("response_format"))
+        let prompts = context.scope.prompts
+        if let id = evaluator.definition["prompt_id"]?.integerValue, try await prompts.prompt(id: id, name: nil) != nil {
+            _ = try await prompts.addPromptVersion(promptID: id, newPrompt: nil, content)
+            return definition.adding("prompt_id", .int(id))
+        }
+        // A name of its own: a prompt of the same name would otherwise take the judge as a version.
+        var name = "evaluator-\(evaluator.id)-\(evaluator.name)"
+        while try await prompts.prompt(id: nil, name: name) != nil { name += "-\(RandomHex.string(bytes: 2))" }
+        guard let version = try await prompts.addPromptVersion(
+            promptID: nil, newPrompt: (name: name, description: "The prompt of LLM evaluator \(evaluator.name)", metadata: .object([:]), sourcePromptID: nil),
+            content)
+        else { throw GraphQLFailure("The judge's prompt could not be saved") }
+        return definition.adding("prompt_id", .int(version.promptID))
+    }
 }
 
 struct DatasetEvaluatorNode: RelayNode {
@@ -454,10 +500,14 @@ extension QueryRoot {
         let input = arguments.input
         let name = try Self.checkName(input.name)
         let (definition, config) = try Self.judgeDefinition(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
-        let row = try await context.scope.evaluators.attach(
+        var row = try await context.scope.evaluators.attach(
             datasetID: try Self.datasetID(input.datasetId), choice: .defined(kind: "LLM", definition: definition, metadata: .object([:])), name: name,
             description: input.description, inputMapping: try input.inputMapping?.mapping().json ?? InputMapping().json,
             outputConfigs: .array([config.json]), userID: context.access.user?.rawValue)
+        if let evaluator = row.evaluator {
+            let recorded = try await JudgePrompts.record(definition, evaluator: evaluator, description: input.description, context)
+            row.evaluator = try await context.scope.evaluators.patchEvaluator(id: evaluator.id, name: nil, description: nil, definition: recorded)
+        }
         return DatasetEvaluatorMutationPayload(evaluator: DatasetEvaluatorNode(row: row))
     }
 
@@ -465,10 +515,11 @@ extension QueryRoot {
         let input = arguments.input
         let id = try Self.datasetEvaluatorID(input.datasetEvaluatorId)
         let name = try Self.checkName(input.name)
-        let (definition, config) = try Self.judgeDefinition(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
-        guard let existing = try await context.scope.evaluators.datasetEvaluator(id: id), existing.evaluator?.kind == "LLM",
+        let (judge, config) = try Self.judgeDefinition(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
+        guard let existing = try await context.scope.evaluators.datasetEvaluator(id: id), let evaluator = existing.evaluator, evaluator.kind == "LLM",
             existing.datasetID == (try Self.datasetID(input.datasetId))
         else { throw GraphQLFailure("LLM dataset evaluator not found: \(input.datasetEvaluatorId.value)") }
+        let definition = try await JudgePrompts.record(judge, evaluator: evaluator, description: input.description, context)
         guard let row = try await context.scope.evaluators.update(
             id: id, name: name, description: input.description, inputMapping: try input.inputMapping?.mapping().json ?? InputMapping().json,
             outputConfigs: .array([config.json]), definition: definition)
@@ -478,7 +529,10 @@ extension QueryRoot {
 
     func deleteDatasetEvaluators(context: GraphQLContext, arguments: DeleteDatasetEvaluatorsArguments) async throws -> DeleteDatasetEvaluatorsPayload {
         let ids = try arguments.input.datasetEvaluatorIds.map(Self.datasetEvaluatorID)
-        let removed = try await context.scope.evaluators.delete(ids: ids, deleteEvaluators: arguments.input.deleteAssociatedPrompt ?? true)
+        let (removed, judges) = try await context.scope.evaluators.delete(ids: ids, deleteEvaluators: arguments.input.deleteAssociatedPrompt ?? true)
+        for judge in judges {
+            if let prompt = judge["prompt_id"]?.integerValue { _ = try await context.scope.prompts.deletePrompt(id: prompt) }
+        }
         guard removed.count == Set(ids).count else {
             throw GraphQLFailure("Dataset evaluators not found: \(Set(ids).subtracting(removed).sorted().map { NodeID(DatasetEvaluatorNode.typeName, $0).value })")
         }
@@ -665,7 +719,8 @@ extension CinderSchema {
                 Field("isBuiltin", at: \.isBuiltin)
                 Field("inputSchema", at: \.inputSchema)
                 Field("outputConfigs", at: \.outputConfigs)
-                Field("promptTemplate", at: \.promptTemplate)
+                Field("prompt", at: LLMEvaluatorNode.prompt)
+                Field("promptVersion", at: LLMEvaluatorNode.promptVersion)
             }
             Type(DatasetEvaluatorNode.self, as: DatasetEvaluatorNode.typeName, interfaces: [(any RelayNode).self]) {
                 Field("id", at: \.id)

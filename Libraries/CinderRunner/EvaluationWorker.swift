@@ -120,7 +120,14 @@ public final class EvaluationWorker: Service, Sendable {
         // A rule turned off keeps what it queued from being scored; the entries are let go.
         for rule in rules where rule.enabled {
             let rowIDs = batch.filter { $0.ownerID == rule.id }.map(\.targetID)
-            let condition = rule.filterCondition.isEmpty ? nil : try? SpanFilterCondition.parse(rule.filterCondition)
+            let condition: SpanFilterCondition?
+            do {
+                condition = rule.filterCondition.isEmpty ? nil : try SpanFilterCondition.parse(rule.filterCondition)
+            } catch {
+                // Checked when the rule was saved; a condition this build cannot read scores nothing.
+                logger.error("an online rule's filter cannot be read", metadata: ["cinder.rule": "\(rule.id)", "cinder.error": "\(error)"])
+                continue
+            }
             let matching = try await scope.spans.spans(rowIDs: rowIDs, matching: condition)
             skipped.increment(by: rowIDs.count - matching.count)
             guard !matching.isEmpty else { continue }

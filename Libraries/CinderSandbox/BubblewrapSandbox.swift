@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CinderModel
+import CinderResilience
 import Dispatch
 import Foundation
 import Synchronization
@@ -20,10 +21,17 @@ public final class BubblewrapSandbox: CodeSandbox {
     public struct Configuration: Sendable {
         public var bubblewrap: String
         public var python: String
+        /// Sandboxes running at once in this process; more calls wait their turn (before their wall
+        /// clock starts), so a burst of evaluations cannot start hundreds of processes.
+        public var concurrentCalls: Int
 
-        public init(bubblewrap: String = "/usr/bin/bwrap", python: String = "/usr/bin/python3") {
+        public init(
+            bubblewrap: String = "/usr/bin/bwrap", python: String = "/usr/bin/python3",
+            concurrentCalls: Int = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        ) {
             self.bubblewrap = bubblewrap
             self.python = python
+            self.concurrentCalls = concurrentCalls
         }
     }
 
@@ -33,11 +41,13 @@ public final class BubblewrapSandbox: CodeSandbox {
     let prefix: [String]
     let python: String
     let configuration: Configuration
+    let slots: Permits
     /// The trial call, made once, on first use: nil when it answered.
     private let probe = Mutex<Task<String?, Never>?>(nil)
 
     public init(_ configuration: Configuration = .init()) {
         self.configuration = configuration
+        self.slots = Permits(configuration.concurrentCalls)
         self.python = configuration.python
         var prefix: [String] = []
         if geteuid() == 0 { prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] }
@@ -95,10 +105,12 @@ public final class BubblewrapSandbox: CodeSandbox {
                 python, "-I", "-S", "-c", PythonHarness.source, String(limits.cpuSeconds), String(limits.memoryBytes), String(limits.processes), function,
             ]
         let input = Array(stdin.utf8)
+        await slots.acquire()
         // The call blocks a thread (spawn, poll, wait): not one of the cooperative pool's.
         let exit = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: SandboxProcess.run(command, input: input, limits: limits)) }
         }
+        await slots.release()
         return Self.interpret(exit, limits: limits)
     }
 

@@ -283,22 +283,26 @@ extension EvaluatorRepository {
     }
 
     /// Detaches dataset evaluators; with `deleteEvaluators`, the LLM judges they ran (made for them) go
-    /// too when no dataset uses them any more; code evaluators, made on their own, stay. Returns the ids that were there.
-    public func delete(ids: [Int64], deleteEvaluators: Bool) async throws -> [Int64] {
+    /// too when no dataset uses them any more; code evaluators, made on their own, stay. Returns the ids
+    /// that were there, and the definitions of the judges deleted.
+    public func delete(ids: [Int64], deleteEvaluators: Bool) async throws -> (removed: [Int64], deletedJudges: [JSONValue]) {
         let org = org
         return try await scope.write { tx in
             let removed = try await tx.query(
                 "DELETE FROM dataset_evaluators WHERE org_id = \(org) AND id = ANY(\(ids)::int8[]) RETURNING id, evaluator_id"
             ).decode((Int64, Int64?).self).all()
             let evaluatorIDs = removed.compactMap(\.1)
+            var judges: [JSONValue] = []
             if deleteEvaluators, !evaluatorIDs.isEmpty {
-                try await tx.query(
+                judges = try await tx.query(
                     """
                     DELETE FROM evaluators e WHERE e.org_id = \(org) AND e.id = ANY(\(evaluatorIDs)::int8[]) AND e.kind = 'LLM'
                         AND NOT EXISTS (SELECT 1 FROM dataset_evaluators d WHERE d.org_id = e.org_id AND d.evaluator_id = e.id)
-                    """)
+                    RETURNING e.definition::text
+                    """
+                ).decode(String.self).all().map { JSONValue(storedJSON: $0) }
             }
-            return removed.map(\.0)
+            return (removed.map(\.0), judges)
         }
     }
 }

@@ -395,3 +395,23 @@ def test_experiment_and_run_costs_are_what_their_tasks_spent(cinder, client, fak
     judged = psql(cinder, f"""SELECT count(*), sum(s.llm_cost_total) > 0 FROM experiment_run_annotations a JOIN experiment_runs r ON r.id = a.experiment_run_id
         JOIN traces t ON t.trace_id = a.trace_id JOIN spans s ON s.trace_rowid = t.id AND s.span_kind = 'LLM' WHERE r.experiment_id = {experiment_row}""")
     assert judged == ["3|t"]
+
+
+def test_an_llm_judges_versions_are_its_prompts_versions(cinder, client):
+    ds = make_dataset(client, 1, "judge-versions")
+    judge = graphql(cinder, ATTACH_JUDGE, input={"datasetId": ds.id, **correctness_judge("versioned")})["createDatasetLlmEvaluator"]["evaluator"]
+    query = """query($id: ID!) { node(id: $id) { ... on DatasetEvaluator { evaluator { ... on LLMEvaluator {
+        prompt { id name promptVersions { edges { node { id } } } } promptVersion { modelName template } } } } } }"""
+    first = graphql(cinder, query, id=judge["id"])["node"]["evaluator"]
+    assert len(first["prompt"]["promptVersions"]["edges"]) == 1 and first["prompt"]["name"].endswith("-versioned")
+    assert first["promptVersion"]["modelName"] == "gpt-4o-mini" and "Reference: {{reference}}" in json.dumps(first["promptVersion"]["template"])
+    changed = correctness_judge("versioned")
+    changed["promptVersion"] = changed["promptVersion"] | {"modelName": "gpt-4o"}
+    graphql(cinder, """mutation($input: UpdateDatasetLLMEvaluatorInput!) { updateDatasetLlmEvaluator(input: $input) { evaluator { id } } }""",
+            input={"datasetEvaluatorId": judge["id"], "datasetId": ds.id, **changed})
+    second = graphql(cinder, query, id=judge["id"])["node"]["evaluator"]
+    assert second["prompt"]["id"] == first["prompt"]["id"] and len(second["prompt"]["promptVersions"]["edges"]) == 2
+    assert second["promptVersion"]["modelName"] == "gpt-4o"
+    graphql(cinder, """mutation($input: DeleteDatasetEvaluatorsInput!) { deleteDatasetEvaluators(input: $input) { datasetEvaluatorIds } }""",
+            input={"datasetEvaluatorIds": [judge["id"]], "deleteAssociatedPrompt": True})
+    assert not gql(cinder, "query($id: ID!) { node(id: $id) { id } }", id=first["prompt"]["id"]).get("data")
