@@ -37,6 +37,9 @@ public final class EvaluationWorker: Service, Sendable {
         }
     }
 
+    /// Claims an entry may take before it is given up.
+    static let maxAttempts = 5
+
     let configuration: Configuration
     let queue: EvaluationQueue
     let rerunQueue: EvaluationQueue
@@ -86,7 +89,9 @@ public final class EvaluationWorker: Service, Sendable {
         }
     }
 
-    private func drain(_ queue: EvaluationQueue, _ process: (_ batch: [QueuedEvaluation], _ scope: TenantScope) async throws -> Void) async {
+    private func drain(
+        _ queue: EvaluationQueue, _ process: @escaping @Sendable (_ batch: [QueuedEvaluation], _ scope: TenantScope) async throws -> Void
+    ) async {
         while !Task.isCancelled {
             let batch: [QueuedEvaluation]
             do {
@@ -100,9 +105,29 @@ public final class EvaluationWorker: Service, Sendable {
                 try? await Task.sleep(for: configuration.pollInterval)
                 continue
             }
+            // An entry that failed its batch every time so far is let go, so that it cannot hold back the
+            // others (or spend the organization's calls again and again).
+            let spent = batch.filter { $0.attempts > Self.maxAttempts }
+            if !spent.isEmpty {
+                logger.error("giving up queued evaluations that kept failing", metadata: ["cinder.org": "\(organization.rawValue)", "cinder.entries": "\(spent.count)"])
+                failed.increment(by: spent.count)
+                try? await queue.complete(spent.map(\.id))
+            }
+            let work = batch.filter { $0.attempts <= Self.maxAttempts }
+            guard !work.isEmpty else { continue }
             do {
-                try await process(batch, queue.tenant(organization))
-                try await queue.complete(batch.map(\.id))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await process(work, queue.tenant(organization)) }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: self.configuration.lease / 3)
+                            try? await queue.renew(work.map(\.id), lease: self.configuration.lease)
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                try await queue.complete(work.map(\.id))
             } catch {
                 if Task.isCancelled { return }
                 // The lease runs out and the entries are claimed again.
@@ -149,7 +174,8 @@ public final class EvaluationWorker: Service, Sendable {
         try await record(annotations, scope: scope)
         if !traces.isEmpty {
             do {
-                _ = try await spans.insert([ProjectSpans(organizationID: scope.organization, projectName: configuration.projectName, spans: traces)])
+                _ = try await spans.insert(
+                    [ProjectSpans(organizationID: scope.organization, projectName: configuration.projectName, spans: traces)], evaluated: false)
             } catch {
                 logger.warning("cannot record the online evaluations' traces", metadata: ["cinder.error": "\(error)"])
             }
@@ -165,7 +191,8 @@ public final class EvaluationWorker: Service, Sendable {
         let book = await prices?.book(for: scope.organization)
         var evaluations: [(runID: Int64, evaluation: RunEvaluation)] = []
         var traces: [String: [Span]] = [:]
-        for (requestID, stored) in requests {
+        // Oldest request first: of two that score a run under one name, the newer is recorded.
+        for (requestID, stored) in requests.sorted(by: { $0.key < $1.key }) {
             let targets = batch.filter { $0.ownerID == requestID }.compactMap { runs[$0.targetID] }
             guard !targets.isEmpty else { continue }
             let specs: [EvaluatorSpec]
@@ -189,7 +216,7 @@ public final class EvaluationWorker: Service, Sendable {
         try await scope.experiments.recordEvaluations(evaluations)
         for (project, spans) in traces {
             do {
-                _ = try await self.spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: spans)])
+                _ = try await self.spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: spans)], evaluated: false)
             } catch {
                 logger.warning("cannot record the evaluations' traces", metadata: ["cinder.error": "\(error)"])
             }

@@ -63,8 +63,10 @@ public final class BubblewrapSandbox: CodeSandbox {
         prefix += [
             // The code runs as the namespace's first process (no reaper of bubblewrap's in between): when
             // it ends, the kernel kills whatever it started, and no process is left for anyone to reap.
-            "--proc", "/proc", "--dev", "/dev", "--size", String(Self.scratchBytes), "--tmpfs", "/tmp", "--chdir", "/tmp", "--unshare-all",
-            "--as-pid-1", "--die-with-parent", "--new-session",
+            // Everything but the small /tmp is read-only: bubblewrap's own root and /dev are in-memory file
+            // systems that code could otherwise fill.
+            "--proc", "/proc", "--dev", "/dev", "--size", String(Self.scratchBytes), "--tmpfs", "/tmp", "--remount-ro", "/dev",
+            "--remount-ro", "/", "--chdir", "/tmp", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session",
             "--clearenv", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         ]
         self.prefix = prefix

@@ -10,11 +10,12 @@ public struct SandboxLimits: Sendable, Hashable {
     public var wallClock: Duration
     /// Bytes of answer kept; a longer answer is an error, not a truncated result.
     public var outputBytes: Int
-    /// Processes (and threads) of the sandbox's user at once: a fork bomb stops there.
+    /// Processes (and threads) of the sandbox's user at once: a fork bomb stops there, and with the
+    /// memory limit (per process) it bounds what one call can take.
     public var processes: Int
 
     public init(
-        cpuSeconds: Int = 2, memoryBytes: Int = 256 << 20, wallClock: Duration = .seconds(5), outputBytes: Int = 64 << 10, processes: Int = 64
+        cpuSeconds: Int = 2, memoryBytes: Int = 256 << 20, wallClock: Duration = .seconds(5), outputBytes: Int = 64 << 10, processes: Int = 16
     ) {
         self.cpuSeconds = cpuSeconds
         self.memoryBytes = memoryBytes

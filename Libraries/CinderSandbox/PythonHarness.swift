@@ -10,7 +10,14 @@ enum PythonHarness {
 
     static let source = #"""
 import posix, resource, sys
+# Nothing of the server's but standard input, output and error: whatever else it had open (database and
+# client connections among them, which no namespace takes away once open) is closed before any user code.
+posix.closerange(3, 1 << 20)
 _pid = posix.getpid()
+_answer = posix.dup(1)
+# What the code prints (or writes to descriptor 1) goes to standard error, not into the answer.
+posix.dup2(2, 1)
+sys.stdout = sys.stderr
 def _limit(which, value):
     try:
         resource.setrlimit(which, (value, value))
@@ -93,11 +100,17 @@ try:
     _out = _enc(_main())
 except MemoryError:
     _out = '{"error": "MemoryError: the evaluator used more memory than it may"}'
+except BaseException as e:
+    try:
+        _out = _enc({"error": "The evaluator's answer cannot be sent back: %s: %s" % (type(e).__name__, e)})
+    except BaseException:
+        _out = '{"error": "The evaluator\'s answer cannot be sent back"}'
 if posix.getpid() != _pid:
     # A process the code forked got here too: only the first one answers.
     posix._exit(0)
-sys.stdout.write(_out)
-sys.stdout.flush()
+_data = _out.encode("utf-8", "replace")
+while _data:
+    _data = _data[posix.write(_answer, _data):]
 """#
 
     /// JSON as a Python literal (what the harness evaluates with no builtins): JSON's string and number

@@ -157,6 +157,8 @@ public struct QueuedEvaluation: Sendable {
     public let ownerID: Int64
     /// The span row, or the experiment run.
     public let targetID: Int64
+    /// Times the entry was claimed, this one included.
+    public let attempts: Int
 }
 
 /// An installation's queue of evaluations to make, claimed with leases like the job queue: what a
@@ -193,17 +195,26 @@ public struct EvaluationQueue: Sendable {
                 WITH first AS (
                     SELECT organization_id FROM \(table) WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT 1
                 )
-                UPDATE \(table) SET claimed_by = $1, lease_until = now() + $2 * interval '1 second'
+                UPDATE \(table) SET claimed_by = $1, lease_until = now() + $2 * interval '1 second', attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM \(table)
                     WHERE (lease_until IS NULL OR lease_until < now()) AND organization_id = (SELECT organization_id FROM first)
                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING id, organization_id, \(kind.columns)
+                RETURNING id, organization_id, \(kind.columns), attempts::int8
                 """, binds: SQLBuilder.binds(runner, seconds, Int64(limit)))
         let rows = try await database.installation(logger: logger).write { tx in
-            try await tx.query(query).decode((Int64, Int64, Int64, Int64).self).all()
+            try await tx.query(query).decode((Int64, Int64, Int64, Int64, Int64).self).all()
         }
-        return rows.map { QueuedEvaluation(id: $0.0, organization: OrganizationID($0.1), ownerID: $0.2, targetID: $0.3) }
+        return rows.map { QueuedEvaluation(id: $0.0, organization: OrganizationID($0.1), ownerID: $0.2, targetID: $0.3, attempts: Int($0.4)) }
+    }
+
+    /// Extends the lease of entries this runner holds (a batch that takes long is not claimed twice).
+    public func renew(_ ids: [Int64], lease: Duration) async throws {
+        guard !ids.isEmpty else { return }
+        let query = PostgresQuery(
+            unsafeSQL: "UPDATE \(kind.table) SET lease_until = now() + $1 * interval '1 second' WHERE id = ANY($2::int8[]) AND claimed_by = $3",
+            binds: SQLBuilder.binds(JobQueue.seconds(lease), ids, runner))
+        try await database.installation(logger: logger).write { tx -> Void in try await tx.query(query) }
     }
 
     /// Removes entries that are done (scored, or no longer to be).
@@ -301,7 +312,11 @@ extension OnlineEvaluationRepository {
 
 extension ExperimentRepository {
     /// Records evaluations of existing runs, replacing an earlier one of the same name.
-    public func recordEvaluations(_ evaluations: [(runID: Int64, evaluation: RunEvaluation)]) async throws {
+    /// Of two evaluations of a run with the same name, the last one given is recorded.
+    public func recordEvaluations(_ given: [(runID: Int64, evaluation: RunEvaluation)]) async throws {
+        var last: [String: Int] = [:]
+        for (index, item) in given.enumerated() { last["\(item.runID)\u{0}\(item.evaluation.name)"] = index }
+        let evaluations = given.enumerated().filter { last["\($0.element.runID)\u{0}\($0.element.evaluation.name)"] == $0.offset }.map(\.element)
         guard !evaluations.isEmpty else { return }
         let org = org
         let runs = evaluations.map(\.runID), names = evaluations.map { SQLText.clean($0.evaluation.name) }

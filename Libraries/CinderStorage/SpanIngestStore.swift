@@ -94,12 +94,18 @@ public struct SpanIngestStore: Sendable {
         self.logger = logger
     }
 
-    /// Stores the batches and returns how many span rows were inserted (duplicates are skipped).
-    public func insert(_ batches: [ProjectSpans]) async throws -> Int {
-        try await insert(batches.map(EncodedSpans.init))
+    /// Stores the batches and returns how many span rows were inserted (duplicates are skipped). Spans
+    /// that online evaluation rules sample are queued for them, unless `evaluated` is false: the traces
+    /// of evaluations themselves, which a rule scoring them would multiply without end.
+    public func insert(_ batches: [ProjectSpans], evaluated: Bool = true) async throws -> Int {
+        try await insert(batches.map(EncodedSpans.init), evaluated: evaluated)
     }
 
     public func insert(_ batches: [EncodedSpans]) async throws -> Int {
+        try await insert(batches, evaluated: true)
+    }
+
+    public func insert(_ batches: [EncodedSpans], evaluated: Bool) async throws -> Int {
         var byOrganization: [OrganizationID: [EncodedSpans]] = [:]
         for batch in batches where !batch.spans.isEmpty {
             byOrganization[batch.organizationID, default: []].append(batch)
@@ -114,7 +120,7 @@ public struct SpanIngestStore: Sendable {
                     // security checks every inserted row against; the batches carry the organization
                     // the receiver authenticated.
                     try await TransactionSettings.apply(TransactionSettings(organization: organization), on: connection, logger: logger)
-                    inserted += try await Self.insert(batches, organization: organization, on: connection, logger: logger)
+                    inserted += try await Self.insert(batches, organization: organization, evaluated: evaluated, on: connection, logger: logger)
                 }
                 return inserted
             }
@@ -131,7 +137,7 @@ public struct SpanIngestStore: Sendable {
     }
 
     private static func insert(
-        _ batches: [EncodedSpans], organization: OrganizationID, on connection: PostgresConnection, logger: Logger
+        _ batches: [EncodedSpans], organization: OrganizationID, evaluated: Bool, on connection: PostgresConnection, logger: Logger
     ) async throws -> Int {
         let org = organization.rawValue
 
@@ -302,7 +308,7 @@ public struct SpanIngestStore: Sendable {
                 INSERT INTO online_evaluation_queue (organization_id, rule_id, span_rowid)
                 SELECT \(org), r.id, rows.id FROM rows
                 JOIN online_evaluation_rules r ON r.org_id = \(org) AND r.project_id = rows.project_id AND r.enabled
-                WHERE cinder_sampled(rows.span_id, r.id, r.sampling_rate)
+                WHERE \(evaluated) AND cinder_sampled(rows.span_id, r.id, r.sampling_rate)
                 ON CONFLICT DO NOTHING
             )
             SELECT count(*) FROM rows

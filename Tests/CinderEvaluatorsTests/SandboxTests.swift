@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CinderModel
 import CinderSandbox
 import Foundation
@@ -115,6 +118,27 @@ import Testing
                 socket.create_connection(("127.0.0.1", 5432), timeout=1)
             """
         expectFailure(await call(local), .codeError, containing: "Error")
+        try await expectHealthy()
+    }
+
+    @Test func theServersOpenDescriptorsAreNotInside() async throws {
+        // A descriptor this process holds without close-on-exec (as SwiftNIO's sockets are).
+        let file = open("/proc/self/status", O_RDONLY)
+        #expect(file >= 0)
+        #expect(dup2(file, 200) == 200)
+        defer {
+            close(file)
+            close(200)
+        }
+        let listed = try await call("import os\ndef evaluate():\n    return sorted(os.listdir('/proc/self/fd'))\n").get()
+        guard case .array(let descriptors) = listed else { throw SandboxFailure(.codeError, "\(listed)") }
+        // 0–2, the harness's copy of its answer, and the listing's own.
+        #expect(descriptors.count <= 5 && !descriptors.contains("200"), "\(descriptors)")
+        for path in ["/x", "/dev/x", "/dev/shm/x", "/usr/x"] {
+            expectFailure(await call("def evaluate():\n    open('\(path)', 'w').write('x')\n"), .codeError, containing: "Read-only file system")
+        }
+        // What the code prints is not its answer.
+        #expect(try await call("import os\ndef evaluate():\n    print('noise')\n    os.write(1, b'more')\n    return 7\n").get() == 7)
         try await expectHealthy()
     }
 

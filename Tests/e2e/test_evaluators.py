@@ -355,7 +355,10 @@ def test_evaluators_run_again_on_an_existing_experiment(cinder, client, fake):
     graphql(cinder, """mutation($input: UpdateDatasetBuiltinEvaluatorInput!) { updateDatasetBuiltinEvaluator(input: $input) { evaluator { id } } }""",
             input={"datasetEvaluatorId": attached["id"], "name": "answer-matches",
                    "inputMapping": {"pathMapping": {"expected": "$.input.question"}, "literalMapping": {}}})
+    # Asked twice before the runner drains the queue: both requests' runs are scored, the newer recorded.
     assert graphql(cinder, evaluate, input={"experimentId": experiment_id, "datasetEvaluatorIds": [attached["id"]]})["evaluateExperiment"]["queued"] == 4
+    assert graphql(cinder, evaluate, input={"experimentId": experiment_id})["evaluateExperiment"]["queued"] == 4
+    wait_for_value(lambda: psql(cinder, "SELECT count(*) FROM experiment_evaluation_queue") == ["0"], "both requests drained")
     wait_for_value(lambda: scores() == [0.0] * 4, "second re-evaluation scored")
     assert psql(cinder, "SELECT count(*) FROM experiment_evaluation_queue") == ["0"]
     bare = client.datasets.create_dataset(name=unique_name("no-evaluators"), examples=[{"input": {"q": 1}, "output": {}}])

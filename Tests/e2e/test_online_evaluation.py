@@ -103,6 +103,14 @@ def test_a_rule_scores_exactly_the_matching_spans_once(cinder):
                      id=project_id(cinder, project))
     assert listed["node"]["onlineEvaluationRules"] == [{"name": "mentions-refund", "filterCondition": "span_kind == 'LLM'"}]
 
+    # A rule on the evaluations' own project never sees their traces: scoring them would feed itself.
+    create_rule(cinder, "online-evaluations", "scores-evaluations", filterCondition="")
+    send(cinder, project, 20, start=2000)
+    wait_for(lambda: len(annotations(cinder, project, "mentions-refund")) == 510, message="new spans scored")
+    time.sleep(1.5)
+    assert psql(cinder, "SELECT count(*) FROM online_evaluation_queue") == ["0"]
+    assert annotations(cinder, "online-evaluations", "scores-evaluations") == []
+
 
 def test_sampling_backfill_and_bad_rules(cinder):
     project = unique_name("online-sample")

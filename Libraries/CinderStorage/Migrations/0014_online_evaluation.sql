@@ -31,6 +31,8 @@ CREATE TABLE online_evaluation_queue (
     rule_id bigint NOT NULL REFERENCES online_evaluation_rules (id) ON DELETE CASCADE,
     span_rowid bigint NOT NULL REFERENCES spans (id) ON DELETE CASCADE,
     claimed_by text,
+    -- Claims so far: an entry that keeps failing is given up after a few.
+    attempts int NOT NULL DEFAULT 0,
     lease_until timestamptz,
     enqueued_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (rule_id, span_rowid)
@@ -63,6 +65,7 @@ CREATE TABLE experiment_evaluation_queue (
     request_id bigint NOT NULL REFERENCES experiment_evaluation_requests (id) ON DELETE CASCADE,
     experiment_run_id bigint NOT NULL REFERENCES experiment_runs (id) ON DELETE CASCADE,
     claimed_by text,
+    attempts int NOT NULL DEFAULT 0,
     lease_until timestamptz,
     enqueued_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (request_id, experiment_run_id)
