@@ -19,7 +19,34 @@ public struct BuiltInEvaluator: Sendable {
     public let description: String
     public let parameters: [Parameter]
     public let outputConfig: OutputConfig
-    let judge: @Sendable (Arguments) throws(EvaluatorFailure) -> Verdict
+    let implementation: Implementation
+
+    enum Implementation: Sendable {
+        case inProcess(@Sendable (Arguments) throws(EvaluatorFailure) -> Verdict)
+        /// Python run in the code evaluators' sandbox, for what must not run unbounded in the server.
+        case sandboxed(source: String)
+    }
+
+    init(
+        key: String, description: String, parameters: [Parameter], outputConfig: OutputConfig,
+        judge: @escaping @Sendable (Arguments) throws(EvaluatorFailure) -> Verdict
+    ) {
+        self.init(key: key, description: description, parameters: parameters, outputConfig: outputConfig, implementation: .inProcess(judge))
+    }
+
+    init(key: String, description: String, parameters: [Parameter], outputConfig: OutputConfig, implementation: Implementation) {
+        self.key = key
+        self.description = description
+        self.parameters = parameters
+        self.outputConfig = outputConfig
+        self.implementation = implementation
+    }
+
+    /// The Python `evaluate` function of a built-in that runs in the sandbox (nil for those that run in place).
+    public var sandboxedSource: String? {
+        if case .sandboxed(let source) = implementation { return source }
+        return nil
+    }
 
     /// Built-ins are not rows: their ids are negative and fixed by their place in `all`.
     public var id: Int64 { -Int64((Self.all.firstIndex { $0.key == key } ?? 0) + 1) }
@@ -47,8 +74,8 @@ public struct BuiltInEvaluator: Sendable {
         InputMapping(pathMapping: Dictionary(uniqueKeysWithValues: parameters.compactMap { p in p.defaultPath.map { (p.name, $0) } }))
     }
 
-    /// The verdict on `context` with the parameters `mapping` fills (over the defaults).
-    public func evaluate(mapping: InputMapping, context: JSONValue) throws(EvaluatorFailure) -> Verdict {
+    /// The parameters `mapping` fills (over the defaults) from `context`; a required one missing is an error.
+    public func arguments(mapping: InputMapping, context: JSONValue) throws(EvaluatorFailure) -> [String: JSONValue] {
         var merged = defaultMapping
         merged.pathMapping.merge(mapping.pathMapping) { _, given in given }
         for key in mapping.literalMapping.keys { merged.pathMapping.removeValue(forKey: key) }
@@ -57,7 +84,19 @@ public struct BuiltInEvaluator: Sendable {
         for parameter in parameters where parameter.required && (values[parameter.name] ?? .null) == .null {
             throw EvaluatorFailure("Missing input '\(parameter.name)': map it to a path in the context (input, output, reference, metadata) or to a literal")
         }
+        return values
+    }
+
+    /// The verdict on `context` of a built-in that runs in place.
+    public func evaluate(mapping: InputMapping, context: JSONValue) throws(EvaluatorFailure) -> Verdict {
+        let values = try arguments(mapping: mapping, context: context)
+        guard case .inProcess(let judge) = implementation else { throw EvaluatorFailure("\(key) runs in the code evaluators' sandbox") }
         return try judge(Arguments(values: values))
+    }
+
+    /// What a sandboxed built-in's function returned, as a verdict.
+    public func verdict(fromSandboxed returned: JSONValue) throws(EvaluatorFailure) -> Verdict {
+        try CodeEvaluator(language: "PYTHON", source: sandboxedSource ?? "", outputConfig: outputConfig).verdict(from: returned)
     }
 
     /// A built-in's filled parameters, read with the coercions every built-in applies.
@@ -155,37 +194,49 @@ public struct BuiltInEvaluator: Sendable {
             metadata: ["found": .array(found.map { .string($0) }), "missing": .array(missing.map { .string($0) })])
     }
 
-    /// Patterns and texts are bounded: Swift's regular expressions backtrack, and a pattern is user input.
-    static let maxPatternLength = 1_000
-    static let maxRegexText = 100_000
-
+    /// A pattern is user input and regular expressions backtrack (`(a+)+$` takes exponential time), so
+    /// this one runs in the code evaluators' sandbox, under its CPU limit, with Python's `re`.
     static let regex = BuiltInEvaluator(
-        key: "regex", description: "Whether the text matches a regular expression",
+        key: "regex", description: "Whether the text matches a regular expression (Python's re syntax)",
         parameters: [
             .init(name: "pattern", kind: .string, description: "The regular expression", required: true, defaultPath: nil),
             .init(name: "text", kind: .string, description: "The text to match", required: true, defaultPath: "$.output"),
             .init(name: "full_match", kind: .boolean, description: "Whether the whole text must match (default false: a match anywhere)", required: false, defaultPath: nil),
         ],
-        outputConfig: OutputConfig(name: "regex", direction: .maximize, shape: booleanLabels)
-    ) { (arguments) throws(EvaluatorFailure) in
-        let pattern = arguments.text("pattern"), text = arguments.text("text")
-        guard pattern.count <= maxPatternLength else { throw EvaluatorFailure("The pattern is longer than \(maxPatternLength) characters") }
-        guard text.count <= maxRegexText else { throw EvaluatorFailure("The text is longer than \(maxRegexText) characters") }
-        let compiled: Regex<AnyRegexOutput>
-        do {
-            compiled = try Regex(pattern)
-        } catch {
-            throw EvaluatorFailure("Invalid regular expression '\(pattern)': \(error)")
-        }
-        let full = try arguments.flag("full_match", default: false)
-        let match = full ? (try? compiled.wholeMatch(in: text)).flatMap { $0 } : (try? compiled.firstMatch(in: text)).flatMap { $0 }
-        let matched = match != nil
-        var metadata: [String: JSONValue] = [:]
-        if let match { metadata["match"] = .string(String(text[match.range])) }
-        return Verdict(
-            label: matched ? "true" : "false", score: matched ? 1 : 0,
-            explanation: matched ? "The text matches /\(pattern)/" : "The text does not match /\(pattern)/", metadata: .object(metadata))
-    }
+        outputConfig: OutputConfig(name: "regex", direction: .maximize, shape: booleanLabels),
+        implementation: .sandboxed(source: #"""
+            import re
+
+            def _text(value):
+                if value is None:
+                    return ""
+                if value is True or value is False:
+                    return "true" if value else "false"
+                return value if isinstance(value, str) else str(value)
+
+            def evaluate(pattern, text, full_match=False):
+                pattern, text = _text(pattern), _text(text)
+                if isinstance(full_match, str) and full_match.lower() in ("true", "false"):
+                    full_match = full_match.lower() == "true"
+                if full_match is None:
+                    full_match = False
+                if not isinstance(full_match, bool):
+                    raise ValueError("'full_match' must be true or false")
+                if len(pattern) > 1000:
+                    raise ValueError("The pattern is longer than 1000 characters")
+                if len(text) > 100000:
+                    raise ValueError("The text is longer than 100000 characters")
+                try:
+                    compiled = re.compile(pattern)
+                except re.error as error:
+                    raise ValueError("Invalid regular expression '%s': %s" % (pattern, error))
+                match = compiled.fullmatch(text) if full_match else compiled.search(text)
+                verdict = {"label": "true" if match else "false", "score": 1.0 if match else 0.0,
+                           "explanation": ("The text matches /%s/" if match else "The text does not match /%s/") % pattern}
+                if match:
+                    verdict["metadata"] = {"match": match.group(0)}
+                return verdict
+            """#))
 
     static let jsonDistance = BuiltInEvaluator(
         key: "json_distance",

@@ -553,6 +553,7 @@ extension QueryRoot {
             if let id = preview.evaluator.builtInEvaluatorId {
                 let builtIn = try Self.builtInEvaluator(id)
                 specs.append(EvaluatorSpec(name: builtIn.key, runs: .builtIn(builtIn), mapping: mapping))
+                if builtIn.sandboxedSource != nil { needsExecutor = true }
             } else if let inline = preview.evaluator.inlineLlmEvaluator {
                 let (definition, config) = try Self.judgeDefinition(name: inline.name, prompt: inline.promptVersion, configs: inline.outputConfigs)
                 do {

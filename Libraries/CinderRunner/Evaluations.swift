@@ -202,8 +202,19 @@ public struct EvaluatorExecutor: Sendable {
 
     func evaluate(_ evaluator: PreparedEvaluator, context: JSONValue) async -> Outcome {
         switch evaluator.spec.runs {
-        case .builtIn:
-            return Self.evaluateBuiltIn(evaluator.spec, context: context)
+        case .builtIn(let builtIn):
+            guard let source = builtIn.sandboxedSource else { return Self.evaluateBuiltIn(evaluator.spec, context: context) }
+            let trace = Trace()
+            let arguments: [String: JSONValue]
+            do {
+                arguments = try builtIn.arguments(mapping: evaluator.spec.mapping, context: context)
+            } catch {
+                return Self.outcome(evaluator.spec, inputs: .null, result: .failure(error), trace: trace, judgeSpans: [])
+            }
+            let result = await sandboxed(source: source, arguments: arguments) { returned throws(EvaluatorFailure) in
+                try builtIn.verdict(fromSandboxed: returned)
+            }
+            return Self.outcome(evaluator.spec, inputs: .object(arguments), result: result, trace: trace, judgeSpans: [])
         case .judge(let judge, let prompt, _):
             let trace = Trace()
             let variables = evaluator.spec.mapping.inputs(prompt.templateParameters, context: context)
@@ -213,16 +224,21 @@ public struct EvaluatorExecutor: Sendable {
         case .code(let code):
             let trace = Trace()
             let arguments = code.arguments(mapping: evaluator.spec.mapping, context: context)
-            let result: Result<Verdict, EvaluatorFailure>
-            if let sandbox {
-                switch await sandbox.call(source: code.source, function: CodeEvaluator.function, arguments: arguments, limits: limits) {
-                case .success(let returned): result = Result { () throws(EvaluatorFailure) in try code.verdict(from: returned) }
-                case .failure(let failure): result = .failure(EvaluatorFailure(failure.description))
-                }
-            } else {
-                result = .failure(EvaluatorFailure("Code evaluators do not run in this process"))
+            let result = await sandboxed(source: code.source, arguments: arguments) { returned throws(EvaluatorFailure) in
+                try code.verdict(from: returned)
             }
             return Self.outcome(evaluator.spec, inputs: .object(arguments), result: result, trace: trace, judgeSpans: [])
+        }
+    }
+
+    /// Python's `evaluate` called in the sandbox, its answer read as a verdict.
+    private func sandboxed(
+        source: String, arguments: [String: JSONValue], verdict: (JSONValue) throws(EvaluatorFailure) -> Verdict
+    ) async -> Result<Verdict, EvaluatorFailure> {
+        guard let sandbox else { return .failure(EvaluatorFailure("Code evaluators do not run in this process")) }
+        switch await sandbox.call(source: source, function: CodeEvaluator.function, arguments: arguments, limits: limits) {
+        case .success(let returned): return Result { () throws(EvaluatorFailure) in try verdict(returned) }
+        case .failure(let failure): return .failure(EvaluatorFailure(failure.description))
         }
     }
 

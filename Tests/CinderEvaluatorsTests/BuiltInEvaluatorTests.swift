@@ -29,9 +29,6 @@ import Testing
         Case("contains", ["words": "paris, lyon", "text": "I live in Lyon", "case_sensitive": true], label: "false", score: 0),
         Case("contains", ["words": ["paris", "lyon"], "text": "paris or lyon", "require_all": true], label: "true", score: 1),
         Case("contains", ["words": ["paris", "nice"], "text": "paris or lyon", "require_all": true], label: "false", score: 0),
-        Case("regex", ["pattern": "\\d{3}-\\d{4}", "text": "call 555-1234 now"], label: "true", score: 1),
-        Case("regex", ["pattern": "\\d{3}-\\d{4}", "text": "call 555-1234 now", "full_match": true], label: "false", score: 0),
-        Case("regex", ["pattern": "^[A-Z][a-z]+$", "text": "Paris", "full_match": true], label: "true", score: 1),
         Case("json_distance", ["expected": ["a": 1, "b": [1, 2]], "actual": "{\"b\": [1, 2], \"a\": 1.0}"], label: "equal", score: 0),
         Case("json_distance", ["expected": ["a": 1, "b": [1, 2]], "actual": ["a": 2, "b": [1], "c": true]], label: "different", score: 3),
         Case("json_distance", ["expected": "not json", "actual": "not json"], label: "equal", score: 0),
@@ -64,8 +61,9 @@ import Testing
         #expect(throws: EvaluatorFailure.self) {
             try BuiltInEvaluator.named("regex")!.evaluate(mapping: InputMapping(), context: ["output": "x"])
         }
+        // The regular expression built-in runs in the sandbox (SandboxTests), never in place.
         #expect(throws: EvaluatorFailure.self) {
-            try BuiltInEvaluator.named("regex")!.evaluate(mapping: InputMapping(literalMapping: ["pattern": "(unclosed", "text": "x"]), context: [:])
+            try BuiltInEvaluator.named("regex")!.evaluate(mapping: InputMapping(literalMapping: ["pattern": "x", "text": "x"]), context: [:])
         }
         #expect(throws: EvaluatorFailure.self) {
             try BuiltInEvaluator.named("contains")!.evaluate(mapping: InputMapping(literalMapping: ["words": " , ", "text": "x"]), context: [:])

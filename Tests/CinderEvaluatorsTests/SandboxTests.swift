@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CinderEvaluators
 import CinderModel
 import CinderSandbox
 import Foundation
@@ -139,6 +140,32 @@ import Testing
         }
         // What the code prints is not its answer.
         #expect(try await call("import os\ndef evaluate():\n    print('noise')\n    os.write(1, b'more')\n    return 7\n").get() == 7)
+        try await expectHealthy()
+    }
+
+    /// The regular expression built-in, whose patterns are user input, in the sandbox.
+    @Test func theRegexBuiltInRunsInTheSandbox() async throws {
+        let regex = try #require(BuiltInEvaluator.named("regex"))
+        func verdict(_ literals: [String: JSONValue]) async throws -> Verdict {
+            let arguments = try regex.arguments(mapping: InputMapping(literalMapping: literals), context: ["output": "call 555-1234 now"])
+            let returned = try await Self.sandbox.value.call(
+                source: try #require(regex.sandboxedSource), function: "evaluate", arguments: arguments, limits: SandboxLimits()).get()
+            return try regex.verdict(fromSandboxed: returned)
+        }
+        #expect(try await verdict(["pattern": "\\d{3}-\\d{4}"]) == Verdict(label: "true", score: 1, explanation: "The text matches /\\d{3}-\\d{4}/", metadata: ["match": "555-1234"]))
+        #expect(try await verdict(["pattern": "\\d{3}-\\d{4}", "full_match": true]).score == 0)
+        #expect(try await verdict(["pattern": "^[A-Z][a-z]+$", "text": "Paris", "full_match": "true"]).label == "true")
+        let invalid = try regex.arguments(mapping: InputMapping(literalMapping: ["pattern": "(unclosed"]), context: ["output": "x"])
+        expectFailure(
+            await Self.sandbox.value.call(source: regex.sandboxedSource!, function: "evaluate", arguments: invalid, limits: limits), .codeError,
+            containing: "Invalid regular expression '(unclosed'")
+        // A pattern that backtracks exponentially is stopped by the CPU limit, not left spinning.
+        let catastrophic = try regex.arguments(
+            mapping: InputMapping(literalMapping: ["pattern": "^(a+)+$", "text": .string(String(repeating: "a", count: 40) + "b")]), context: [:])
+        expectFailure(
+            await Self.sandbox.value.call(
+                source: regex.sandboxedSource!, function: "evaluate", arguments: catastrophic, limits: SandboxLimits(cpuSeconds: 1, wallClock: .seconds(60))),
+            .cpuLimit, containing: "CPU time")
         try await expectHealthy()
     }
 
