@@ -63,10 +63,13 @@ public final class BubblewrapSandbox: CodeSandbox {
         prefix += [
             // The code runs as the namespace's first process (no reaper of bubblewrap's in between): when
             // it ends, the kernel kills whatever it started, and no process is left for anyone to reap.
-            // Everything but the small /tmp is read-only: bubblewrap's own root and /dev are in-memory file
-            // systems that code could otherwise fill.
-            "--proc", "/proc", "--dev", "/dev", "--size", String(Self.scratchBytes), "--tmpfs", "/tmp", "--remount-ro", "/dev",
-            "--remount-ro", "/", "--chdir", "/tmp", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session",
+            // Four devices, not a whole /dev (a millisecond less a call, and nothing more to reach); everything
+            // but the small /tmp is read-only, as bubblewrap's own root is an in-memory file system code
+            // could otherwise fill.
+            "--proc", "/proc", "--dir", "/dev", "--dev-bind", "/dev/null", "/dev/null", "--dev-bind", "/dev/zero", "/dev/zero",
+            "--dev-bind", "/dev/urandom", "/dev/urandom", "--dev-bind", "/dev/random", "/dev/random",
+            "--size", String(Self.scratchBytes), "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--unshare-all", "--as-pid-1",
+            "--die-with-parent", "--new-session",
             "--clearenv", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         ]
         self.prefix = prefix
