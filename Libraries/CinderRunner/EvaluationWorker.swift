@@ -92,10 +92,11 @@ public final class EvaluationWorker: Service, Sendable {
     private func drain(
         _ queue: EvaluationQueue, _ process: @escaping @Sendable (_ batch: [QueuedEvaluation], _ scope: TenantScope) async throws -> Void
     ) async {
+        var served: OrganizationID?
         while !Task.isCancelled {
             let batch: [QueuedEvaluation]
             do {
-                batch = try await queue.claim(limit: configuration.batch, lease: configuration.lease)
+                batch = try await queue.claim(limit: configuration.batch, lease: configuration.lease, after: served)
             } catch {
                 logger.warning("cannot claim spans to evaluate", metadata: ["cinder.error": "\(error)"])
                 try? await Task.sleep(for: configuration.pollInterval)
@@ -105,6 +106,7 @@ public final class EvaluationWorker: Service, Sendable {
                 try? await Task.sleep(for: configuration.pollInterval)
                 continue
             }
+            served = organization
             // An entry that failed its batch every time so far is let go, so that it cannot hold back the
             // others (or spend the organization's calls again and again).
             let spent = batch.filter { $0.attempts > Self.maxAttempts }

@@ -186,22 +186,28 @@ public struct EvaluationQueue: Sendable {
         self.logger = logger
     }
 
-    /// Up to `limit` of the oldest free entries, one organization's at a time (the oldest entry's).
-    public func claim(limit: Int, lease: Duration) async throws -> [QueuedEvaluation] {
+    /// Up to `limit` of one organization's oldest free entries: the next organization with any after
+    /// `after` (the one served last), round the organizations' ids, so that one organization's backlog
+    /// (a large backfill) delays the others by one batch at most.
+    public func claim(limit: Int, lease: Duration, after: OrganizationID? = nil) async throws -> [QueuedEvaluation] {
         let seconds = JobQueue.seconds(lease)
         let table = kind.table
+        let free = "(lease_until IS NULL OR lease_until < now())"
         let query = PostgresQuery(
             unsafeSQL: """
-                WITH first AS (
-                    SELECT organization_id FROM \(table) WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT 1
+                WITH next AS (
+                    (SELECT organization_id FROM \(table) WHERE \(free) AND organization_id > $4 ORDER BY organization_id, id LIMIT 1)
+                    UNION ALL
+                    (SELECT organization_id FROM \(table) WHERE \(free) ORDER BY organization_id, id LIMIT 1)
+                    LIMIT 1
                 )
                 UPDATE \(table) SET claimed_by = $1, lease_until = now() + $2 * interval '1 second', attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM \(table)
-                    WHERE (lease_until IS NULL OR lease_until < now()) AND organization_id = (SELECT organization_id FROM first)
+                    WHERE \(free) AND organization_id = (SELECT organization_id FROM next)
                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING id, organization_id, \(kind.columns), attempts::int8
-                """, binds: SQLBuilder.binds(runner, seconds, Int64(limit)))
+                """, binds: SQLBuilder.binds(runner, seconds, Int64(limit), after?.rawValue ?? 0))
         let rows = try await database.installation(logger: logger).write { tx in
             try await tx.query(query).decode((Int64, Int64, Int64, Int64, Int64).self).all()
         }

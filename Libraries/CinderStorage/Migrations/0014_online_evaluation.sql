@@ -37,7 +37,8 @@ CREATE TABLE online_evaluation_queue (
     enqueued_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (rule_id, span_rowid)
 );
-CREATE INDEX ix_online_evaluation_queue_lease ON online_evaluation_queue (lease_until NULLS FIRST, id);
+-- Claims go round the organizations, then take one organization's oldest entries.
+CREATE INDEX ix_online_evaluation_queue_claim ON online_evaluation_queue (organization_id, id);
 CREATE INDEX ix_online_evaluation_queue_span ON online_evaluation_queue (span_rowid);
 
 -- Whether a rule samples a span: the same answer every time it is asked.
@@ -70,5 +71,5 @@ CREATE TABLE experiment_evaluation_queue (
     enqueued_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (request_id, experiment_run_id)
 );
-CREATE INDEX ix_experiment_evaluation_queue_lease ON experiment_evaluation_queue (lease_until NULLS FIRST, id);
+CREATE INDEX ix_experiment_evaluation_queue_claim ON experiment_evaluation_queue (organization_id, id);
 CREATE INDEX ix_experiment_evaluation_queue_run ON experiment_evaluation_queue (experiment_run_id);
