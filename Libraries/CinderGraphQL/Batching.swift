@@ -102,6 +102,16 @@ extension NodeConnection {
         NodeConnection(edges: [], pageInfo: PageInfo(hasPreviousPage: false, hasNextPage: false))
     }
 
+    /// A page of a list held whole in memory (a dataset's evaluators, the price table), with the
+    /// position in the list as the cursor.
+    init<Item: Sendable>(offsetPageOf all: [Item], _ arguments: PageArguments, node: (Item) -> Node) throws {
+        let start = try Cursor.decode(arguments.after, parts: 1).map { Int($0[0]) + 1 } ?? 0
+        let rows = Array(all.dropFirst(max(0, start)).prefix(arguments.limit + 1).enumerated()).map { (index: start + $0.offset, item: $0.element) }
+        self.init(
+            rows: rows, limit: arguments.limit, hadCursor: arguments.after != nil, cursor: { Cursor.encode(Int64($0.index)) },
+            node: { row, _ in node(row.item) })
+    }
+
     /// A page from rows fetched with one extra row (the extra row says whether there is a next page).
     /// The page's rows are siblings (or members of a larger group, when given) for batched loading.
     init<Row: Sendable>(

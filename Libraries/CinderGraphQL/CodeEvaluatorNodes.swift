@@ -133,13 +133,20 @@ extension QueryRoot {
         }
     }
 
-    static func definition(_ code: CodeEvaluator, mapping: InputMapping?) -> JSONValue {
-        ["language": .string(code.language), "output_config": code.outputConfig?.json ?? .null, "input_mapping": (mapping ?? InputMapping()).json]
+    /// One of the organization's code evaluators, as it runs now (its current version).
+    static func storedCodeEvaluator(_ id: NodeID, _ context: GraphQLContext) async throws -> (row: EvaluatorRow, code: CodeEvaluator) {
+        guard let row = try await context.scope.evaluators.evaluator(id: try id.rowID(of: CodeEvaluatorNode.typeName)), row.kind == "CODE" else {
+            throw GraphQLFailure("Code evaluator not found: \(id.value)")
+        }
+        do {
+            return (row, try row.codeEvaluator())
+        } catch {
+            throw GraphQLFailure(error.description)
+        }
     }
 
-    static func codeEvaluatorID(_ id: NodeID) throws -> Int64 {
-        guard let row = GlobalID(encoded: id.value, type: CodeEvaluatorNode.typeName)?.rowID else { throw GraphQLFailure("Code evaluator not found: \(id.value)") }
-        return row
+    static func definition(_ code: CodeEvaluator, mapping: InputMapping?) -> JSONValue {
+        ["language": .string(code.language), "output_config": code.outputConfig?.json ?? .null, "input_mapping": (mapping ?? InputMapping()).json]
     }
 
     func createCodeEvaluator(context: GraphQLContext, arguments: CreateCodeEvaluatorArguments) async throws -> CodeEvaluatorMutationPayload {
@@ -153,7 +160,7 @@ extension QueryRoot {
 
     func patchCodeEvaluator(context: GraphQLContext, arguments: PatchCodeEvaluatorArguments) async throws -> CodeEvaluatorMutationPayload {
         let input = arguments.input
-        let id = try Self.codeEvaluatorID(input.id)
+        let id = try input.id.rowID(of: CodeEvaluatorNode.typeName)
         guard let existing = try await context.scope.evaluators.evaluator(id: id), existing.kind == "CODE" else {
             throw GraphQLFailure("Code evaluator not found: \(input.id.value)")
         }
@@ -174,7 +181,7 @@ extension QueryRoot {
 
     func createCodeEvaluatorVersion(context: GraphQLContext, arguments: CreateCodeEvaluatorVersionArguments) async throws -> CreateCodeEvaluatorVersionPayload {
         let input = arguments.input
-        let id = try Self.codeEvaluatorID(input.codeEvaluatorId)
+        let id = try input.codeEvaluatorId.rowID(of: CodeEvaluatorNode.typeName)
         _ = try Self.codeEvaluator(language: .PYTHON, source: input.sourceCode, configs: nil)
         guard let created = try await context.scope.evaluators.addCodeVersion(evaluatorID: id, sourceCode: input.sourceCode, userID: context.access.user?.rawValue),
             let row = try await context.scope.evaluators.evaluator(id: id)
@@ -184,20 +191,20 @@ extension QueryRoot {
 
     func createDatasetCodeEvaluator(context: GraphQLContext, arguments: CreateDatasetCodeEvaluatorArguments) async throws -> DatasetEvaluatorMutationPayload {
         let input = arguments.input
-        let id = try Self.codeEvaluatorID(input.evaluatorId)
+        let id = try input.evaluatorId.rowID(of: CodeEvaluatorNode.typeName)
         guard let evaluator = try await context.scope.evaluators.evaluator(id: id), evaluator.kind == "CODE" else {
             throw GraphQLFailure("Code evaluator not found: \(input.evaluatorId.value)")
         }
         let mapping = try input.inputMapping?.mapping() ?? (try? InputMapping(json: evaluator.definition["input_mapping"])) ?? InputMapping()
         let row = try await context.scope.evaluators.attach(
-            datasetID: try Self.datasetID(input.datasetId), choice: .existing(id: id), name: try Self.checkName(input.name), description: input.description,
+            datasetID: try input.datasetId.rowID(of: NodeType.dataset), choice: .existing(id: id), name: try Self.checkName(input.name), description: input.description,
             inputMapping: mapping.json, outputConfigs: try Self.configsJSON(input.outputConfigs), userID: context.access.user?.rawValue)
         return DatasetEvaluatorMutationPayload(evaluator: DatasetEvaluatorNode(row: row))
     }
 
     func updateDatasetCodeEvaluator(context: GraphQLContext, arguments: UpdateDatasetCodeEvaluatorArguments) async throws -> DatasetEvaluatorMutationPayload {
         let input = arguments.input
-        let id = try Self.datasetEvaluatorID(input.datasetEvaluatorId)
+        let id = try input.datasetEvaluatorId.rowID(of: DatasetEvaluatorNode.typeName)
         guard let existing = try await context.scope.evaluators.datasetEvaluator(id: id), existing.evaluator?.kind == "CODE" else {
             throw GraphQLFailure("Code dataset evaluator not found: \(input.datasetEvaluatorId.value)")
         }

@@ -376,18 +376,13 @@ extension DatasetNode {
     }
 
     func datasetEvaluators(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<DatasetEvaluatorNode> {
-        let all = try await context.scope.evaluators.datasetEvaluators(datasetID: row.id)
-        let start = try Cursor.decode(arguments.after, parts: 1).map { Int($0[0]) + 1 } ?? 0
-        let rows = Array(all.dropFirst(max(0, start)).prefix(arguments.limit + 1).enumerated()).map { (index: start + $0.offset, row: $0.element) }
-        return NodeConnection(
-            rows: rows, limit: arguments.limit, hadCursor: arguments.after != nil, cursor: { Cursor.encode(Int64($0.index)) },
-            node: { row, _ in DatasetEvaluatorNode(row: row.row) })
+        try NodeConnection(offsetPageOf: try await context.scope.evaluators.datasetEvaluators(datasetID: row.id), arguments, node: DatasetEvaluatorNode.init)
     }
 
     struct DatasetEvaluatorArguments: Codable, Sendable { var datasetEvaluatorId: NodeID }
 
     func datasetEvaluator(context: GraphQLContext, arguments: DatasetEvaluatorArguments) async throws -> DatasetEvaluatorNode {
-        let id = try QueryRoot.datasetEvaluatorID(arguments.datasetEvaluatorId)
+        let id = try arguments.datasetEvaluatorId.rowID(of: DatasetEvaluatorNode.typeName)
         guard let row = try await context.scope.evaluators.datasetEvaluator(id: id), row.datasetID == self.row.id else {
             throw GraphQLFailure("Dataset evaluator not found: \(arguments.datasetEvaluatorId.value)")
         }
@@ -417,20 +412,8 @@ extension QueryRoot {
             node: { row, _ in row.node })
     }
 
-    static func datasetEvaluatorID(_ id: NodeID) throws -> Int64 {
-        guard let row = GlobalID(encoded: id.value, type: DatasetEvaluatorNode.typeName)?.rowID else {
-            throw GraphQLFailure("Dataset evaluator not found: \(id.value)")
-        }
-        return row
-    }
-
-    static func datasetID(_ id: NodeID) throws -> Int64 {
-        guard let row = GlobalID(encoded: id.value, type: NodeType.dataset)?.rowID else { throw GraphQLFailure("Dataset not found: \(id.value)") }
-        return row
-    }
-
     static func builtInEvaluator(_ id: NodeID) throws -> BuiltInEvaluator {
-        guard let row = GlobalID(encoded: id.value, type: BuiltInEvaluatorNode.typeName)?.rowID, let evaluator = BuiltInEvaluator.with(id: row) else {
+        guard let evaluator = BuiltInEvaluator.with(id: try id.rowID(of: BuiltInEvaluatorNode.typeName)) else {
             throw GraphQLFailure("Built-in evaluator not found: \(id.value)")
         }
         return evaluator
@@ -462,7 +445,7 @@ extension QueryRoot {
         let input = arguments.input
         let builtIn = try Self.builtInEvaluator(input.evaluatorId)
         let row = try await context.scope.evaluators.attach(
-            datasetID: try Self.datasetID(input.datasetId), choice: .builtIn(key: builtIn.key), name: try Self.checkName(input.name),
+            datasetID: try input.datasetId.rowID(of: NodeType.dataset), choice: .builtIn(key: builtIn.key), name: try Self.checkName(input.name),
             description: input.description, inputMapping: try input.inputMapping?.mapping().json ?? builtIn.defaultMapping.json,
             outputConfigs: try Self.configsJSON(input.outputConfigs), userID: context.access.user?.rawValue)
         return DatasetEvaluatorMutationPayload(evaluator: DatasetEvaluatorNode(row: row))
@@ -470,7 +453,7 @@ extension QueryRoot {
 
     func updateDatasetBuiltinEvaluator(context: GraphQLContext, arguments: UpdateDatasetBuiltinEvaluatorArguments) async throws -> DatasetEvaluatorMutationPayload {
         let input = arguments.input
-        let id = try Self.datasetEvaluatorID(input.datasetEvaluatorId)
+        let id = try input.datasetEvaluatorId.rowID(of: DatasetEvaluatorNode.typeName)
         guard let existing = try await context.scope.evaluators.datasetEvaluator(id: id), let key = existing.builtinKey,
             let builtIn = BuiltInEvaluator.named(key)
         else { throw GraphQLFailure("Built-in dataset evaluator not found: \(input.datasetEvaluatorId.value)") }
@@ -484,24 +467,26 @@ extension QueryRoot {
 
     /// A judge's stored definition from Phoenix's inputs: its prompt (checked to run) and its one
     /// categorical output config.
-    static func judgeDefinition(name: String, prompt: ChatPromptVersionInput, configs: [AnnotationConfigInput]) throws -> (JSONValue, OutputConfig) {
+    static func judge(
+        name: String, prompt: ChatPromptVersionInput, configs: [AnnotationConfigInput], mapping: InputMapping = InputMapping()
+    ) throws -> (definition: JSONValue, config: OutputConfig, spec: EvaluatorSpec) {
         guard configs.count == 1 else { throw GraphQLFailure("An LLM evaluator has exactly one output config") }
         let config = try configs[0].config()
         let task = try prompt.task(templateFormat: prompt.templateFormat)
         do {
-            _ = try EvaluatorSpec(name: name, judgePrompt: task, config: config, mapping: InputMapping())
+            let spec = try EvaluatorSpec(name: name, judgePrompt: task, config: config, mapping: mapping)
+            return (["prompt": task, "output_config": config.json], config, spec)
         } catch {
             throw GraphQLFailure(error.description)
         }
-        return (["prompt": task, "output_config": config.json], config)
     }
 
     func createDatasetLlmEvaluator(context: GraphQLContext, arguments: CreateDatasetLLMEvaluatorArguments) async throws -> DatasetEvaluatorMutationPayload {
         let input = arguments.input
         let name = try Self.checkName(input.name)
-        let (definition, config) = try Self.judgeDefinition(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
+        let (definition, config, _) = try Self.judge(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
         var row = try await context.scope.evaluators.attach(
-            datasetID: try Self.datasetID(input.datasetId), choice: .defined(kind: "LLM", definition: definition, metadata: .object([:])), name: name,
+            datasetID: try input.datasetId.rowID(of: NodeType.dataset), choice: .defined(kind: "LLM", definition: definition, metadata: .object([:])), name: name,
             description: input.description, inputMapping: try input.inputMapping?.mapping().json ?? InputMapping().json,
             outputConfigs: .array([config.json]), userID: context.access.user?.rawValue)
         if let evaluator = row.evaluator {
@@ -513,11 +498,11 @@ extension QueryRoot {
 
     func updateDatasetLlmEvaluator(context: GraphQLContext, arguments: UpdateDatasetLLMEvaluatorArguments) async throws -> DatasetEvaluatorMutationPayload {
         let input = arguments.input
-        let id = try Self.datasetEvaluatorID(input.datasetEvaluatorId)
+        let id = try input.datasetEvaluatorId.rowID(of: DatasetEvaluatorNode.typeName)
         let name = try Self.checkName(input.name)
-        let (judge, config) = try Self.judgeDefinition(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
+        let (judge, config, _) = try Self.judge(name: name, prompt: input.promptVersion, configs: input.outputConfigs)
         guard let existing = try await context.scope.evaluators.datasetEvaluator(id: id), let evaluator = existing.evaluator, evaluator.kind == "LLM",
-            existing.datasetID == (try Self.datasetID(input.datasetId))
+            existing.datasetID == (try input.datasetId.rowID(of: NodeType.dataset))
         else { throw GraphQLFailure("LLM dataset evaluator not found: \(input.datasetEvaluatorId.value)") }
         let definition = try await JudgePrompts.record(judge, evaluator: evaluator, description: input.description, context)
         guard let row = try await context.scope.evaluators.update(
@@ -528,7 +513,7 @@ extension QueryRoot {
     }
 
     func deleteDatasetEvaluators(context: GraphQLContext, arguments: DeleteDatasetEvaluatorsArguments) async throws -> DeleteDatasetEvaluatorsPayload {
-        let ids = try arguments.input.datasetEvaluatorIds.map(Self.datasetEvaluatorID)
+        let ids = try arguments.input.datasetEvaluatorIds.map { id throws(GraphQLFailure) in try id.rowID(of: DatasetEvaluatorNode.typeName) }
         let (removed, judges) = try await context.scope.evaluators.delete(ids: ids, deleteEvaluators: arguments.input.deleteAssociatedPrompt ?? true)
         for judge in judges {
             if let prompt = judge["prompt_id"]?.integerValue { _ = try await context.scope.prompts.deletePrompt(id: prompt) }
@@ -555,29 +540,15 @@ extension QueryRoot {
                 specs.append(EvaluatorSpec(name: builtIn.key, runs: .builtIn(builtIn), mapping: mapping))
                 if builtIn.sandboxedSource != nil { needsExecutor = true }
             } else if let inline = preview.evaluator.inlineLlmEvaluator {
-                let (definition, config) = try Self.judgeDefinition(name: inline.name, prompt: inline.promptVersion, configs: inline.outputConfigs)
-                do {
-                    specs.append(try EvaluatorSpec(name: inline.name, judgePrompt: definition["prompt"] ?? .null, config: config, mapping: mapping))
-                } catch {
-                    throw GraphQLFailure(error.description)
-                }
+                specs.append(try Self.judge(name: inline.name, prompt: inline.promptVersion, configs: inline.outputConfigs, mapping: mapping).spec)
                 needsExecutor = true
             } else if let inline = preview.evaluator.inlineCodeEvaluator {
                 let code = try Self.codeEvaluator(language: inline.language, source: inline.sourceCode, configs: inline.outputConfigs)
                 specs.append(EvaluatorSpec(name: inline.name, runs: .code(code), mapping: mapping))
                 needsExecutor = true
             } else if let id = preview.evaluator.codeEvaluatorId {
-                guard let row = try await context.scope.evaluators.evaluator(id: try Self.codeEvaluatorID(id)), row.kind == "CODE" else {
-                    throw GraphQLFailure("Code evaluator not found: \(id.value)")
-                }
-                do {
-                    let code = try CodeEvaluator(
-                        language: row.definition["language"]?.stringValue ?? "", source: row.sourceCode ?? "",
-                        outputConfig: try OutputConfig.optional(json: row.definition["output_config"]))
-                    specs.append(EvaluatorSpec(name: row.name, runs: .code(code), mapping: mapping))
-                } catch {
-                    throw GraphQLFailure(error.description)
-                }
+                let (row, code) = try await Self.storedCodeEvaluator(id, context)
+                specs.append(EvaluatorSpec(name: row.name, runs: .code(code), mapping: mapping))
                 needsExecutor = true
             } else {
                 throw GraphQLFailure("A preview names a built-in or code evaluator, or gives an inline LLM or code evaluator")
@@ -627,7 +598,7 @@ extension QueryRoot {
         guard let id = GlobalID(encoded: input.experimentId.value, type: NodeType.experiment)?.rowID,
             let experiment = try await context.scope.experiments.experiment(id: id)
         else { throw GraphQLFailure("Experiment not found: \(input.experimentId.value)") }
-        let selection = try (input.datasetEvaluatorIds ?? []).map { EvaluatorSpec.Selected(.datasetEvaluator(id: try Self.datasetEvaluatorID($0)), name: nil, mapping: nil) }
+        let selection = try (input.datasetEvaluatorIds ?? []).map { EvaluatorSpec.Selected(.datasetEvaluator(id: try $0.rowID(of: DatasetEvaluatorNode.typeName)), name: nil, mapping: nil) }
         let evaluators = try await EvaluatorSpec.forJob(scope: context.scope, datasetID: experiment.datasetID, selection: selection)
         guard case .array(let list) = evaluators, !list.isEmpty else { throw GraphQLFailure("The experiment's dataset has no evaluators to run") }
         guard let queued = try await context.scope.onlineEvaluation.requestEvaluation(

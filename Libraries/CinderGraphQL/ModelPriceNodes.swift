@@ -113,11 +113,7 @@ struct DeleteModelPayload: Sendable { let model: GenerativeModelNode }
 
 extension QueryRoot {
     func generativeModels(context: GraphQLContext, arguments: PageArguments) async throws -> NodeConnection<GenerativeModelNode> {
-        let all = try await GenerativeModelNode.all(context)
-        let start = try Cursor.decode(arguments.after, parts: 1).map { Int($0[0]) + 1 } ?? 0
-        let rows = Array(all.dropFirst(max(0, start)).prefix(arguments.limit + 1).enumerated()).map { (index: start + $0.offset, node: $0.element) }
-        return NodeConnection(
-            rows: rows, limit: arguments.limit, hadCursor: arguments.after != nil, cursor: { Cursor.encode(Int64($0.index)) }, node: { row, _ in row.node })
+        try NodeConnection(offsetPageOf: try await GenerativeModelNode.all(context), arguments) { $0 }
     }
 
     struct CreateModelArguments: Codable, Sendable { var input: CreateModelInput }

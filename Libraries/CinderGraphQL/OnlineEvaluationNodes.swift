@@ -71,13 +71,6 @@ extension QueryRoot {
     struct DeleteOnlineRuleArguments: Codable, Sendable { var input: DeleteOnlineRuleInput }
     struct BackfillOnlineRuleArguments: Codable, Sendable { var input: BackfillOnlineRuleInput }
 
-    static func onlineRuleID(_ id: NodeID?) throws -> Int64 {
-        guard let id, let row = GlobalID(encoded: id.value, type: OnlineRuleNode.typeName)?.rowID else {
-            throw GraphQLFailure("Online evaluation rule not found: \(id?.value ?? "")")
-        }
-        return row
-    }
-
     /// The rule's stored form, checked: its evaluator resolved and copied, its filter compiled.
     static func onlineRuleChange(_ input: OnlineRuleInput, _ context: GraphQLContext) async throws -> OnlineRuleChange {
         let name = try checkName(input.name)
@@ -90,25 +83,10 @@ extension QueryRoot {
         if let id = choice.builtInEvaluatorId {
             spec = EvaluatorSpec(name: name, runs: .builtIn(try builtInEvaluator(id)), mapping: mapping)
         } else if let id = choice.codeEvaluatorId {
-            guard let row = try await context.scope.evaluators.evaluator(id: try codeEvaluatorID(id)), row.kind == "CODE" else {
-                throw GraphQLFailure("Code evaluator not found: \(id.value)")
-            }
-            do {
-                let code = try CodeEvaluator(
-                    language: row.definition["language"]?.stringValue ?? "", source: row.sourceCode ?? "",
-                    outputConfig: try OutputConfig.optional(json: row.definition["output_config"]))
-                spec = EvaluatorSpec(name: name, runs: .code(code), mapping: mapping)
-            } catch {
-                throw GraphQLFailure(error.description)
-            }
+            spec = EvaluatorSpec(name: name, runs: .code(try await storedCodeEvaluator(id, context).code), mapping: mapping)
         } else {
             let inline = choice.inlineLlmEvaluator!
-            let (definition, config) = try judgeDefinition(name: name, prompt: inline.promptVersion, configs: inline.outputConfigs)
-            do {
-                spec = try EvaluatorSpec(name: name, judgePrompt: definition["prompt"] ?? .null, config: config, mapping: mapping)
-            } catch {
-                throw GraphQLFailure(error.description)
-            }
+            spec = try judge(name: name, prompt: inline.promptVersion, configs: inline.outputConfigs, mapping: mapping).spec
         }
         let filter = input.filterCondition?.trimmingCharacters(in: .whitespaces) ?? ""
         _ = try ProjectNode.condition(filter)
@@ -127,7 +105,8 @@ extension QueryRoot {
     }
 
     func updateOnlineEvaluationRule(context: GraphQLContext, arguments: OnlineRuleArguments) async throws -> OnlineRulePayload {
-        let id = try Self.onlineRuleID(arguments.input.id)
+        guard let given = arguments.input.id else { throw GraphQLFailure("An update names the rule's id") }
+        let id = try given.rowID(of: OnlineRuleNode.typeName)
         let change = try await Self.onlineRuleChange(arguments.input, context)
         guard let row = try await context.scope.onlineEvaluation.update(id: id, change) else {
             throw GraphQLFailure("Online evaluation rule not found: \(arguments.input.id?.value ?? "")")
@@ -136,7 +115,7 @@ extension QueryRoot {
     }
 
     func deleteOnlineEvaluationRule(context: GraphQLContext, arguments: DeleteOnlineRuleArguments) async throws -> OnlineRulePayload {
-        guard let row = try await context.scope.onlineEvaluation.delete(id: try Self.onlineRuleID(arguments.input.id)) else {
+        guard let row = try await context.scope.onlineEvaluation.delete(id: try arguments.input.id.rowID(of: OnlineRuleNode.typeName)) else {
             throw GraphQLFailure("Online evaluation rule not found: \(arguments.input.id.value)")
         }
         return OnlineRulePayload(rule: OnlineRuleNode(row: row))
@@ -146,7 +125,7 @@ extension QueryRoot {
     func backfillOnlineEvaluationRule(context: GraphQLContext, arguments: BackfillOnlineRuleArguments) async throws -> BackfillOnlineRulePayload {
         let input = arguments.input
         guard input.startTime.micros < input.endTime.micros else { throw GraphQLFailure("startTime must be before endTime") }
-        let id = try Self.onlineRuleID(input.id)
+        let id = try input.id.rowID(of: OnlineRuleNode.typeName)
         guard let queued = try await context.scope.onlineEvaluation.backfill(ruleID: id, startMicros: input.startTime.micros, endMicros: input.endTime.micros),
             let row = try await context.scope.onlineEvaluation.rules(ids: [id], onPrimary: true).first
         else { throw GraphQLFailure("Online evaluation rule not found: \(input.id.value)") }

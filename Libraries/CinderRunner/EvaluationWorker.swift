@@ -174,13 +174,19 @@ public final class EvaluationWorker: Service, Sendable {
             }
         }
         try await record(annotations, scope: scope)
-        if !traces.isEmpty {
-            do {
-                _ = try await spans.insert(
-                    [ProjectSpans(organizationID: scope.organization, projectName: configuration.projectName, spans: traces)], evaluated: false)
-            } catch {
-                logger.warning("cannot record the online evaluations' traces", metadata: ["cinder.error": "\(error)"])
-            }
+        await recordTraces([configuration.projectName: traces], scope: scope)
+    }
+
+    /// The evaluations' own traces, each batch into its project; never queued for online rules themselves
+    /// (a rule scoring them would multiply them). Traces that cannot be written are logged and dropped;
+    /// the annotations stand.
+    private func recordTraces(_ byProject: [String: [Span]], scope: TenantScope) async {
+        let batches = byProject.filter { !$0.value.isEmpty }.map { ProjectSpans(organizationID: scope.organization, projectName: $0.key, spans: $0.value) }
+        guard !batches.isEmpty else { return }
+        do {
+            _ = try await spans.insert(batches, evaluated: false)
+        } catch {
+            logger.warning("cannot record the evaluations' traces", metadata: ["cinder.error": "\(error)"])
         }
     }
 
@@ -216,13 +222,7 @@ public final class EvaluationWorker: Service, Sendable {
             }
         }
         try await scope.experiments.recordEvaluations(evaluations)
-        for (project, spans) in traces {
-            do {
-                _ = try await self.spans.insert([ProjectSpans(organizationID: scope.organization, projectName: project, spans: spans)], evaluated: false)
-            } catch {
-                logger.warning("cannot record the evaluations' traces", metadata: ["cinder.error": "\(error)"])
-            }
-        }
+        await recordTraces(traces, scope: scope)
     }
 
     /// Every evaluator on each item, at most `concurrency` items at once.

@@ -45,10 +45,7 @@ public struct EvaluatorSpec: Sendable {
             let config = try OutputConfig(json: ownConfig ?? evaluator.definition["output_config"] ?? .null)
             try self.init(name: row.name, judgePrompt: evaluator.definition["prompt"] ?? .null, config: config, mapping: mapping)
         } else if let evaluator = row.evaluator, evaluator.kind == "CODE" {
-            let stored = ownConfig ?? evaluator.definition["output_config"]
-            let config = try OutputConfig.optional(json: stored)
-            let definition = evaluator.definition.adding("source_code", .string(evaluator.sourceCode ?? ""))
-            self.init(name: row.name, runs: .code(try Self.code(definition, config: config)), mapping: mapping)
+            self.init(name: row.name, runs: .code(try evaluator.codeEvaluator(outputConfig: ownConfig)), mapping: mapping)
         } else {
             throw EvaluatorFailure("Evaluator \(row.name) is of a kind this server cannot run yet")
         }
@@ -325,6 +322,16 @@ extension PromptTask {
     /// The top-level names the prompt's template reads (the parameters an input mapping fills).
     var templateParameters: [String] {
         TemplateVariables.parameters(in: messages.map { Self.text($0["content"]) }, format: templateFormat)
+    }
+}
+
+extension EvaluatorRow {
+    /// A stored code evaluator as it runs now: its current source, and its output config unless
+    /// `outputConfig` (a dataset evaluator's own) replaces it.
+    public func codeEvaluator(outputConfig: JSONValue? = nil) throws(EvaluatorFailure) -> CodeEvaluator {
+        try CodeEvaluator(
+            language: definition["language"]?.stringValue ?? "", source: sourceCode ?? "",
+            outputConfig: OutputConfig.optional(json: outputConfig ?? definition["output_config"]))
     }
 }
 

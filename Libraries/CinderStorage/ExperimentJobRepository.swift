@@ -292,14 +292,8 @@ extension ExperimentJobRepository {
         let failed = runs.map { $0.run.error != nil }
         let errors = runs.map { $0.run.error.map(SQLText.clean) ?? "" }
         let evaluated = runs.flatMap { run in run.evaluations.map { (run.run, $0) } }
-        let evaluation = (
-            examples: evaluated.map(\.0.exampleID), repetitions: evaluated.map { Int64($0.0.repetition) },
-            names: evaluated.map { SQLText.clean($0.1.name) }, kinds: evaluated.map(\.1.annotatorKind),
-            // Absent values travel as '' (and a score as NaN): arrays of optionals do not bind.
-            labels: evaluated.map { $0.1.label.map(SQLText.clean) ?? "" }, scores: evaluated.map { $0.1.score.flatMap { $0.isFinite ? $0 : nil } ?? .nan },
-            explanations: evaluated.map { $0.1.explanation.map(SQLText.clean) ?? "" }, traces: evaluated.map { $0.1.traceID ?? "" },
-            errors: evaluated.map { $0.1.error.map(SQLText.clean) ?? "" }, metadata: evaluated.map { $0.1.metadata.jsonString },
-            starts: evaluated.map(\.1.startMicros), ends: evaluated.map(\.1.endMicros))
+        let evaluatedExamples = evaluated.map(\.0.exampleID), evaluatedRepetitions = evaluated.map { Int64($0.0.repetition) }
+        let evaluation = EvaluationColumns(evaluated.map(\.1))
         let rows = try await scope.write { tx in
             try await tx.query(
                 """
@@ -313,14 +307,12 @@ extension ExperimentJobRepository {
                     ON CONFLICT (org_id, experiment_id, dataset_example_id, repetition_number) DO NOTHING
                     RETURNING id, dataset_example_id, repetition_number
                 ), annotated AS (
-                    INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
-                        error, metadata, start_time, end_time)
-                    SELECT \(org), w.id, a.n, a.k, nullif(a.l, ''), nullif(a.sc, 'NaN'), nullif(a.ex, ''), nullif(a.t, ''), nullif(a.er, ''), a.md::jsonb, to_timestamp(0) + a.s * interval '1 microsecond',
-                        to_timestamp(0) + a.f * interval '1 microsecond'
-                    FROM unnest(\(evaluation.examples)::int8[], \(evaluation.repetitions)::int8[], \(evaluation.names)::text[], \(evaluation.kinds)::text[],
+                    INSERT INTO experiment_run_annotations (org_id, experiment_run_id, \(unescaped: EvaluationColumns.columns))
+                    SELECT \(org), w.id, \(unescaped: EvaluationColumns.values)
+                    FROM unnest(\(evaluatedExamples)::int8[], \(evaluatedRepetitions)::int8[], \(evaluation.names)::text[], \(evaluation.kinds)::text[],
                         \(evaluation.labels)::text[], \(evaluation.scores)::float8[], \(evaluation.explanations)::text[], \(evaluation.traces)::text[],
                         \(evaluation.errors)::text[], \(evaluation.metadata)::text[], \(evaluation.starts)::int8[], \(evaluation.ends)::int8[])
-                        AS a(e, r, n, k, l, sc, ex, t, er, md, s, f)
+                        AS a(e, r, \(unescaped: EvaluationColumns.aliases))
                     JOIN written w ON w.dataset_example_id = a.e AND w.repetition_number = a.r
                     ON CONFLICT (org_id, experiment_run_id, name) DO NOTHING
                 )

@@ -421,3 +421,61 @@ extension ExperimentRepository {
             "SELECT count(*) FROM experiments WHERE org_id = \(org) AND dataset_id = \(datasetID)", ProjectRepository.count)
     }
 }
+
+extension ExperimentRepository {
+    /// Records evaluations of existing runs, replacing an earlier one of the same name.
+    /// Of two evaluations of a run with the same name, the last one given is recorded.
+    public func recordEvaluations(_ given: [(runID: Int64, evaluation: RunEvaluation)]) async throws {
+        var last: [String: Int] = [:]
+        for (index, item) in given.enumerated() { last["\(item.runID)\u{0}\(item.evaluation.name)"] = index }
+        let evaluations = given.enumerated().filter { last["\($0.element.runID)\u{0}\($0.element.evaluation.name)"] == $0.offset }.map(\.element)
+        guard !evaluations.isEmpty else { return }
+        let org = org
+        let runs = evaluations.map(\.runID), e = EvaluationColumns(evaluations.map(\.evaluation))
+        try await scope.write { tx -> Void in
+            try await tx.query(
+                """
+                INSERT INTO experiment_run_annotations (org_id, experiment_run_id, \(unescaped: EvaluationColumns.columns))
+                SELECT \(org), r.id, \(unescaped: EvaluationColumns.values)
+                FROM unnest(\(runs)::int8[], \(e.names)::text[], \(e.kinds)::text[], \(e.labels)::text[], \(e.scores)::float8[], \(e.explanations)::text[],
+                    \(e.traces)::text[], \(e.errors)::text[], \(e.metadata)::text[], \(e.starts)::int8[], \(e.ends)::int8[])
+                    AS a(run, \(unescaped: EvaluationColumns.aliases))
+                JOIN experiment_runs r ON r.org_id = \(org) AND r.id = a.run
+                ON CONFLICT (org_id, experiment_run_id, name) DO UPDATE SET
+                    annotator_kind = excluded.annotator_kind, label = excluded.label, score = excluded.score, explanation = excluded.explanation,
+                    trace_id = excluded.trace_id, error = excluded.error, metadata = excluded.metadata, start_time = excluded.start_time,
+                    end_time = excluded.end_time
+                """)
+        }
+    }
+}
+
+/// Evaluations as the arrays of one `unnest` (after the caller's own key columns, aliased
+/// `n, k, l, sc, ex, t, er, md, s, f`): absent values travel as '' and a score as NaN, as arrays of
+/// optionals do not bind.
+struct EvaluationColumns {
+    /// The annotation's columns after `org_id` and `experiment_run_id`, and their values from alias `a`.
+    static let columns = "name, annotator_kind, label, score, explanation, trace_id, error, metadata, start_time, end_time"
+    static let values = """
+        a.n, a.k, nullif(a.l, ''), nullif(a.sc, 'NaN'), nullif(a.ex, ''), nullif(a.t, ''), nullif(a.er, ''), a.md::jsonb,
+        to_timestamp(0) + a.s * interval '1 microsecond', to_timestamp(0) + a.f * interval '1 microsecond'
+        """
+    static let aliases = "n, k, l, sc, ex, t, er, md, s, f"
+
+    let names, kinds, labels, explanations, traces, errors, metadata: [String]
+    let scores: [Double]
+    let starts, ends: [Int64]
+
+    init(_ evaluations: [RunEvaluation]) {
+        names = evaluations.map { SQLText.clean($0.name) }
+        kinds = evaluations.map(\.annotatorKind)
+        labels = evaluations.map { $0.label.map(SQLText.clean) ?? "" }
+        scores = evaluations.map { $0.score.flatMap { $0.isFinite ? $0 : nil } ?? .nan }
+        explanations = evaluations.map { $0.explanation.map(SQLText.clean) ?? "" }
+        traces = evaluations.map { $0.traceID ?? "" }
+        errors = evaluations.map { $0.error.map(SQLText.clean) ?? "" }
+        metadata = evaluations.map(\.metadata.jsonString)
+        starts = evaluations.map(\.startMicros)
+        ends = evaluations.map(\.endMicros)
+    }
+}

@@ -315,38 +315,3 @@ extension OnlineEvaluationRepository {
         }
     }
 }
-
-extension ExperimentRepository {
-    /// Records evaluations of existing runs, replacing an earlier one of the same name.
-    /// Of two evaluations of a run with the same name, the last one given is recorded.
-    public func recordEvaluations(_ given: [(runID: Int64, evaluation: RunEvaluation)]) async throws {
-        var last: [String: Int] = [:]
-        for (index, item) in given.enumerated() { last["\(item.runID)\u{0}\(item.evaluation.name)"] = index }
-        let evaluations = given.enumerated().filter { last["\($0.element.runID)\u{0}\($0.element.evaluation.name)"] == $0.offset }.map(\.element)
-        guard !evaluations.isEmpty else { return }
-        let org = org
-        let runs = evaluations.map(\.runID), names = evaluations.map { SQLText.clean($0.evaluation.name) }
-        let kinds = evaluations.map(\.evaluation.annotatorKind), labels = evaluations.map { $0.evaluation.label.map(SQLText.clean) ?? "" }
-        let scores = evaluations.map { $0.evaluation.score.flatMap { $0.isFinite ? $0 : nil } ?? .nan }
-        let explanations = evaluations.map { $0.evaluation.explanation.map(SQLText.clean) ?? "" }
-        let traces = evaluations.map { $0.evaluation.traceID ?? "" }, errors = evaluations.map { $0.evaluation.error.map(SQLText.clean) ?? "" }
-        let metadata = evaluations.map(\.evaluation.metadata.jsonString)
-        let starts = evaluations.map(\.evaluation.startMicros), ends = evaluations.map(\.evaluation.endMicros)
-        try await scope.write { tx -> Void in
-            try await tx.query(
-                """
-                INSERT INTO experiment_run_annotations (org_id, experiment_run_id, name, annotator_kind, label, score, explanation, trace_id,
-                    error, metadata, start_time, end_time)
-                SELECT \(org), r.id, a.n, a.k, nullif(a.l, ''), nullif(a.sc, 'NaN'), nullif(a.ex, ''), nullif(a.t, ''), nullif(a.er, ''), a.md::jsonb,
-                    to_timestamp(0) + a.s * interval '1 microsecond', to_timestamp(0) + a.f * interval '1 microsecond'
-                FROM unnest(\(runs)::int8[], \(names)::text[], \(kinds)::text[], \(labels)::text[], \(scores)::float8[], \(explanations)::text[],
-                    \(traces)::text[], \(errors)::text[], \(metadata)::text[], \(starts)::int8[], \(ends)::int8[]) AS a(run, n, k, l, sc, ex, t, er, md, s, f)
-                JOIN experiment_runs r ON r.org_id = \(org) AND r.id = a.run
-                ON CONFLICT (org_id, experiment_run_id, name) DO UPDATE SET
-                    annotator_kind = excluded.annotator_kind, label = excluded.label, score = excluded.score, explanation = excluded.explanation,
-                    trace_id = excluded.trace_id, error = excluded.error, metadata = excluded.metadata, start_time = excluded.start_time,
-                    end_time = excluded.end_time
-                """)
-        }
-    }
-}
